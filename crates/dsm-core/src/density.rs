@@ -1,0 +1,140 @@
+//! Capability traits for a (possibly unnormalised) density p on ℝᵈ.
+//!
+//! The `_into` methods are the low-level kernels used in hot loops: they take a point of
+//! length `dim()` and write into a caller-owned buffer, and may panic when the lengths are
+//! wrong (every dsm entry point checks them first). The provided `try_*` methods are the
+//! checked, allocating versions for one-off use.
+
+use rand::Rng;
+
+use crate::error::{Error, Result, check_finite, same_dim};
+use crate::mc::{CHUNK_SIZE, Par, chunk_rng};
+use crate::samples::Samples;
+
+/// A log-density log p(x), up to an additive constant unless the type says it is normalised.
+pub trait LogDensity {
+    /// The dimension d of the space.
+    fn dim(&self) -> usize;
+
+    /// log p(x) for `x.len() == dim()`.
+    fn log_density(&self, x: &[f64]) -> f64;
+
+    /// Checked log p(x).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] for a point of the wrong length; [`Error::NonFiniteSample`]
+    /// for a non-finite point (index 0).
+    fn try_log_density(&self, x: &[f64]) -> Result<f64> {
+        check_point(self.dim(), x)?;
+        Ok(self.log_density(x))
+    }
+}
+
+/// The score s_p(x) = ∇ₓ log p(x) (MATH.md section 1), a column vector in ℝᵈ.
+pub trait Score: LogDensity {
+    /// Writes s_p(x) into `out` (`x.len() == out.len() == dim()`).
+    fn score_into(&self, x: &[f64], out: &mut [f64]);
+
+    /// Checked, allocating score.
+    ///
+    /// # Errors
+    /// As [`LogDensity::try_log_density`], and [`Error::NonFiniteValue`] when the score is
+    /// not finite.
+    fn try_score(&self, x: &[f64]) -> Result<Vec<f64>> {
+        check_point(self.dim(), x)?;
+        let mut out = vec![0.0; self.dim()];
+        self.score_into(x, &mut out);
+        check_finite(&out, "score", 0)?;
+        Ok(out)
+    }
+}
+
+/// The Hessian ∇ₓ² log p(x), d × d row-major; its trace is the Laplacian Δ log p = ∇·s_p
+/// that score matching needs (MATH.md eq. 2).
+pub trait Hessian: Score {
+    /// Writes ∇² log p(x) into `out` (`out.len() == dim()²`, row-major).
+    fn hessian_into(&self, x: &[f64], out: &mut [f64]);
+
+    /// Checked, allocating Hessian.
+    ///
+    /// # Errors
+    /// As [`Score::try_score`].
+    fn try_hessian(&self, x: &[f64]) -> Result<Vec<f64>> {
+        check_point(self.dim(), x)?;
+        let d = self.dim();
+        let mut out = vec![0.0; d * d];
+        self.hessian_into(x, &mut out);
+        check_finite(&out, "hessian", 0)?;
+        Ok(out)
+    }
+}
+
+/// A distribution that can draw points, reproducibly from a seed.
+pub trait Sampler: LogDensity {
+    /// Draws one point into `out` (`out.len() == dim()`).
+    fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]);
+
+    /// Draws `n` points from the seed `seed`: chunk c of [`CHUNK_SIZE`] points uses the
+    /// stream [`chunk_rng`]`(seed, c)`, so the result is identical for every `par`.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSamples`] for `n == 0`; [`Error::NonFiniteSample`] if a draw overflowed;
+    /// [`Error::ThreadPool`].
+    fn sample_n(&self, n: usize, seed: u64, par: Par) -> Result<Samples>
+    where
+        Self: Sync,
+    {
+        if n == 0 {
+            return Err(Error::TooFewSamples { needed: 1, got: 0 });
+        }
+        let d = self.dim();
+        let mut data = vec![0.0; n * d];
+        let fill = |(c, block): (usize, &mut [f64])| {
+            let mut rng = chunk_rng(seed, c as u64);
+            for row in block.chunks_exact_mut(d) {
+                self.sample_into(&mut rng, row);
+            }
+        };
+        match par {
+            Par::Seq => data.chunks_mut(CHUNK_SIZE * d).enumerate().for_each(fill),
+            Par::Rayon(_) => par.install(|| {
+                use rayon::prelude::*;
+                data.par_chunks_mut(CHUNK_SIZE * d).enumerate().for_each(fill);
+            })?,
+        }
+        Samples::new(data, d)
+    }
+}
+
+/// Checks a single point's length and finiteness.
+pub(crate) fn check_point(dim: usize, x: &[f64]) -> Result<()> {
+    same_dim("point", dim, x.len())?;
+    match x.iter().position(|v| !v.is_finite()) {
+        Some(coordinate) => Err(Error::NonFiniteSample {
+            index: 0,
+            coordinate,
+        }),
+        None => Ok(()),
+    }
+}
+
+impl<T: LogDensity + ?Sized> LogDensity for &T {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn log_density(&self, x: &[f64]) -> f64 {
+        (**self).log_density(x)
+    }
+}
+
+impl<T: Score + ?Sized> Score for &T {
+    fn score_into(&self, x: &[f64], out: &mut [f64]) {
+        (**self).score_into(x, out)
+    }
+}
+
+impl<T: Hessian + ?Sized> Hessian for &T {
+    fn hessian_into(&self, x: &[f64], out: &mut [f64]) {
+        (**self).hessian_into(x, out)
+    }
+}

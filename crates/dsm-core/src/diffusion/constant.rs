@@ -1,0 +1,102 @@
+//! A constant, invertible diffusion matrix.
+
+use faer::MatRef;
+
+use super::{Diffusion, DiffusionWork};
+use crate::error::{Error, Result};
+
+/// Smallest accepted reciprocal condition number (σ_min / σ_max) of a constant diffusion.
+pub const MIN_RCOND: f64 = 1e-13;
+
+/// m(x) = M for a fixed invertible d × d matrix M; A = M Mᵀ, ∇·m = 0, ∇·A = 0.
+///
+/// # Examples
+/// ```
+/// use dsm_core::{ConstantDiffusion, Diffusion};
+/// let m = ConstantDiffusion::new(2, vec![2.0, 0.0, 1.0, 1.0])?;
+/// let mut out = [0.0; 4];
+/// m.matrix_into(&[0.0, 0.0], &mut out);
+/// assert_eq!(out, [2.0, 0.0, 1.0, 1.0]);
+/// assert!(ConstantDiffusion::new(2, vec![1.0, 2.0, 2.0, 4.0]).is_err()); // singular
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConstantDiffusion {
+    dim: usize,
+    m: Vec<f64>,
+    a: Vec<f64>,
+}
+
+impl ConstantDiffusion {
+    /// The constant diffusion with row-major matrix `m` of size `dim` × `dim`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for `dim == 0`;
+    /// [`Error::DimensionMismatch`] when `m.len() != dim²`; [`Error::NonFiniteMatrix`];
+    /// [`Error::Singular`] when σ_min/σ_max < [`MIN_RCOND`] (a diffusion that is not
+    /// invertible does not define a divergence).
+    pub fn new(dim: usize, m: Vec<f64>) -> Result<Self> {
+        if dim == 0 {
+            return Err(Error::InvalidParameter {
+                name: "dim",
+                value: 0.0,
+                constraint: ">= 1",
+            });
+        }
+        crate::error::same_dim("diffusion matrix entries", dim * dim, m.len())?;
+        if let Some(pos) = m.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteMatrix {
+                name: "m",
+                row: pos / dim,
+                col: pos % dim,
+            });
+        }
+        let rcond = reciprocal_condition(MatRef::from_row_major_slice(&m, dim, dim));
+        if !(rcond >= MIN_RCOND) {
+            return Err(Error::Singular { name: "m", rcond });
+        }
+        let mut a = vec![0.0; dim * dim];
+        for i in 0..dim {
+            for j in 0..dim {
+                a[i * dim + j] = (0..dim).map(|k| m[i * dim + k] * m[j * dim + k]).sum();
+            }
+        }
+        Ok(Self { dim, m, a })
+    }
+
+    /// The matrix M, row-major.
+    pub fn matrix(&self) -> &[f64] {
+        &self.m
+    }
+}
+
+/// σ_min / σ_max of a square matrix (0 when the SVD fails or the matrix is zero).
+pub(crate) fn reciprocal_condition(m: MatRef<'_, f64>) -> f64 {
+    match m.singular_values() {
+        Ok(s) => {
+            let max = s.iter().copied().fold(0.0, f64::max);
+            let min = s.iter().copied().fold(f64::INFINITY, f64::min);
+            if max > 0.0 { min / max } else { 0.0 }
+        }
+        Err(_) => 0.0,
+    }
+}
+
+impl Diffusion for ConstantDiffusion {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn matrix_into(&self, _x: &[f64], m: &mut [f64]) {
+        m.copy_from_slice(&self.m);
+    }
+    fn matrix_gradient_into(&self, _x: &[f64], dm: &mut [f64]) {
+        dm.fill(0.0);
+    }
+    fn divergence_into(&self, _x: &[f64], _work: &mut DiffusionWork, div: &mut [f64]) {
+        div.fill(0.0);
+    }
+    fn covariance_into(&self, _x: &[f64], _work: &mut DiffusionWork, a: &mut [f64], div_a: &mut [f64]) {
+        a.copy_from_slice(&self.a);
+        div_a.fill(0.0);
+    }
+}

@@ -1,0 +1,158 @@
+//! The error type of dsm-core.
+
+/// Everything that can go wrong in dsm-core: bad parameters, bad samples, bad dimensions,
+/// and model outputs that are not finite.
+///
+/// Every variant names what was wrong and where (the parameter, the sample index, the
+/// coordinate), so that a user can find the offending input without a debugger.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A scalar parameter violates its constraint (for example a non-positive scale).
+    #[error("invalid parameter `{name}` = {value}: must be {constraint}")]
+    InvalidParameter {
+        /// Name of the parameter.
+        name: &'static str,
+        /// The offending value.
+        value: f64,
+        /// The constraint it violates, in words.
+        constraint: &'static str,
+    },
+    /// Two objects that must share a dimension do not.
+    #[error("dimension mismatch for {what}: expected {expected}, got {got}")]
+    DimensionMismatch {
+        /// What had the wrong size (for example "diffusion" or "weights").
+        what: &'static str,
+        /// The size that was required.
+        expected: usize,
+        /// The size that was given.
+        got: usize,
+    },
+    /// A sample set with no points, or points of dimension zero.
+    #[error("empty samples: need at least one point of dimension at least one")]
+    EmptySamples,
+    /// An input point holds a NaN or an infinity.
+    #[error("sample {index} is not finite (coordinate {coordinate})")]
+    NonFiniteSample {
+        /// Index of the sample (row).
+        index: usize,
+        /// Index of the coordinate (column).
+        coordinate: usize,
+    },
+    /// A sample weight is negative or not finite, or all weights are zero.
+    #[error("invalid weight {value} at sample {index}: weights must be finite and non-negative with a positive sum")]
+    InvalidWeight {
+        /// Index of the sample whose weight is bad (`n` when the total is zero).
+        index: usize,
+        /// The offending weight (or the total).
+        value: f64,
+    },
+    /// A matrix parameter holds a non-finite entry.
+    #[error("matrix `{name}` has a non-finite entry at ({row}, {col})")]
+    NonFiniteMatrix {
+        /// Name of the matrix parameter.
+        name: &'static str,
+        /// Row of the entry.
+        row: usize,
+        /// Column of the entry.
+        col: usize,
+    },
+    /// A matrix that must be symmetric is not.
+    #[error("matrix `{name}` is not symmetric: entries ({row}, {col}) and ({col}, {row}) differ")]
+    NotSymmetric {
+        /// Name of the matrix parameter.
+        name: &'static str,
+        /// Row of the first asymmetric entry.
+        row: usize,
+        /// Column of the first asymmetric entry.
+        col: usize,
+    },
+    /// A matrix that must be symmetric positive definite is not (its Cholesky factorisation failed).
+    #[error("matrix `{name}` is not positive definite")]
+    NotPositiveDefinite {
+        /// Name of the matrix parameter.
+        name: &'static str,
+    },
+    /// A matrix that must be invertible is singular to working precision.
+    #[error("matrix `{name}` is singular (reciprocal condition number {rcond:e})")]
+    Singular {
+        /// Name of the matrix.
+        name: &'static str,
+        /// Its reciprocal condition number (smallest over largest singular value).
+        rcond: f64,
+    },
+    /// A model, diffusion or integrand produced a NaN or an infinity at a sample.
+    #[error("{quantity} is not finite at sample {index}")]
+    NonFiniteValue {
+        /// Which quantity (for example "score of p" or "diffusion matrix").
+        quantity: &'static str,
+        /// Index of the sample where it happened.
+        index: usize,
+    },
+    /// Fewer samples than a method needs.
+    #[error("too few samples: need at least {needed}, got {got}")]
+    TooFewSamples {
+        /// The minimum number of samples.
+        needed: usize,
+        /// The number given.
+        got: usize,
+    },
+    /// A thread pool could not be built for the requested parallelism.
+    #[error("could not build a thread pool with {threads} threads")]
+    ThreadPool {
+        /// The requested number of threads.
+        threads: usize,
+    },
+}
+
+/// `Result` with the dsm-core [`Error`] as its default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Checks `value > 0` (rejecting NaN) and returns it.
+pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64> {
+    if value > 0.0 && value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            value,
+            constraint: "finite and > 0",
+        })
+    }
+}
+
+/// Checks that `value` is finite and returns it.
+pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            value,
+            constraint: "finite",
+        })
+    }
+}
+
+/// Checks that `got == expected`.
+pub(crate) fn same_dim(what: &'static str, expected: usize, got: usize) -> Result<()> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::DimensionMismatch {
+            what,
+            expected,
+            got,
+        })
+    }
+}
+
+/// Checks that every entry of `values` is finite; names `quantity` and the sample `index` otherwise.
+#[inline]
+pub(crate) fn check_finite(values: &[f64], quantity: &'static str, index: usize) -> Result<()> {
+    if values.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::NonFiniteValue { quantity, index })
+    }
+}

@@ -1,0 +1,261 @@
+//! The deterministic parallel Monte Carlo engine.
+//!
+//! Work over n samples is cut into fixed chunks of [`CHUNK_SIZE`] consecutive indices. Every
+//! per-sample value is computed by the same code whatever the thread count, and partial sums
+//! are formed per chunk and then added in chunk order, so an estimate is **bit-identical** for
+//! [`Par::Seq`] and any [`Par::Rayon`] thread count. Random streams are keyed by
+//! `(seed, chunk)` ([`chunk_rng`]), so sampling is reproducible in the same way.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chacha20::ChaCha8Rng;
+use rand::SeedableRng;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::samples::Samples;
+
+/// Number of consecutive samples in one unit of parallel work (and one random stream).
+pub const CHUNK_SIZE: usize = 256;
+
+/// How to run a parallel computation: sequentially, or on a rayon pool of a given size.
+///
+/// The result never depends on this choice, only the time it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Par {
+    /// On the calling thread.
+    #[default]
+    Seq,
+    /// On a rayon pool with this many threads.
+    Rayon(NonZeroUsize),
+}
+
+impl Par {
+    /// `Par::Rayon` with `threads` threads; `0` means one per available core.
+    pub fn rayon(threads: usize) -> Self {
+        let threads = NonZeroUsize::new(threads).unwrap_or_else(|| {
+            std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+        });
+        Par::Rayon(threads)
+    }
+
+    /// Runs `op` under this parallelism: directly for `Seq` (rayon calls inside then use the
+    /// global pool, which is harmless: results do not depend on it), or inside a cached pool.
+    pub(crate) fn install<R: Send>(self, op: impl FnOnce() -> R + Send) -> Result<R> {
+        match self {
+            Par::Seq => Ok(op()),
+            Par::Rayon(threads) => Ok(pool(threads.get())?.install(op)),
+        }
+    }
+}
+
+/// Thread pools are expensive to build, so one per requested size is kept for the process.
+fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+    static POOLS: OnceLock<Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>> = OnceLock::new();
+    let pools = POOLS.get_or_init(|| Mutex::new(Vec::new()));
+    let mut pools = pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, p)) = pools.iter().find(|(t, _)| *t == threads) {
+        return Ok(Arc::clone(p));
+    }
+    let p = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|_| Error::ThreadPool { threads })?;
+    let p = Arc::new(p);
+    pools.push((threads, Arc::clone(&p)));
+    Ok(p)
+}
+
+/// A portable, seeded random stream for chunk `chunk` of a computation seeded by `seed`.
+///
+/// ChaCha8 keyed by `seed` with stream id `chunk`: independent streams, identical on every
+/// platform and for every thread count.
+pub fn chunk_rng(seed: u64, chunk: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(chunk);
+    rng
+}
+
+/// A Monte Carlo estimate: the (weighted) sample mean, its standard error and the sample size.
+///
+/// ```text
+/// value   = Σᵢ w̃ᵢ hᵢ,                     w̃ᵢ = wᵢ / Σⱼ wⱼ   (w̃ᵢ = 1/n without weights)
+/// std_err = sqrt( Σᵢ w̃ᵢ² (hᵢ − value)² / (1 − Σᵢ w̃ᵢ²) )
+/// ```
+/// Without weights `std_err = s/√n` with the unbiased sample variance s². With a single
+/// sample (or all weight on one sample) the standard error is undefined and reported as `+∞`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Estimate {
+    /// The estimate of the expectation.
+    pub value: f64,
+    /// Its standard error (`+∞` when it cannot be estimated from the data).
+    pub std_err: f64,
+    /// Number of samples it was computed from.
+    pub n: usize,
+}
+
+impl Estimate {
+    /// The estimate of E[h] from per-sample values `h` and optional weights, reduced in
+    /// fixed chunks in order (bit-identical for any `par`).
+    ///
+    /// # Errors
+    /// [`Error::TooFewSamples`] when `values` is empty; [`Error::DimensionMismatch`] when
+    /// the weights' length differs; [`Error::NonFiniteValue`] naming the first non-finite
+    /// value; [`Error::InvalidWeight`] for a bad weight; [`Error::ThreadPool`].
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::{Estimate, Par};
+    /// let e = Estimate::from_values(&[1.0, 2.0, 3.0], None, Par::Seq)?;
+    /// assert_eq!(e.value, 2.0);
+    /// assert!((e.std_err - (1.0f64 / 3.0).sqrt()).abs() < 1e-15);
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn from_values(values: &[f64], weights: Option<&[f64]>, par: Par) -> Result<Self> {
+        let n = values.len();
+        if n == 0 {
+            return Err(Error::TooFewSamples { needed: 1, got: 0 });
+        }
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteValue {
+                quantity: "integrand",
+                index,
+            });
+        }
+        if let Some(w) = weights {
+            crate::error::same_dim("weights", n, w.len())?;
+            if let Some((index, &value)) =
+                w.iter().enumerate().find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+            {
+                return Err(Error::InvalidWeight { index, value });
+            }
+        }
+        par.install(|| reduce(values, weights, par))?
+    }
+}
+
+/// Two ordered chunked passes: the weighted mean, then the weighted squared deviations.
+fn reduce(values: &[f64], weights: Option<&[f64]>, par: Par) -> Result<Estimate> {
+    let n = values.len();
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+    // Pass 1: Σw, Σw², Σw·h per chunk.
+    let first = chunk_sums(n, par, |i| {
+        let w = weight(i);
+        [w, w * w, w * values[i]]
+    });
+    let [total, total_sq, weighted_sum] = first;
+    if !(total > 0.0 && total.is_finite()) {
+        return Err(Error::InvalidWeight {
+            index: n,
+            value: total,
+        });
+    }
+    let value = weighted_sum / total;
+    // Pass 2: Σ w² (h − value)².
+    let [dev, _, _] = chunk_sums(n, par, |i| {
+        let w = weight(i);
+        let r = values[i] - value;
+        [w * w * r * r, 0.0, 0.0]
+    });
+    let sum_sq_norm = total_sq / (total * total);
+    let std_err = if sum_sq_norm < 1.0 {
+        (dev / (total * total) / (1.0 - sum_sq_norm)).sqrt()
+    } else {
+        f64::INFINITY
+    };
+    Ok(Estimate { value, std_err, n })
+}
+
+/// Sums of three per-index quantities: per chunk in index order, then over chunks in order.
+fn chunk_sums(n: usize, par: Par, f: impl Fn(usize) -> [f64; 3] + Sync) -> [f64; 3] {
+    let chunk = |c: usize| {
+        let mut acc = [0.0; 3];
+        for i in c * CHUNK_SIZE..((c + 1) * CHUNK_SIZE).min(n) {
+            let v = f(i);
+            for k in 0..3 {
+                acc[k] += v[k];
+            }
+        }
+        acc
+    };
+    let n_chunks = n.div_ceil(CHUNK_SIZE);
+    let partials: Vec<[f64; 3]> = match par {
+        Par::Seq => (0..n_chunks).map(chunk).collect(),
+        Par::Rayon(_) => (0..n_chunks).into_par_iter().map(chunk).collect(),
+    };
+    partials.iter().fold([0.0; 3], |mut acc, p| {
+        for k in 0..3 {
+            acc[k] += p[k];
+        }
+        acc
+    })
+}
+
+/// Evaluates `f(scratch, i, xᵢ)` for every sample, in parallel per `par`, and returns the
+/// values in sample order.
+///
+/// `init` makes one scratch value per chunk (buffers reused across the chunk's samples, so
+/// the per-sample work can be allocation-free). The first error, by sample index, is
+/// returned. Values do not depend on `par`.
+///
+/// # Errors
+/// The first error returned by `f`; [`Error::ThreadPool`].
+///
+/// # Examples
+/// ```
+/// use dsm_core::{mc, Par, Samples};
+/// let xs = Samples::new(vec![1.0, 2.0, 3.0, 4.0], 2)?;
+/// let norms = mc::map_samples(&xs, Par::rayon(2), || (), |_, _, x| Ok(x[0] * x[0] + x[1] * x[1]))?;
+/// assert_eq!(norms, vec![5.0, 25.0]);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+pub fn map_samples<S, I, F>(samples: &Samples, par: Par, init: I, f: F) -> Result<Vec<f64>>
+where
+    I: Fn() -> S + Sync,
+    F: Fn(&mut S, usize, &[f64]) -> Result<f64> + Sync,
+{
+    let mut out = vec![0.0; samples.n()];
+    let chunk = |(c, block): (usize, &mut [f64])| -> Result<()> {
+        let mut scratch = init();
+        for (k, slot) in block.iter_mut().enumerate() {
+            let i = c * CHUNK_SIZE + k;
+            *slot = f(&mut scratch, i, samples.row(i))?;
+        }
+        Ok(())
+    };
+    let results: Vec<Result<()>> = match par {
+        Par::Seq => out.chunks_mut(CHUNK_SIZE).enumerate().map(chunk).collect(),
+        Par::Rayon(_) => par.install(|| {
+            out.par_chunks_mut(CHUNK_SIZE)
+                .enumerate()
+                .map(chunk)
+                .collect()
+        })?,
+    };
+    results.into_iter().collect::<Result<()>>()?;
+    Ok(out)
+}
+
+/// The Monte Carlo estimate of E[h(x)] over `samples` (weighted when they carry weights):
+/// [`map_samples`] followed by [`Estimate::from_values`].
+///
+/// # Errors
+/// As [`map_samples`] and [`Estimate::from_values`].
+///
+/// # Examples
+/// ```
+/// use dsm_core::{mc, Par, Samples};
+/// let xs = Samples::from_scalars(vec![1.0, 2.0, 3.0])?;
+/// let e = mc::expectation(&xs, Par::Seq, || (), |_, _, x| Ok(x[0] * x[0]))?;
+/// assert!((e.value - 14.0 / 3.0).abs() < 1e-15);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+pub fn expectation<S, I, F>(samples: &Samples, par: Par, init: I, f: F) -> Result<Estimate>
+where
+    I: Fn() -> S + Sync,
+    F: Fn(&mut S, usize, &[f64]) -> Result<f64> + Sync,
+{
+    let values = map_samples(samples, par, init, f)?;
+    Estimate::from_values(&values, samples.weights(), par)
+}

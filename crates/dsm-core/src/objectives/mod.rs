@@ -1,0 +1,17 @@
+//! The Fisher-type objectives of MATH.md section 2, each as an [`Estimate`](crate::Estimate)
+//! and as its per-sample integrand.
+//!
+//! Conventions (MATH.md section 1): no factor ½, a factor 2 on the divergence term, means
+//! over the samples (weighted when the samples carry weights).
+
+mod diffusion_fisher;
+mod diffusion_score_matching;
+mod fisher;
+mod score_matching;
+
+pub use diffusion_fisher::{diffusion_fisher_divergence, diffusion_fisher_divergence_integrand};
+pub use diffusion_score_matching::{
+    diffusion_score_matching_integrand, diffusion_score_matching_loss,
+};
+pub use fisher::{fisher_divergence, fisher_divergence_integrand};
+pub use score_matching::{score_matching_integrand, score_matching_loss};
