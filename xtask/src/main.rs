@@ -6,7 +6,6 @@
 
 mod claims;
 mod experiments;
-mod quadrature;
 
 use std::path::PathBuf;
 

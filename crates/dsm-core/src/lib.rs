@@ -43,6 +43,7 @@ mod error;
 pub mod mc;
 pub mod models;
 pub mod objectives;
+pub mod quadrature;
 mod samples;
 pub mod testing;
 

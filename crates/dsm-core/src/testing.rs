@@ -64,3 +64,15 @@ pub fn finite_difference_diffusion_gradient<M: Diffusion + ?Sized>(m: &M, x: &[f
 pub fn close(a: f64, b: f64, rtol: f64, atol: f64) -> bool {
     (a - b).abs() <= atol + rtol * a.abs().max(b.abs())
 }
+
+/// Tolerances used by the test suites, in one place.
+pub mod tol {
+    /// Autodiff against closed forms (both exact; rounding only).
+    pub const EXACT_REL: f64 = 1e-12;
+    /// Central differences (h = 1e-5 / 1e-4) against exact derivatives.
+    pub const FINITE_DIFF_REL: f64 = 1e-6;
+    /// Quadrature identities (Simpson on the sinh map, thousands of nodes).
+    pub const QUADRATURE_REL: f64 = 1e-9;
+    /// Monte Carlo estimates against closed forms: this many standard errors.
+    pub const MC_SIGMAS: f64 = 4.0;
+}

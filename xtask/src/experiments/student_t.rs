@@ -16,7 +16,7 @@ use dsm_core::{
 
 use crate::Settings;
 use crate::claims::{Claim, argmin, is_unimodal};
-use crate::quadrature::sinh_simpson;
+use dsm_core::quadrature::sinh_simpson;
 
 /// The manual-flow diffusion m(x) = sqrt(1 + (x − μ)²/(ν₀σ²)) (MATH.md section 6.2) and its
 /// exact derivative m'(x) = (x − μ)/(ν₀σ² m(x)).
