@@ -18,7 +18,8 @@ pub mod prelude {
         AutoDiff, ConstantDiffusion, Diffusion, DiffusionFn, Error, Estimate, Gaussian,
         GenericDiffusion, GenericLogDensity, Hessian, IdentityDiffusion, LogDensity,
         MultivariateStudentT, Par, Result, Sampler, Samples, Score, StudentT,
-        diffusion_fisher_divergence, diffusion_score_matching_loss, fisher_divergence,
-        score_matching_loss,
+        diffusion_fisher_divergence, diffusion_fisher_divergence_integrand,
+        diffusion_score_matching_integrand, diffusion_score_matching_loss, fisher_divergence,
+        fisher_divergence_integrand, score_matching_integrand, score_matching_loss,
     };
 }

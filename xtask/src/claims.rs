@@ -54,7 +54,10 @@ impl Claim {
 
 /// Prints the claims as a table on standard error.
 pub fn print_table(claims: &[Claim]) {
-    eprintln!("\n{:<34} {:<32} {:>13}  {:<36} result", "claim", "reference", "measured", "expected");
+    eprintln!(
+        "\n{:<34} {:<32} {:>13}  {:<36} result",
+        "claim", "reference", "measured", "expected"
+    );
     for c in claims {
         let measured = if c.measured != 0.0 && c.measured.abs() < 1e-3 {
             format!("{:.3e}", c.measured)
@@ -79,7 +82,8 @@ pub fn is_unimodal(values: &[f64]) -> bool {
     let Some(argmin) = argmin(values) else {
         return false;
     };
-    values[..=argmin].windows(2).all(|w| w[1] <= w[0]) && values[argmin..].windows(2).all(|w| w[1] >= w[0])
+    values[..=argmin].windows(2).all(|w| w[1] <= w[0])
+        && values[argmin..].windows(2).all(|w| w[1] >= w[0])
 }
 
 /// Index of the smallest value.

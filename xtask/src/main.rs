@@ -70,12 +70,16 @@ fn main() -> Result<()> {
     } = Cli::parse();
     for name in &settings.only {
         if !EXPERIMENTS.contains(&name.as_str()) {
-            bail!("unknown experiment `{name}`; known: {}", EXPERIMENTS.join(", "));
+            bail!(
+                "unknown experiment `{name}`; known: {}",
+                EXPERIMENTS.join(", ")
+            );
         }
     }
-    let out = settings.out.clone().unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/reproduce")
-    });
+    let out = settings
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/reproduce"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let selected = |name: &str| settings.only.is_empty() || settings.only.iter().any(|o| o == name);
 
@@ -90,7 +94,10 @@ fn main() -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&summary)?)
         .with_context(|| format!("writing {}", path.display()))?;
     claims::print_table(&claims);
-    eprintln!("wrote {}", out.canonicalize().unwrap_or(out.clone()).display());
+    eprintln!(
+        "wrote {}",
+        out.canonicalize().unwrap_or(out.clone()).display()
+    );
     let failed = claims.iter().filter(|c| !c.pass).count();
     if settings.check && failed > 0 {
         bail!("{failed} claim(s) failed");

@@ -99,7 +99,9 @@ pub trait Sampler: LogDensity {
             Par::Seq => data.chunks_mut(CHUNK_SIZE * d).enumerate().for_each(fill),
             Par::Rayon(_) => par.install(|| {
                 use rayon::prelude::*;
-                data.par_chunks_mut(CHUNK_SIZE * d).enumerate().for_each(fill);
+                data.par_chunks_mut(CHUNK_SIZE * d)
+                    .enumerate()
+                    .for_each(fill);
             })?,
         }
         Samples::new(data, d)

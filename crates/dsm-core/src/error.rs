@@ -40,7 +40,9 @@ pub enum Error {
         coordinate: usize,
     },
     /// A sample weight is negative or not finite, or all weights are zero.
-    #[error("invalid weight {value} at sample {index}: weights must be finite and non-negative with a positive sum")]
+    #[error(
+        "invalid weight {value} at sample {index}: weights must be finite and non-negative with a positive sum"
+    )]
     InvalidWeight {
         /// Index of the sample whose weight is bad (`n` when the total is zero).
         index: usize,

@@ -34,9 +34,8 @@ pub enum Par {
 impl Par {
     /// `Par::Rayon` with `threads` threads; `0` means one per available core.
     pub fn rayon(threads: usize) -> Self {
-        let threads = NonZeroUsize::new(threads).unwrap_or_else(|| {
-            std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
-        });
+        let threads = NonZeroUsize::new(threads)
+            .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
         Par::Rayon(threads)
     }
 
@@ -50,11 +49,16 @@ impl Par {
     }
 }
 
+/// The cached pools, keyed by thread count.
+type Pools = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
+
 /// Thread pools are expensive to build, so one per requested size is kept for the process.
 fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>> = OnceLock::new();
+    static POOLS: OnceLock<Pools> = OnceLock::new();
     let pools = POOLS.get_or_init(|| Mutex::new(Vec::new()));
-    let mut pools = pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut pools = pools
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((_, p)) = pools.iter().find(|(t, _)| *t == threads) {
         return Ok(Arc::clone(p));
     }
@@ -125,8 +129,10 @@ impl Estimate {
         }
         if let Some(w) = weights {
             crate::error::same_dim("weights", n, w.len())?;
-            if let Some((index, &value)) =
-                w.iter().enumerate().find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+            if let Some((index, &value)) = w
+                .iter()
+                .enumerate()
+                .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
             {
                 return Err(Error::InvalidWeight { index, value });
             }

@@ -42,7 +42,7 @@ impl Samples {
         if dim == 0 || data.is_empty() {
             return Err(Error::EmptySamples);
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(Error::DimensionMismatch {
                 what: "sample data length (a multiple of the dimension)",
                 expected: data.len().div_ceil(dim) * dim,

@@ -42,7 +42,11 @@ pub fn finite_difference_hessian<P: Score + ?Sized>(p: &P, x: &[f64], h: f64) ->
 }
 
 /// Central-difference gradient of a diffusion, laid out as [`Diffusion::matrix_gradient_into`].
-pub fn finite_difference_diffusion_gradient<M: Diffusion + ?Sized>(m: &M, x: &[f64], h: f64) -> Vec<f64> {
+pub fn finite_difference_diffusion_gradient<M: Diffusion + ?Sized>(
+    m: &M,
+    x: &[f64],
+    h: f64,
+) -> Vec<f64> {
     let d = x.len();
     let mut out = vec![0.0; d * d * d];
     let mut xp = x.to_vec();

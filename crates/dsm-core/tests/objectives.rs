@@ -8,9 +8,13 @@ use dsm_core::*;
 /// Independent d × d inverse by Gauss–Jordan with partial pivoting (test oracle).
 fn inverse(a: &[f64], d: usize) -> Vec<f64> {
     let mut m = a.to_vec();
-    let mut inv: Vec<f64> = (0..d * d).map(|k| if k / d == k % d { 1.0 } else { 0.0 }).collect();
+    let mut inv: Vec<f64> = (0..d * d)
+        .map(|k| if k / d == k % d { 1.0 } else { 0.0 })
+        .collect();
     for c in 0..d {
-        let p = (c..d).max_by(|&i, &j| m[i * d + c].abs().total_cmp(&m[j * d + c].abs())).unwrap();
+        let p = (c..d)
+            .max_by(|&i, &j| m[i * d + c].abs().total_cmp(&m[j * d + c].abs()))
+            .unwrap();
         for k in 0..d {
             m.swap(c * d + k, p * d + k);
             inv.swap(c * d + k, p * d + k);
@@ -49,7 +53,12 @@ fn trace(a: &[f64], d: usize) -> f64 {
 
 fn assert_within_sigmas(e: Estimate, exact: f64, what: &str) {
     let z = (e.value - exact) / e.std_err;
-    assert!(z.abs() < tol::MC_SIGMAS, "{what}: estimate {} ± {} vs exact {exact} (z = {z:.2})", e.value, e.std_err);
+    assert!(
+        z.abs() < tol::MC_SIGMAS,
+        "{what}: estimate {} ± {} vs exact {exact} (z = {z:.2})",
+        e.value,
+        e.std_err
+    );
 }
 
 const SIGMA_Q: [f64; 9] = [1.5, 0.3, -0.2, 0.3, 1.0, 0.4, -0.2, 0.4, 2.0];
@@ -63,10 +72,17 @@ fn fisher_divergence_between_gaussians() {
     let p = Gaussian::new(mp.clone(), &SIGMA_P).unwrap();
     let (pq, pp) = (inverse(&SIGMA_Q, 3), inverse(&SIGMA_P, 3));
     let b: Vec<f64> = pp.iter().zip(&pq).map(|(x, y)| x - y).collect();
-    let c: Vec<f64> = (0..3).map(|i| (0..3).map(|j| pp[i * 3 + j] * (mq[j] - mp[j])).sum()).collect();
-    let exact = trace(&matmul(&matmul(&b, &SIGMA_Q, 3), &b, 3), 3) + c.iter().map(|v| v * v).sum::<f64>();
+    let c: Vec<f64> = (0..3)
+        .map(|i| (0..3).map(|j| pp[i * 3 + j] * (mq[j] - mp[j])).sum())
+        .collect();
+    let exact =
+        trace(&matmul(&matmul(&b, &SIGMA_Q, 3), &b, 3), 3) + c.iter().map(|v| v * v).sum::<f64>();
     let xs = q.sample_n(20_000, 1, Par::rayon(2)).unwrap();
-    assert_within_sigmas(fisher_divergence(&q, &p, &xs, Par::rayon(2)).unwrap(), exact, "F(q‖p)");
+    assert_within_sigmas(
+        fisher_divergence(&q, &p, &xs, Par::rayon(2)).unwrap(),
+        exact,
+        "F(q‖p)",
+    );
 }
 
 #[test]
@@ -75,18 +91,30 @@ fn score_matching_loss_at_the_truth() {
     let g = Gaussian::new(vec![1.0, 2.0, -1.0], &SIGMA_Q).unwrap();
     let xs = g.sample_n(20_000, 2, Par::rayon(2)).unwrap();
     let exact = -trace(&inverse(&SIGMA_Q, 3), 3);
-    assert_within_sigmas(score_matching_loss(&g, &xs, Par::rayon(2)).unwrap(), exact, "Gaussian SM");
+    assert_within_sigmas(
+        score_matching_loss(&g, &xs, Par::rayon(2)).unwrap(),
+        exact,
+        "Gaussian SM",
+    );
 
     // Student-t: E_p[h_SM] = −(ν+1)/((ν+3)σ²)   (MATH.md N8)
     for (nu, sigma) in [(3.0, 1.0), (5.0, 2.0), (10.0, 0.5)] {
         let t = StudentT::new(0.7, sigma, nu).unwrap();
         let xs = t.sample_n(20_000, 3, Par::rayon(2)).unwrap();
         let exact = -(nu + 1.0) / ((nu + 3.0) * sigma * sigma);
-        assert_within_sigmas(score_matching_loss(&t, &xs, Par::rayon(2)).unwrap(), exact, "Student-t SM");
+        assert_within_sigmas(
+            score_matching_loss(&t, &xs, Par::rayon(2)).unwrap(),
+            exact,
+            "Student-t SM",
+        );
         // And by quadrature, where the identity is exact.
         let nodes = sinh_simpson(&t, 0.7, sigma, 8.0, 4000).unwrap();
         let pop = score_matching_loss(&t, &nodes, Par::Seq).unwrap();
-        assert!(close(pop.value, exact, tol::QUADRATURE_REL, 0.0), "{} vs {exact}", pop.value);
+        assert!(
+            close(pop.value, exact, tol::QUADRATURE_REL, 0.0),
+            "{} vs {exact}",
+            pop.value
+        );
     }
 
     // Multivariate t: −E‖s‖² = −(ν+d)/(ν+d+2) tr Σ⁻¹ (Fisher information of the location).
@@ -94,7 +122,11 @@ fn score_matching_loss_at_the_truth() {
     let mt = MultivariateStudentT::new(vec![0.0, 1.0, 0.0], &SIGMA_Q, nu).unwrap();
     let xs = mt.sample_n(20_000, 4, Par::rayon(2)).unwrap();
     let exact = -(nu + d) / (nu + d + 2.0) * trace(&inverse(&SIGMA_Q, 3), 3);
-    assert_within_sigmas(score_matching_loss(&mt, &xs, Par::rayon(2)).unwrap(), exact, "MVT SM");
+    assert_within_sigmas(
+        score_matching_loss(&mt, &xs, Par::rayon(2)).unwrap(),
+        exact,
+        "MVT SM",
+    );
 }
 
 /// The flat "model" log p = 0: its score is zero, so D_m(q ‖ flat) = E_q ‖mᵀ s_q‖² = C_m.
@@ -117,7 +149,9 @@ fn manual(mu: f64, c: f64) -> impl Diffusion {
     DiffusionFn::new(
         1,
         move |x: &[f64], m: &mut [f64]| m[0] = (1.0 + (x[0] - mu).powi(2) / c).sqrt(),
-        move |x: &[f64], dm: &mut [f64]| dm[0] = (x[0] - mu) / (c * (1.0 + (x[0] - mu).powi(2) / c).sqrt()),
+        move |x: &[f64], dm: &mut [f64]| {
+            dm[0] = (x[0] - mu) / (c * (1.0 + (x[0] - mu).powi(2) / c).sqrt())
+        },
     )
 }
 
@@ -127,35 +161,50 @@ fn integration_by_parts_exactly_by_quadrature() {
     let p = StudentT::new(1.0, 1.5, 4.0).unwrap();
     let m = manual(0.5, 3.0);
     let check = |nodes: &Samples, q: &dyn Fn(&Samples) -> (f64, f64)| {
-        let dsm = diffusion_score_matching_loss(&p, &m, nodes, Par::Seq).unwrap().value;
+        let dsm = diffusion_score_matching_loss(&p, &m, nodes, Par::Seq)
+            .unwrap()
+            .value;
         let (d_m, c_m) = q(nodes);
-        assert!(close(d_m, dsm + c_m, tol::QUADRATURE_REL, 0.0), "D_m {d_m} vs DSM + C_m {}", dsm + c_m);
-        // And the plain identity (m = I): F(q‖p) = L_SM(p) + E_q‖s_q‖².
-        let sm = score_matching_loss(&p, nodes, Par::Seq).unwrap().value;
-        (sm, dsm)
+        assert!(
+            close(d_m, dsm + c_m, tol::QUADRATURE_REL, 0.0),
+            "D_m {d_m} vs DSM + C_m {}",
+            dsm + c_m
+        );
     };
     let qt = StudentT::new(0.3, 1.2, 6.0).unwrap();
     let nodes = sinh_simpson(&qt, 0.3, 1.2, 8.0, 6000).unwrap();
     check(&nodes, &|n| {
         (
-            diffusion_fisher_divergence(&qt, &p, &m, n, Par::Seq).unwrap().value,
-            diffusion_fisher_divergence(&qt, &Flat(1), &m, n, Par::Seq).unwrap().value,
+            diffusion_fisher_divergence(&qt, &p, &m, n, Par::Seq)
+                .unwrap()
+                .value,
+            diffusion_fisher_divergence(&qt, &Flat(1), &m, n, Par::Seq)
+                .unwrap()
+                .value,
         )
     });
-    let (sm, _) = (
-        score_matching_loss(&p, &nodes, Par::Seq).unwrap().value,
-        (),
-    );
+    // And the plain identity (m = I): F(q‖p) = L_SM(p) + E_q‖s_q‖².
+    let sm = score_matching_loss(&p, &nodes, Par::Seq).unwrap().value;
     let f = fisher_divergence(&qt, &p, &nodes, Par::Seq).unwrap().value;
-    let c = fisher_divergence(&qt, &Flat(1), &nodes, Par::Seq).unwrap().value;
-    assert!(close(f, sm + c, tol::QUADRATURE_REL, 0.0), "F {f} vs SM + C {}", sm + c);
+    let c = fisher_divergence(&qt, &Flat(1), &nodes, Par::Seq)
+        .unwrap()
+        .value;
+    assert!(
+        close(f, sm + c, tol::QUADRATURE_REL, 0.0),
+        "F {f} vs SM + C {}",
+        sm + c
+    );
 
     let qg = Gaussian::new(vec![-0.4], &[0.8]).unwrap();
     let nodes = sinh_simpson(&qg, -0.4, 0.8f64.sqrt(), 5.0, 4000).unwrap();
     check(&nodes, &|n| {
         (
-            diffusion_fisher_divergence(&qg, &p, &m, n, Par::Seq).unwrap().value,
-            diffusion_fisher_divergence(&qg, &Flat(1), &m, n, Par::Seq).unwrap().value,
+            diffusion_fisher_divergence(&qg, &p, &m, n, Par::Seq)
+                .unwrap()
+                .value,
+            diffusion_fisher_divergence(&qg, &Flat(1), &m, n, Par::Seq)
+                .unwrap()
+                .value,
         )
     });
 }
@@ -169,7 +218,11 @@ impl GenericDiffusion for Twisted {
     fn matrix_generic<D: num_dual::DualNum<Primitive = f64> + Copy>(&self, x: &[D], m: &mut [D]) {
         for j in 0..3 {
             for k in 0..3 {
-                let base = if j == k { 1.5 } else { 0.2 * (j as f64 - k as f64) };
+                let base = if j == k {
+                    1.5
+                } else {
+                    0.2 * (j as f64 - k as f64)
+                };
                 m[j * 3 + k] = D::from(base) + (x[k] * 0.3 + x[j] * 0.1).sin() * 0.25;
             }
         }
@@ -187,7 +240,10 @@ fn integration_by_parts_in_expectation_on_samples() {
     let dsm = diffusion_score_matching_integrand(&p, &m, &xs, Par::rayon(2)).unwrap();
     let c_m = diffusion_fisher_divergence_integrand(&q, &Flat(3), &m, &xs, Par::rayon(2)).unwrap();
     let diff: Vec<f64> = (0..xs.n()).map(|i| d_m[i] - dsm[i] - c_m[i]).collect();
-    assert!(diff.iter().any(|v| v.abs() > 1e-3), "the identity must not hold sample by sample");
+    assert!(
+        diff.iter().any(|v| v.abs() > 1e-3),
+        "the identity must not hold sample by sample"
+    );
     let e = Estimate::from_values(&diff, None, Par::Seq).unwrap();
     assert_within_sigmas(e, 0.0, "D_m − DSM − C_m");
 }
@@ -202,20 +258,30 @@ fn dsm_depends_on_m_only_through_m_m_transpose() {
         fn dim(&self) -> usize {
             3
         }
-        fn matrix_generic<D: num_dual::DualNum<Primitive = f64> + Copy>(&self, x: &[D], m: &mut [D]) {
+        fn matrix_generic<D: num_dual::DualNum<Primitive = f64> + Copy>(
+            &self,
+            x: &[D],
+            m: &mut [D],
+        ) {
             let mut base = [D::from(0.0); 9];
             Twisted.matrix_generic(x, &mut base);
             for j in 0..3 {
                 for k in 0..3 {
-                    m[j * 3 + k] = (0..3).fold(D::from(0.0), |acc, l| acc + base[j * 3 + l] * self.0[l * 3 + k]);
+                    m[j * 3 + k] = (0..3).fold(D::from(0.0), |acc, l| {
+                        acc + base[j * 3 + l] * self.0[l * 3 + k]
+                    });
                 }
             }
         }
     }
     let p = MultivariateStudentT::new(vec![0.0, 0.3, 1.0], &SIGMA_P, 4.0).unwrap();
-    let xs = Gaussian::standard(3).unwrap().sample_n(50, 6, Par::Seq).unwrap();
+    let xs = Gaussian::standard(3)
+        .unwrap()
+        .sample_n(50, 6, Par::Seq)
+        .unwrap();
     let a = diffusion_score_matching_integrand(&p, &AutoDiff::new(Twisted), &xs, Par::Seq).unwrap();
-    let b = diffusion_score_matching_integrand(&p, &AutoDiff::new(Rotated(r)), &xs, Par::Seq).unwrap();
+    let b =
+        diffusion_score_matching_integrand(&p, &AutoDiff::new(Rotated(r)), &xs, Par::Seq).unwrap();
     for (x, y) in a.iter().zip(&b) {
         assert!(close(*x, *y, 1e-12, 1e-12), "{x} vs {y}");
     }
@@ -263,7 +329,13 @@ fn bit_identical_for_any_thread_count() {
         })
         .collect();
     for run in &runs[1..] {
-        assert!(run.0.iter().zip(&runs[0].0).all(|(a, b)| a.to_bits() == b.to_bits()), "samples differ");
+        assert!(
+            run.0
+                .iter()
+                .zip(&runs[0].0)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "samples differ"
+        );
         for (a, b) in run.1.iter().zip(&runs[0].1) {
             assert_eq!(a.value.to_bits(), b.value.to_bits());
             assert_eq!(a.std_err.to_bits(), b.std_err.to_bits());
@@ -280,7 +352,10 @@ fn weighted_estimates() {
     // Weights act as the importance of each point: duplicating a point = doubling its weight.
     let p = StudentT::new(0.2, 1.0, 5.0).unwrap();
     let plain = Samples::from_scalars(vec![-1.0, 0.5, 0.5, 2.0]).unwrap();
-    let weighted = Samples::from_scalars(vec![-1.0, 0.5, 2.0]).unwrap().with_weights(vec![1.0, 2.0, 1.0]).unwrap();
+    let weighted = Samples::from_scalars(vec![-1.0, 0.5, 2.0])
+        .unwrap()
+        .with_weights(vec![1.0, 2.0, 1.0])
+        .unwrap();
     let a = score_matching_loss(&p, &plain, Par::Seq).unwrap();
     let b = score_matching_loss(&p, &weighted, Par::Seq).unwrap();
     assert!(close(a.value, b.value, 1e-15, 0.0));
@@ -292,11 +367,21 @@ fn weighted_estimates() {
     let tot: f64 = w.iter().sum();
     let mean = h.iter().zip(&w).map(|(h, w)| h * w).sum::<f64>() / tot;
     let s2: f64 = w.iter().map(|w| (w / tot).powi(2)).sum();
-    let var = h.iter().zip(&w).map(|(h, w)| (w / tot).powi(2) * (h - mean).powi(2)).sum::<f64>() / (1.0 - s2);
+    let var = h
+        .iter()
+        .zip(&w)
+        .map(|(h, w)| (w / tot).powi(2) * (h - mean).powi(2))
+        .sum::<f64>()
+        / (1.0 - s2);
     assert!(close(e.value, mean, 1e-15, 0.0));
     assert!(close(e.std_err, var.sqrt(), 1e-14, 0.0));
     // One sample: no standard error.
-    assert_eq!(Estimate::from_values(&[3.0], None, Par::Seq).unwrap().std_err, f64::INFINITY);
+    assert_eq!(
+        Estimate::from_values(&[3.0], None, Par::Seq)
+            .unwrap()
+            .std_err,
+        f64::INFINITY
+    );
 }
 
 #[test]
@@ -306,7 +391,13 @@ fn samplers_have_the_right_moments() {
     let xs = g.sample_n(40_000, 8, Par::rayon(2)).unwrap();
     for i in 0..3 {
         for j in 0..3 {
-            let e = mc::expectation(&xs, Par::Seq, || (), |_, _, x| Ok((x[i] - g.mean()[i]) * (x[j] - g.mean()[j]))).unwrap();
+            let e = mc::expectation(
+                &xs,
+                Par::Seq,
+                || (),
+                |_, _, x| Ok((x[i] - g.mean()[i]) * (x[j] - g.mean()[j])),
+            )
+            .unwrap();
             assert_within_sigmas(e, SIGMA_Q[i * 3 + j], "Gaussian covariance");
         }
         let e = mc::expectation(&xs, Par::Seq, || (), |_, _, x| Ok(x[i])).unwrap();

@@ -25,7 +25,9 @@ pub fn manual_diffusion(mu: f64, nu0: f64, sigma: f64) -> impl Diffusion {
     DiffusionFn::new(
         1,
         move |x: &[f64], m: &mut [f64]| m[0] = (1.0 + (x[0] - mu).powi(2) / c).sqrt(),
-        move |x: &[f64], dm: &mut [f64]| dm[0] = (x[0] - mu) / (c * (1.0 + (x[0] - mu).powi(2) / c).sqrt()),
+        move |x: &[f64], dm: &mut [f64]| {
+            dm[0] = (x[0] - mu) / (c * (1.0 + (x[0] - mu).powi(2) / c).sqrt())
+        },
     )
 }
 
@@ -40,10 +42,19 @@ fn manual_closed_form(x: f64, mu: f64, s: &Settings) -> f64 {
 }
 
 /// SM and manual-DSM losses of the model St(μ, σ, ν) on `points`.
-fn losses(mu: f64, s: &Settings, points: &Samples) -> Result<(dsm_core::Estimate, dsm_core::Estimate)> {
+fn losses(
+    mu: f64,
+    s: &Settings,
+    points: &Samples,
+) -> Result<(dsm_core::Estimate, dsm_core::Estimate)> {
     let model = StudentT::new(mu, s.sigma, s.nu)?;
     let sm = score_matching_loss(&model, points, Par::Seq)?;
-    let dsm = diffusion_score_matching_loss(&model, &manual_diffusion(mu, s.nu0, s.sigma), points, Par::Seq)?;
+    let dsm = diffusion_score_matching_loss(
+        &model,
+        &manual_diffusion(mu, s.nu0, s.sigma),
+        points,
+        Par::Seq,
+    )?;
     Ok((sm, dsm))
 }
 
@@ -63,12 +74,26 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     for &mu in &grid {
         let (sm, dsm) = losses(mu, s, &data)?;
         let (sm_pop, dsm_pop) = losses(mu, s, &population)?;
-        let closed = data.rows().map(|x| manual_closed_form(x[0], mu, s)).sum::<f64>() / data.n() as f64;
-        rows.push([mu, sm.value, sm.std_err, sm_pop.value, dsm.value, dsm.std_err, dsm_pop.value, closed]);
+        let closed = data
+            .rows()
+            .map(|x| manual_closed_form(x[0], mu, s))
+            .sum::<f64>()
+            / data.n() as f64;
+        rows.push([
+            mu,
+            sm.value,
+            sm.std_err,
+            sm_pop.value,
+            dsm.value,
+            dsm.std_err,
+            dsm_pop.value,
+            closed,
+        ]);
     }
 
     let path = out.join("student_t.csv");
-    let mut w = csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
+    let mut w =
+        csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
     w.write_record([
         "mu",
         "sm",
@@ -85,7 +110,8 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     w.flush()?;
 
     let col = |k: usize| rows.iter().map(|r| r[k]).collect::<Vec<f64>>();
-    let (sm, sm_se, sm_pop, dsm, dsm_se, dsm_pop, closed) = (col(1), col(2), col(3), col(4), col(5), col(6), col(7));
+    let (sm, sm_se, sm_pop, dsm, dsm_se, dsm_pop, closed) =
+        (col(1), col(2), col(3), col(4), col(5), col(6), col(7));
     let mut claims = Vec::new();
     let (nu, sig2) = (s.nu, s.sigma * s.sigma);
 
@@ -110,12 +136,29 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
 
     // The SM walls: a population maximum on each side, where MATH.md N8 puts it.
     let wall = population_wall(s, &population)?;
-    if let Some(&(_, pos, height)) = SM_WALLS.iter().find(|(v, _, _)| *v == nu).filter(|_| s.sigma == 1.0) {
-        claims.push(Claim::near("sm_wall_position", "MATH.md N8, paper Fig. 1", wall.0, pos, 0.01));
-        claims.push(Claim::near("sm_wall_height", "MATH.md N8, paper Fig. 1", wall.1, height, 1e-3));
+    if let Some(&(_, pos, height)) = SM_WALLS
+        .iter()
+        .find(|(v, _, _)| *v == nu)
+        .filter(|_| s.sigma == 1.0)
+    {
+        claims.push(Claim::near(
+            "sm_wall_position",
+            "MATH.md N8, paper Fig. 1",
+            wall.0,
+            pos,
+            0.01,
+        ));
+        claims.push(Claim::near(
+            "sm_wall_height",
+            "MATH.md N8, paper Fig. 1",
+            wall.1,
+            height,
+            1e-3,
+        ));
     }
     let centre = grid.iter().position(|&m| m >= 0.0).unwrap_or(0);
-    let sm_is_nonconvex = local_max_beyond(&sm, centre, true) && local_max_beyond(&sm, centre, false);
+    let sm_is_nonconvex =
+        local_max_beyond(&sm, centre, true) && local_max_beyond(&sm, centre, false);
     claims.push(Claim::holds(
         "sm_nonconvex_with_walls",
         "paper section 2.2, Fig. 1 left",
@@ -131,7 +174,13 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
         "unimodal on the grid",
     ));
     let argmin_mu = argmin(&dsm).map_or(f64::NAN, |i| grid[i]);
-    claims.push(Claim::near("manual_dsm_argmin", "paper section 2.2", argmin_mu, 0.0, 0.5 * s.sigma));
+    claims.push(Claim::near(
+        "manual_dsm_argmin",
+        "paper section 2.2",
+        argmin_mu,
+        0.0,
+        0.5 * s.sigma,
+    ));
 
     // The library's DSM (generic divergence term) equals the closed form of MATH.md 6.2.
     let max_closed = dsm
@@ -139,7 +188,12 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
         .zip(&closed)
         .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
         .fold(0.0, f64::max);
-    claims.push(Claim::at_most("manual_dsm_closed_form_residual", "MATH.md section 6.2", max_closed, 1e-10));
+    claims.push(Claim::at_most(
+        "manual_dsm_closed_form_residual",
+        "MATH.md section 6.2",
+        max_closed,
+        1e-10,
+    ));
 
     // Sample curves agree with the population curves within Monte Carlo error.
     let z_max = |v: &[f64], se: &[f64], pop: &[f64]| {
@@ -149,7 +203,12 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
             .map(|((v, se), p)| (v - p).abs() / se.max(1e-300))
             .fold(0.0, f64::max)
     };
-    claims.push(Claim::at_most("sm_sample_vs_population_max_z", "MATH.md N8", z_max(&sm, &sm_se, &sm_pop), 5.0));
+    claims.push(Claim::at_most(
+        "sm_sample_vs_population_max_z",
+        "MATH.md N8",
+        z_max(&sm, &sm_se, &sm_pop),
+        5.0,
+    ));
     claims.push(Claim::at_most(
         "manual_sample_vs_population_max_z",
         "MATH.md N8",
@@ -162,7 +221,13 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
 /// Whether `values` has an interior local maximum strictly right (or left) of `centre`.
 fn local_max_beyond(values: &[f64], centre: usize, right: bool) -> bool {
     (1..values.len() - 1)
-        .filter(|&i| if right { i > centre + 1 } else { i + 1 < centre })
+        .filter(|&i| {
+            if right {
+                i > centre + 1
+            } else {
+                i + 1 < centre
+            }
+        })
         .any(|i| values[i] > values[i - 1] && values[i] > values[i + 1])
 }
 

@@ -47,7 +47,9 @@ where
 
 impl<M, G> std::fmt::Debug for DiffusionFn<M, G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiffusionFn").field("dim", &self.dim).finish_non_exhaustive()
+        f.debug_struct("DiffusionFn")
+            .field("dim", &self.dim)
+            .finish_non_exhaustive()
     }
 }
 

@@ -52,7 +52,7 @@ impl ConstantDiffusion {
             });
         }
         let rcond = reciprocal_condition(MatRef::from_row_major_slice(&m, dim, dim));
-        if !(rcond >= MIN_RCOND) {
+        if rcond.is_nan() || rcond < MIN_RCOND {
             return Err(Error::Singular { name: "m", rcond });
         }
         let mut a = vec![0.0; dim * dim];
@@ -95,7 +95,13 @@ impl Diffusion for ConstantDiffusion {
     fn divergence_into(&self, _x: &[f64], _work: &mut DiffusionWork, div: &mut [f64]) {
         div.fill(0.0);
     }
-    fn covariance_into(&self, _x: &[f64], _work: &mut DiffusionWork, a: &mut [f64], div_a: &mut [f64]) {
+    fn covariance_into(
+        &self,
+        _x: &[f64],
+        _work: &mut DiffusionWork,
+        a: &mut [f64],
+        div_a: &mut [f64],
+    ) {
         a.copy_from_slice(&self.a);
         div_a.fill(0.0);
     }

@@ -44,7 +44,13 @@ impl Diffusion for IdentityDiffusion {
     fn divergence_into(&self, _x: &[f64], _work: &mut DiffusionWork, div: &mut [f64]) {
         div.fill(0.0);
     }
-    fn covariance_into(&self, _x: &[f64], _work: &mut DiffusionWork, a: &mut [f64], div_a: &mut [f64]) {
+    fn covariance_into(
+        &self,
+        _x: &[f64],
+        _work: &mut DiffusionWork,
+        a: &mut [f64],
+        div_a: &mut [f64],
+    ) {
         write_identity(self.dim, a);
         div_a.fill(0.0);
     }

@@ -56,7 +56,13 @@ pub trait Diffusion: Sync {
 
     /// Writes A = m mᵀ (row-major, d²) and its column divergence ∇·A (d), the two
     /// quantities of the DSM divergence term (MATH.md eq. 6).
-    fn covariance_into(&self, x: &[f64], work: &mut DiffusionWork, a: &mut [f64], div_a: &mut [f64]) {
+    fn covariance_into(
+        &self,
+        x: &[f64],
+        work: &mut DiffusionWork,
+        a: &mut [f64],
+        div_a: &mut [f64],
+    ) {
         let d = self.dim();
         let buf = work.take(d * d + d * d * d);
         let (m, dm) = buf.split_at_mut(d * d);
@@ -123,7 +129,13 @@ impl<T: Diffusion + ?Sized> Diffusion for &T {
     fn divergence_into(&self, x: &[f64], work: &mut DiffusionWork, div: &mut [f64]) {
         (**self).divergence_into(x, work, div)
     }
-    fn covariance_into(&self, x: &[f64], work: &mut DiffusionWork, a: &mut [f64], div_a: &mut [f64]) {
+    fn covariance_into(
+        &self,
+        x: &[f64],
+        work: &mut DiffusionWork,
+        a: &mut [f64],
+        div_a: &mut [f64],
+    ) {
         (**self).covariance_into(x, work, a, div_a)
     }
 }

@@ -25,7 +25,8 @@ const LN_2PI: f64 = 1.837_877_066_409_345_3;
 /// ```
 /// use dsm_core::{Gaussian, Score};
 /// let g = Gaussian::new(vec![1.0, 0.0], &[2.0, 0.0, 0.0, 0.5])?;
-/// assert_eq!(g.try_score(&[2.0, 1.0])?, vec![-0.5, -2.0]);
+/// let s = g.try_score(&[2.0, 1.0])?;
+/// assert!((s[0] + 0.5).abs() < 1e-15 && (s[1] + 2.0).abs() < 1e-15);
 /// # Ok::<(), dsm_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]

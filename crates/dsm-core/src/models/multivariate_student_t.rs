@@ -53,11 +53,12 @@ impl MultivariateStudentT {
             - Gamma::ln_gamma(0.5 * dof).0
             - 0.5 * df * (dof * std::f64::consts::PI).ln()
             - 0.5 * scale.log_det;
-        let chi2 = rand_distr::ChiSquared::new(dof).map_err(|_| crate::Error::InvalidParameter {
-            name: "dof",
-            value: dof,
-            constraint: "finite and > 0",
-        })?;
+        let chi2 =
+            rand_distr::ChiSquared::new(dof).map_err(|_| crate::Error::InvalidParameter {
+                name: "dof",
+                value: dof,
+                constraint: "finite and > 0",
+            })?;
         Ok(Self {
             location,
             scale,
@@ -97,7 +98,11 @@ impl LogDensity for MultivariateStudentT {
 impl Score for MultivariateStudentT {
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
         self.scale.precision_times(x, &self.location, out);
-        let q: f64 = out.iter().zip(x.iter().zip(&self.location)).map(|(p, (xi, mi))| p * (xi - mi)).sum();
+        let q: f64 = out
+            .iter()
+            .zip(x.iter().zip(&self.location))
+            .map(|(p, (xi, mi))| p * (xi - mi))
+            .sum();
         let c = -(self.dof + self.location.len() as f64) / (self.dof + q);
         out.iter_mut().for_each(|v| *v *= c);
     }
@@ -109,7 +114,11 @@ impl Hessian for MultivariateStudentT {
         // v = Σ⁻¹(x−μ) is kept in row 0 of `out` until row 0 itself is written (last).
         let (v, _) = out.split_at_mut(d);
         self.scale.precision_times(x, &self.location, v);
-        let q: f64 = v.iter().zip(x.iter().zip(&self.location)).map(|(p, (xi, mi))| p * (xi - mi)).sum();
+        let q: f64 = v
+            .iter()
+            .zip(x.iter().zip(&self.location))
+            .map(|(p, (xi, mi))| p * (xi - mi))
+            .sum();
         let nd = self.dof + d as f64;
         let a = -nd / (self.dof + q);
         let b = 2.0 * nd / ((self.dof + q) * (self.dof + q));

@@ -1,7 +1,7 @@
 //! A validated symmetric positive-definite matrix and what the models need of it.
 
-use faer::{MatRef, Side};
 use faer::linalg::solvers::DenseSolveCore;
+use faer::{MatRef, Side};
 
 use crate::error::{Error, Result};
 
@@ -40,7 +40,11 @@ impl Spd {
             for j in 0..i {
                 let (a, b) = (matrix[i * dim + j], matrix[j * dim + i]);
                 if (a - b).abs() > SYMMETRY_TOL * scale {
-                    return Err(Error::NotSymmetric { name, row: i, col: j });
+                    return Err(Error::NotSymmetric {
+                        name,
+                        row: i,
+                        col: j,
+                    });
                 }
                 let mean = 0.5 * (a + b);
                 sym[i * dim + j] = mean;

@@ -51,7 +51,11 @@ where
                 let arow = &a[j * d..(j + 1) * d];
                 quad += s[j] * arow.iter().zip(s).map(|(aij, si)| aij * si).sum::<f64>();
                 // tr(A H) = Σ_jk A_jk H_kj, and H is symmetric.
-                trace += arow.iter().zip(&h[j * d..(j + 1) * d]).map(|(x, y)| x * y).sum::<f64>();
+                trace += arow
+                    .iter()
+                    .zip(&h[j * d..(j + 1) * d])
+                    .map(|(x, y)| x * y)
+                    .sum::<f64>();
             }
             let div_term: f64 = b.div_a.iter().zip(s).map(|(x, y)| x * y).sum();
             Ok(quad + 2.0 * (div_term + trace))

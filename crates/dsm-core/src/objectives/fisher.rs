@@ -15,7 +15,12 @@ use crate::samples::Samples;
 /// [`Error::DimensionMismatch`](crate::Error::DimensionMismatch) when q, p and the samples
 /// differ in dimension; [`Error::NonFiniteValue`](crate::Error::NonFiniteValue) naming the
 /// first sample where a score is not finite; [`Error::ThreadPool`](crate::Error::ThreadPool).
-pub fn fisher_divergence_integrand<Q, P>(q: &Q, p: &P, samples: &Samples, par: Par) -> Result<Vec<f64>>
+pub fn fisher_divergence_integrand<Q, P>(
+    q: &Q,
+    p: &P,
+    samples: &Samples,
+    par: Par,
+) -> Result<Vec<f64>>
 where
     Q: Score + Sync + ?Sized,
     P: Score + Sync + ?Sized,
@@ -32,7 +37,11 @@ where
             check_finite(sq, "score of q", i)?;
             p.score_into(x, sp);
             check_finite(sp, "score of p", i)?;
-            Ok(sq.iter().zip(sp.iter()).map(|(a, b)| (a - b) * (a - b)).sum())
+            Ok(sq
+                .iter()
+                .zip(sp.iter())
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum())
         },
     )
 }
