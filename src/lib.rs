@@ -23,3 +23,13 @@ pub mod prelude {
         fisher_divergence_integrand, score_matching_integrand, score_matching_loss,
     };
 }
+
+/// The dsm-core user guide (`docs/core.md`), compiled here so that its examples are tested.
+pub mod guide {
+    #![doc = include_str!("../docs/core.md")]
+}
+
+/// The math guide (`docs/math.md`): each public function by its equation in MATH.md.
+pub mod math {
+    #![doc = include_str!("../docs/math.md")]
+}
