@@ -7,6 +7,9 @@ use dsm_core::testing::{
 };
 use dsm_core::*;
 
+mod common;
+use common::Twisted;
+
 fn points(d: usize) -> Vec<Vec<f64>> {
     let base = [0.3, -1.2, 2.5, -0.7, 4.0, -3.1];
     (0..5)
@@ -145,27 +148,6 @@ const T_LOGPDF: f64 = -1.4790892460734237;
 const MVN_LOGPDF: f64 = -3.8368213575956824;
 /// scipy.stats.multivariate_t.logpdf([1, -1], loc=[0, 0.5], shape=[[2, 0.3], [0.3, 1]], df=4)
 const MVT_LOGPDF: f64 = -3.9869670736963223;
-
-/// A non-constant diffusion written once over the scalar type.
-struct Twisted;
-impl GenericDiffusion for Twisted {
-    fn dim(&self) -> usize {
-        3
-    }
-    fn matrix_generic<D: num_dual::DualNum<Primitive = f64> + Copy>(&self, x: &[D], m: &mut [D]) {
-        for j in 0..3 {
-            for k in 0..3 {
-                let base = if j == k {
-                    1.5
-                } else {
-                    0.2 * (j as f64 - k as f64)
-                };
-                m[j * 3 + k] =
-                    D::from(base) + (x[k] * 0.3 + x[j] * 0.1).sin() * 0.25 + x[j] * x[k] * 0.05;
-            }
-        }
-    }
-}
 
 #[test]
 fn autodiff_diffusion_gradient_against_finite_differences() {

@@ -5,6 +5,9 @@ use dsm_core::quadrature::sinh_simpson;
 use dsm_core::testing::{close, tol};
 use dsm_core::*;
 
+mod common;
+use common::Twisted;
+
 /// Independent d × d inverse by Gauss–Jordan with partial pivoting (test oracle).
 fn inverse(a: &[f64], d: usize) -> Vec<f64> {
     let mut m = a.to_vec();
@@ -207,26 +210,6 @@ fn integration_by_parts_exactly_by_quadrature() {
                 .value,
         )
     });
-}
-
-/// A non-constant 3-D diffusion written once over the scalar type.
-struct Twisted;
-impl GenericDiffusion for Twisted {
-    fn dim(&self) -> usize {
-        3
-    }
-    fn matrix_generic<D: num_dual::DualNum<Primitive = f64> + Copy>(&self, x: &[D], m: &mut [D]) {
-        for j in 0..3 {
-            for k in 0..3 {
-                let base = if j == k {
-                    1.5
-                } else {
-                    0.2 * (j as f64 - k as f64)
-                };
-                m[j * 3 + k] = D::from(base) + (x[k] * 0.3 + x[j] * 0.1).sin() * 0.25;
-            }
-        }
-    }
 }
 
 #[test]

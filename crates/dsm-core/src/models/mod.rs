@@ -9,3 +9,12 @@ mod student_t;
 pub use gaussian::Gaussian;
 pub use multivariate_student_t::MultivariateStudentT;
 pub use student_t::StudentT;
+
+/// The χ²_ν law used by the Student-t samplers (ν already validated as positive).
+fn chi_squared(dof: f64) -> crate::Result<rand_distr::ChiSquared<f64>> {
+    rand_distr::ChiSquared::new(dof).map_err(|_| crate::Error::InvalidParameter {
+        name: "dof",
+        value: dof,
+        constraint: "finite and > 0",
+    })
+}

@@ -53,12 +53,7 @@ impl MultivariateStudentT {
             - Gamma::ln_gamma(0.5 * dof).0
             - 0.5 * df * (dof * std::f64::consts::PI).ln()
             - 0.5 * scale.log_det;
-        let chi2 =
-            rand_distr::ChiSquared::new(dof).map_err(|_| crate::Error::InvalidParameter {
-                name: "dof",
-                value: dof,
-                constraint: "finite and > 0",
-            })?;
+        let chi2 = super::chi_squared(dof)?;
         Ok(Self {
             location,
             scale,

@@ -1,0 +1,27 @@
+//! Test fixtures shared by the dsm-core integration tests.
+
+use dsm_core::GenericDiffusion;
+use dsm_core::num_dual::DualNum;
+
+/// A non-constant, non-symmetric 3-D diffusion written once over the scalar type:
+/// m_jk(x) = B_jk + ¼ sin(0.3 x_k + 0.1 x_j) + 0.05 x_j x_k.
+pub struct Twisted;
+
+impl GenericDiffusion for Twisted {
+    fn dim(&self) -> usize {
+        3
+    }
+    fn matrix_generic<D: DualNum<Primitive = f64> + Copy>(&self, x: &[D], m: &mut [D]) {
+        for j in 0..3 {
+            for k in 0..3 {
+                let base = if j == k {
+                    1.5
+                } else {
+                    0.2 * (j as f64 - k as f64)
+                };
+                m[j * 3 + k] =
+                    D::from(base) + (x[k] * 0.3 + x[j] * 0.1).sin() * 0.25 + x[j] * x[k] * 0.05;
+            }
+        }
+    }
+}
