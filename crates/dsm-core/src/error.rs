@@ -99,6 +99,22 @@ pub enum Error {
         /// The number given.
         got: usize,
     },
+    /// A computation would need more memory than the configured cap allows.
+    #[error("{what} needs {needed_bytes} bytes, over the cap of {cap_bytes} bytes")]
+    MemoryCap {
+        /// What would need the memory (for example "bootstrap Gram matrix").
+        what: &'static str,
+        /// Bytes it would need.
+        needed_bytes: u128,
+        /// The configured cap.
+        cap_bytes: u128,
+    },
+    /// An input that the method does not support (for example weighted samples in a bootstrap).
+    #[error("unsupported input: {what}")]
+    Unsupported {
+        /// What is not supported.
+        what: &'static str,
+    },
     /// A thread pool could not be built for the requested parallelism.
     #[error("could not build a thread pool with {threads} threads")]
     ThreadPool {

@@ -40,21 +40,27 @@ mod autodiff;
 pub mod density;
 pub mod diffusion;
 mod error;
+pub mod kernel;
 pub mod mc;
 pub mod models;
 pub mod objectives;
 pub mod quadrature;
 mod samples;
+pub mod stein;
 pub mod testing;
 
 pub use autodiff::{AutoDiff, GenericDiffusion, GenericLogDensity};
 pub use density::{Hessian, LogDensity, Sampler, Score};
 pub use diffusion::{ConstantDiffusion, Diffusion, DiffusionFn, DiffusionWork, IdentityDiffusion};
 pub use error::{Error, Result};
+pub use kernel::{Imq, Kernel, Rbf};
 pub use mc::{Estimate, Par};
 pub use models::{Gaussian, MultivariateStudentT, StudentT};
 pub use objectives::*;
 pub use samples::Samples;
+pub use stein::{
+    Bootstrap, DiffusionKsd, Estimator, Ksd, KsdEstimate, KsdTest, KsdTestResult, SteinKernel,
+};
 
 /// Re-export of num-dual, so generic models need no direct dependency on it.
 pub use num_dual;

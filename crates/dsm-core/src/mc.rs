@@ -265,3 +265,49 @@ where
     let values = map_samples(samples, par, init, f)?;
     Estimate::from_values(&values, samples.weights(), par)
 }
+
+/// Fills `width` values per sample with `f(scratch, i, xᵢ, out)`, in parallel per `par`, and
+/// returns them row-major (n × width). Like [`map_samples`], values do not depend on `par`
+/// and the first error by sample index is returned.
+///
+/// # Errors
+/// The first error returned by `f`; [`Error::ThreadPool`].
+pub fn map_rows<S, I, F>(
+    samples: &Samples,
+    width: usize,
+    par: Par,
+    init: I,
+    f: F,
+) -> Result<Vec<f64>>
+where
+    I: Fn() -> S + Sync,
+    F: Fn(&mut S, usize, &[f64], &mut [f64]) -> Result<()> + Sync,
+{
+    let mut out = vec![0.0; samples.n() * width];
+    if width == 0 {
+        return Ok(out);
+    }
+    let chunk = |(c, block): (usize, &mut [f64])| -> Result<()> {
+        let mut scratch = init();
+        for (k, row) in block.chunks_exact_mut(width).enumerate() {
+            let i = c * CHUNK_SIZE + k;
+            f(&mut scratch, i, samples.row(i), row)?;
+        }
+        Ok(())
+    };
+    let results: Vec<Result<()>> = match par {
+        Par::Seq => out
+            .chunks_mut(CHUNK_SIZE * width)
+            .enumerate()
+            .map(chunk)
+            .collect(),
+        Par::Rayon(_) => par.install(|| {
+            out.par_chunks_mut(CHUNK_SIZE * width)
+                .enumerate()
+                .map(chunk)
+                .collect()
+        })?,
+    };
+    results.into_iter().collect::<Result<()>>()?;
+    Ok(out)
+}

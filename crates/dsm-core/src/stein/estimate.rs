@@ -1,0 +1,38 @@
+//! The U and V estimators and the named result they return.
+
+use serde::{Deserialize, Serialize};
+
+/// Which estimator of KSD² = E k⁰(x, x') to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Estimator {
+    /// The unbiased U-statistic 1/(n(n−1)) Σ_{i≠j} k⁰(xᵢ, xⱼ); it can be negative.
+    #[default]
+    U,
+    /// The V-statistic 1/n² Σ_{i,j} k⁰(xᵢ, xⱼ) (diagonal included); never negative.
+    V,
+}
+
+/// A kernel Stein discrepancy estimate.
+///
+/// `value` is the estimate of KSD² itself, **not clipped**: a U-statistic can be slightly
+/// negative when q = p. [`KsdEstimate::ksd`] gives the clipped square root.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KsdEstimate {
+    /// The U or V statistic (an estimate of KSD²).
+    pub value: f64,
+    /// Its first-order (Hoeffding) standard error, 2·sd(h₁)/√n with h₁(xᵢ) the mean of
+    /// k⁰(xᵢ, ·) over the other samples. It describes the spread when q ≠ p; under q = p the
+    /// statistic is degenerate and this is not a calibrated scale (use [`KsdTest`](super::KsdTest)).
+    pub std_err: f64,
+    /// Number of samples.
+    pub n: usize,
+    /// The estimator used.
+    pub estimator: Estimator,
+}
+
+impl KsdEstimate {
+    /// sqrt(max(value, 0)): the discrepancy on the scale of a distance.
+    pub fn ksd(&self) -> f64 {
+        self.value.max(0.0).sqrt()
+    }
+}

@@ -1,0 +1,293 @@
+//! The Langevin kernel Stein discrepancy and the diffusion kernel Stein discrepancy.
+
+use super::estimate::{Estimator, KsdEstimate};
+use super::pairwise::upper_triangle;
+use super::points::{PairScratch, SteinKernel, SteinPoints};
+use crate::density::Score;
+use crate::diffusion::{Diffusion, DiffusionWork};
+use crate::error::{Error, Result, check_finite, same_dim};
+use crate::kernel::Kernel;
+use crate::mc::{self, Estimate, Par};
+use crate::samples::Samples;
+
+/// The Langevin kernel Stein discrepancy (Liu et al. 2016; MATH.md eq. 3 with an RKHS and
+/// section 8), with base kernel k and the Stein kernel u_p of [`SteinPoints::stein_kernel`].
+///
+/// # Examples
+/// ```
+/// use dsm_core::*;
+/// let model = Gaussian::standard(2)?;
+/// let good = model.sample_n(500, 1, Par::Seq)?;
+/// let bad = MultivariateStudentT::new(vec![0.0, 0.0], &[1.0, 0.0, 0.0, 1.0], 3.0)?.sample_n(500, 1, Par::Seq)?;
+/// let ksd = Ksd::new(Imq::default(), Estimator::U);
+/// let near = ksd.estimate(&model, &good, Par::rayon(2))?;
+/// let far = ksd.estimate(&model, &bad, Par::rayon(2))?;
+/// assert!(far.value > near.value);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ksd<K> {
+    kernel: K,
+    estimator: Estimator,
+}
+
+impl<K: Kernel> Ksd<K> {
+    /// The KSD with base kernel `kernel` and the given estimator.
+    pub fn new(kernel: K, estimator: Estimator) -> Self {
+        Self { kernel, estimator }
+    }
+
+    /// The base kernel.
+    pub fn kernel(&self) -> &K {
+        &self.kernel
+    }
+
+    /// The estimator.
+    pub fn estimator(&self) -> Estimator {
+        self.estimator
+    }
+
+    /// Estimates KSD²(q, p) from `samples` of q (weighted when they carry weights).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when the model and samples differ in dimension;
+    /// [`Error::NonFiniteValue`] naming the first sample with a non-finite score;
+    /// [`Error::TooFewSamples`] for the U-statistic with n < 2; [`Error::ThreadPool`].
+    pub fn estimate<P: Score + Sync + ?Sized>(
+        &self,
+        model: &P,
+        samples: &Samples,
+        par: Par,
+    ) -> Result<KsdEstimate> {
+        self.points(model, samples, par)?
+            .estimate(self.estimator, par)
+    }
+}
+
+impl<K: Kernel> SteinKernel for Ksd<K> {
+    type Kernel = K;
+
+    fn estimator(&self) -> Estimator {
+        self.estimator
+    }
+
+    fn points<'a, P>(
+        &'a self,
+        model: &P,
+        samples: &'a Samples,
+        par: Par,
+    ) -> Result<SteinPoints<'a, K>>
+    where
+        P: Score + Sync + ?Sized,
+    {
+        let d = samples.dim();
+        same_dim("model", d, model.dim())?;
+        let data = mc::map_rows(
+            samples,
+            d,
+            par,
+            || (),
+            |_, i, x, out| {
+                model.score_into(x, out);
+                check_finite(out, "score of p", i)
+            },
+        )?;
+        Ok(SteinPoints {
+            kernel: &self.kernel,
+            samples,
+            data,
+            stride: d,
+            diffusion: false,
+        })
+    }
+}
+
+/// The diffusion kernel Stein discrepancy (Barp et al. 2019; MATH.md eq. 7 and section 7)
+/// with matrix kernel K = k I and diffusion m, with the closed-form Stein kernel of
+/// [`SteinPoints::stein_kernel`] and b = mᵀs_p + ∇·m computed once per point.
+///
+/// With m = I it is the Langevin [`Ksd`], pair by pair.
+///
+/// # Examples
+/// ```
+/// use dsm_core::*;
+/// let model = StudentT::new(0.0, 1.0, 3.0)?;
+/// let xs = model.sample_n(400, 2, Par::Seq)?;
+/// let m = DiffusionFn::new(
+///     1,
+///     |x: &[f64], m: &mut [f64]| m[0] = (1.0 + x[0] * x[0] / 3.0).sqrt(),
+///     |x: &[f64], dm: &mut [f64]| dm[0] = x[0] / (3.0 * (1.0 + x[0] * x[0] / 3.0).sqrt()),
+/// );
+/// let dksd = DiffusionKsd::new(Imq::default(), m, Estimator::V)?;
+/// let e = dksd.estimate(&model, &xs, Par::Seq)?;
+/// assert!(e.value >= 0.0);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct DiffusionKsd<K, M> {
+    kernel: K,
+    diffusion: M,
+    estimator: Estimator,
+}
+
+impl<K: Kernel, M: Diffusion> DiffusionKsd<K, M> {
+    /// The DKSD with base kernel `kernel`, diffusion `diffusion` and the given estimator.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a diffusion of dimension 0.
+    pub fn new(kernel: K, diffusion: M, estimator: Estimator) -> Result<Self> {
+        if diffusion.dim() == 0 {
+            return Err(Error::InvalidParameter {
+                name: "diffusion dimension",
+                value: 0.0,
+                constraint: ">= 1",
+            });
+        }
+        Ok(Self {
+            kernel,
+            diffusion,
+            estimator,
+        })
+    }
+
+    /// The diffusion m.
+    pub fn diffusion(&self) -> &M {
+        &self.diffusion
+    }
+
+    /// The base kernel.
+    pub fn kernel(&self) -> &K {
+        &self.kernel
+    }
+
+    /// The estimator.
+    pub fn estimator(&self) -> Estimator {
+        self.estimator
+    }
+
+    /// Estimates DKSD²(q, p) from `samples` of q (weighted when they carry weights).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when the model, diffusion and samples differ in
+    /// dimension; [`Error::NonFiniteValue`] naming the first sample where the score, m or
+    /// ∇·m is not finite; [`Error::TooFewSamples`] for the U-statistic with n < 2;
+    /// [`Error::ThreadPool`].
+    pub fn estimate<P: Score + Sync + ?Sized>(
+        &self,
+        model: &P,
+        samples: &Samples,
+        par: Par,
+    ) -> Result<KsdEstimate> {
+        self.points(model, samples, par)?
+            .estimate(self.estimator, par)
+    }
+}
+
+impl<K: Kernel, M: Diffusion> SteinKernel for DiffusionKsd<K, M> {
+    type Kernel = K;
+
+    fn estimator(&self) -> Estimator {
+        self.estimator
+    }
+
+    fn points<'a, P>(
+        &'a self,
+        model: &P,
+        samples: &'a Samples,
+        par: Par,
+    ) -> Result<SteinPoints<'a, K>>
+    where
+        P: Score + Sync + ?Sized,
+    {
+        let d = samples.dim();
+        same_dim("model", d, model.dim())?;
+        same_dim("diffusion", d, self.diffusion.dim())?;
+        let stride = d + d * d;
+        let data = mc::map_rows(
+            samples,
+            stride,
+            par,
+            || (vec![0.0; d], vec![0.0; d], DiffusionWork::new()),
+            |(s, div, work), i, x, out| {
+                model.score_into(x, s);
+                check_finite(s, "score of p", i)?;
+                let (b, m) = out.split_at_mut(d);
+                self.diffusion.matrix_into(x, m);
+                check_finite(m, "diffusion matrix", i)?;
+                self.diffusion.divergence_into(x, work, div);
+                check_finite(div, "divergence of m", i)?;
+                // b_k = Σ_j m_jk s_j + (∇·m)_k
+                for (k, bk) in b.iter_mut().enumerate() {
+                    *bk = div[k] + (0..d).map(|j| m[j * d + k] * s[j]).sum::<f64>();
+                }
+                check_finite(b, "b = mᵀs + ∇·m", i)
+            },
+        )?;
+        Ok(SteinPoints {
+            kernel: &self.kernel,
+            samples,
+            data,
+            stride,
+            diffusion: true,
+        })
+    }
+}
+
+impl<K: Kernel> SteinPoints<'_, K> {
+    /// The U or V estimate of the Stein discrepancy over these points (weighted when the
+    /// samples carry weights), with its first-order standard error.
+    ///
+    /// ```text
+    /// U = Σ_{i≠j} wᵢwⱼ k⁰ᵢⱼ / (W² − Σwᵢ²)        V = Σ_{i,j} wᵢwⱼ k⁰ᵢⱼ / W²,   W = Σwᵢ
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::TooFewSamples`] for U with n < 2; [`Error::NonFiniteValue`] when k⁰ is not
+    /// finite; [`Error::ThreadPool`].
+    pub fn estimate(&self, estimator: Estimator, par: Par) -> Result<KsdEstimate> {
+        let n = self.n();
+        if estimator == Estimator::U && n < 2 {
+            return Err(Error::TooFewSamples { needed: 2, got: n });
+        }
+        let weights = self.samples.weights();
+        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+        let sums = upper_triangle(n, weights, par, PairScratch::default, |s, i, j| {
+            self.stein_kernel(i, j, s)
+        })?;
+        let total: f64 = (0..n).map(w).sum();
+        let total_sq: f64 = (0..n).map(|i| w(i) * w(i)).sum();
+        let value = match estimator {
+            Estimator::U => 2.0 * sums.off_diagonal / (total * total - total_sq),
+            Estimator::V => {
+                let diag = mc::map_samples(self.samples, par, PairScratch::default, |s, i, _| {
+                    Ok(self.stein_kernel(i, i, s))
+                })?;
+                let d: f64 = diag.iter().enumerate().map(|(i, k)| w(i) * w(i) * k).sum();
+                (d + 2.0 * sums.off_diagonal) / (total * total)
+            }
+        };
+        if !value.is_finite() {
+            let index = sums.rows.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            return Err(Error::NonFiniteValue {
+                quantity: "Stein kernel",
+                index,
+            });
+        }
+        // h₁(xᵢ) = Σ_{j≠i} wⱼ k⁰ᵢⱼ / (W − wᵢ); std_err = 2 · se of its weighted mean.
+        let std_err = if n >= 2 {
+            let h1: Vec<f64> = (0..n).map(|i| sums.rows[i] / (total - w(i))).collect();
+            match Estimate::from_values(&h1, weights, par) {
+                Ok(e) => 2.0 * e.std_err,
+                Err(_) => f64::INFINITY,
+            }
+        } else {
+            f64::INFINITY
+        };
+        Ok(KsdEstimate {
+            value,
+            std_err,
+            n,
+            estimator,
+        })
+    }
+}

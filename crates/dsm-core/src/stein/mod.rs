@@ -1,0 +1,24 @@
+//! Kernel Stein discrepancies: the Langevin KSD (Liu et al. 2016; Chwialkowski et al. 2016)
+//! and the diffusion KSD (Barp et al. 2019), their estimators, and a goodness-of-fit test.
+//!
+//! Both are means of a Stein kernel k⁰ over pairs of samples (MATH.md sections 7 and 8):
+//!
+//! ```text
+//! KSD²  = E_{x,x'~q} k⁰(x, x')
+//! U     = 1/(n(n−1)) Σ_{i≠j} k⁰(xᵢ, xⱼ)          V = 1/n² Σ_{i,j} k⁰(xᵢ, xⱼ)
+//! ```
+//! The engine computes per-point quantities (scores, m, b) once, sums k⁰ over the upper
+//! triangle in row blocks (parallel per [`Par`](crate::Par), reduced in a fixed order, so the
+//! result is bit-identical for any thread count) and keeps O(n) memory: no n × n matrix is
+//! formed except by the bootstrap of [`KsdTest`], which states its memory need up front.
+
+mod bootstrap;
+mod estimate;
+mod ksd;
+mod pairwise;
+mod points;
+
+pub use bootstrap::{Bootstrap, DEFAULT_MEMORY_CAP, KsdTest, KsdTestResult};
+pub use estimate::{Estimator, KsdEstimate};
+pub use ksd::{DiffusionKsd, Ksd};
+pub use points::{PairScratch, SteinKernel, SteinPoints};

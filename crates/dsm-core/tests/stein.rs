@@ -1,0 +1,726 @@
+//! KSD and DKSD: against a committed numpy reference, against the definition of the Stein
+//! kernel by central differences (MATH.md N6), their reductions to each other, determinism,
+//! the calibration and power of the bootstrap test, and bad input.
+
+use dsm_core::stein::{PairScratch, SteinPoints};
+use dsm_core::testing::close;
+use dsm_core::*;
+
+mod common;
+use common::Twisted;
+
+/// The committed data of tests/reference/ksd_reference.py (n = 200, d = 3).
+fn reference_data() -> Samples {
+    let rows: Vec<Vec<f64>> = include_str!("reference/ksd_data.csv")
+        .lines()
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    Samples::from_rows(&rows).unwrap()
+}
+
+/// The committed values of tests/reference/ksd_reference.py.
+fn reference(name: &str) -> f64 {
+    include_str!("reference/ksd_reference.csv")
+        .lines()
+        .skip(1)
+        .find_map(|l| {
+            l.split_once(',')
+                .filter(|(n, _)| *n == name)
+                .map(|(_, v)| v.parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no reference value {name}"))
+}
+
+fn reference_model() -> Gaussian {
+    Gaussian::new(
+        vec![0.1, -0.2, 0.3],
+        &[1.2, 0.3, 0.0, 0.3, 0.8, -0.1, 0.0, -0.1, 1.5],
+    )
+    .unwrap()
+}
+
+/// m_jk = δ_jk sqrt(1 + x_j²/5) + 0.1 C_jk, the diffusion of the reference script.
+fn reference_diffusion() -> impl Diffusion {
+    const C: [f64; 9] = [0.0, 1.0, -0.5, 0.3, 0.0, 0.2, -0.4, 0.6, 0.0];
+    DiffusionFn::new(
+        3,
+        |x: &[f64], m: &mut [f64]| {
+            for j in 0..3 {
+                for k in 0..3 {
+                    m[j * 3 + k] = 0.1 * C[j * 3 + k]
+                        + if j == k {
+                            (1.0 + x[j] * x[j] / 5.0).sqrt()
+                        } else {
+                            0.0
+                        };
+                }
+            }
+        },
+        |x: &[f64], dm: &mut [f64]| {
+            dm.fill(0.0);
+            for i in 0..3 {
+                dm[(i * 3 + i) * 3 + i] = x[i] / (5.0 * (1.0 + x[i] * x[i] / 5.0).sqrt());
+            }
+        },
+    )
+}
+
+#[test]
+fn ksd_and_dksd_match_the_numpy_reference() {
+    let xs = reference_data();
+    let p = reference_model();
+    let h = Rbf::median_heuristic(&xs).unwrap();
+    assert!(close(
+        h.bandwidth(),
+        reference("rbf_median_bandwidth"),
+        1e-14,
+        0.0
+    ));
+    let check = |name: &str, value: f64| {
+        let r = reference(name);
+        assert!(close(value, r, 1e-12, 0.0), "{name}: {value} vs numpy {r}");
+    };
+    for (est, tag) in [(Estimator::U, "u"), (Estimator::V, "v")] {
+        check(
+            &format!("ksd_{tag}_imq_c1_b-0.5"),
+            Ksd::new(Imq::default(), est)
+                .estimate(&p, &xs, Par::Seq)
+                .unwrap()
+                .value,
+        );
+        let imq2 = Imq::new(2.0, -0.3).unwrap();
+        check(
+            &format!("ksd_{tag}_imq_c2_b-0.3"),
+            Ksd::new(imq2, est)
+                .estimate(&p, &xs, Par::rayon(2))
+                .unwrap()
+                .value,
+        );
+        let rbf = Rbf::new(1.3).unwrap();
+        check(
+            &format!("ksd_{tag}_rbf_h1.3"),
+            Ksd::new(rbf, est)
+                .estimate(&p, &xs, Par::Seq)
+                .unwrap()
+                .value,
+        );
+        check(
+            &format!("ksd_{tag}_rbf_median"),
+            Ksd::new(h, est).estimate(&p, &xs, Par::Seq).unwrap().value,
+        );
+        let dk = DiffusionKsd::new(Imq::default(), reference_diffusion(), est).unwrap();
+        check(
+            &format!("dksd_{tag}_imq_c1_b-0.5"),
+            dk.estimate(&p, &xs, Par::rayon(2)).unwrap().value,
+        );
+        let dk = DiffusionKsd::new(rbf, reference_diffusion(), est).unwrap();
+        check(
+            &format!("dksd_{tag}_rbf_h1.3"),
+            dk.estimate(&p, &xs, Par::Seq).unwrap().value,
+        );
+    }
+}
+
+/// k(x, y) = IMQ(Ax, Ay): not radial in x, so the Stein kernels take their general path.
+struct Stretched(Imq, [f64; 9]);
+impl Stretched {
+    fn map(&self, x: &[f64]) -> Vec<f64> {
+        let d = x.len();
+        (0..d)
+            .map(|i| (0..d).map(|j| self.1[i * 3 + j] * x[j]).sum())
+            .collect()
+    }
+}
+impl Kernel for Stretched {
+    fn value(&self, x: &[f64], y: &[f64]) -> f64 {
+        self.0.value(&self.map(x), &self.map(y))
+    }
+    fn derivatives_into(
+        &self,
+        x: &[f64],
+        y: &[f64],
+        gx: &mut [f64],
+        gy: &mut [f64],
+        cross: &mut [f64],
+    ) -> f64 {
+        // Chain rule: ∇ₓk = Aᵀ ∇k(Ax, Ay), cross = Aᵀ C A.
+        let d = x.len();
+        let (ax, ay) = (self.map(x), self.map(y));
+        let (mut g1, mut g2, mut c) = (vec![0.0; d], vec![0.0; d], vec![0.0; d * d]);
+        let k = self.0.derivatives_into(&ax, &ay, &mut g1, &mut g2, &mut c);
+        let a = &self.1;
+        for i in 0..d {
+            gx[i] = (0..d).map(|r| a[r * 3 + i] * g1[r]).sum();
+            gy[i] = (0..d).map(|r| a[r * 3 + i] * g2[r]).sum();
+            for j in 0..d {
+                cross[i * d + j] = (0..d)
+                    .map(|r| {
+                        (0..d)
+                            .map(|s| a[r * 3 + i] * c[r * d + s] * a[s * 3 + j])
+                            .sum::<f64>()
+                    })
+                    .sum();
+            }
+        }
+        k
+    }
+}
+
+/// k⁰ by its definition (1/(p(x)p(y))) Σ_ab ∂_{x_a}∂_{y_b} [p(x) p(y) k(x,y) (m(x) m(y)ᵀ)_ab]
+/// with a four-point central difference for each mixed partial (MATH.md N6).
+fn definition<P: LogDensity, K: Kernel, M: Diffusion>(
+    p: &P,
+    k: &K,
+    m: &M,
+    x: &[f64],
+    y: &[f64],
+) -> f64 {
+    let d = x.len();
+    let (lpx, lpy) = (p.log_density(x), p.log_density(y));
+    let f = |x: &[f64], y: &[f64], a: usize, b: usize| {
+        let (mut mx, mut my) = (vec![0.0; d * d], vec![0.0; d * d]);
+        m.matrix_into(x, &mut mx);
+        m.matrix_into(y, &mut my);
+        let mm: f64 = (0..d).map(|c| mx[a * d + c] * my[b * d + c]).sum();
+        (p.log_density(x) - lpx + p.log_density(y) - lpy).exp() * k.value(x, y) * mm
+    };
+    let h = 1e-4;
+    let mut total = 0.0;
+    for a in 0..d {
+        for b in 0..d {
+            let shift = |v: &[f64], i: usize, s: f64| {
+                let mut w = v.to_vec();
+                w[i] += s;
+                w
+            };
+            let (xp, xm, yp, ym) = (
+                shift(x, a, h),
+                shift(x, a, -h),
+                shift(y, b, h),
+                shift(y, b, -h),
+            );
+            total += (f(&xp, &yp, a, b) - f(&xp, &ym, a, b) - f(&xm, &yp, a, b)
+                + f(&xm, &ym, a, b))
+                / (4.0 * h * h);
+        }
+    }
+    total
+}
+
+fn stein_pair<S: SteinKernel, P: Score + Sync>(
+    stein: &S,
+    p: &P,
+    xs: &Samples,
+    i: usize,
+    j: usize,
+) -> f64 {
+    let points: SteinPoints<'_, S::Kernel> = stein.points(p, xs, Par::Seq).unwrap();
+    points.stein_kernel(i, j, &mut PairScratch::default())
+}
+
+#[test]
+fn closed_form_stein_kernel_equals_its_definition() {
+    // 1-D: Student-t model, the manual-flow diffusion, IMQ.
+    let p = StudentT::new(0.3, 1.5, 4.0).unwrap();
+    let m = DiffusionFn::new(
+        1,
+        |x: &[f64], m: &mut [f64]| m[0] = (1.0 + x[0] * x[0] / 4.0).sqrt(),
+        |x: &[f64], dm: &mut [f64]| dm[0] = x[0] / (4.0 * (1.0 + x[0] * x[0] / 4.0).sqrt()),
+    );
+    let xs = Samples::from_scalars(vec![-1.3, 0.4, 2.2, 5.0]).unwrap();
+    let dk = DiffusionKsd::new(Imq::default(), &m, Estimator::U).unwrap();
+    for (i, j) in [(0, 1), (1, 2), (2, 3), (3, 3), (0, 3)] {
+        let closed = stein_pair(&dk, &p, &xs, i, j);
+        let def = definition(&p, &Imq::default(), &m, xs.row(i), xs.row(j));
+        assert!(
+            close(closed, def, 1e-6, 1e-7),
+            "1-D ({i},{j}): {closed} vs {def}"
+        );
+    }
+    // 3-D: multivariate t model, a non-constant non-symmetric m, radial and non-radial kernels.
+    let p = MultivariateStudentT::new(
+        vec![0.2, -0.1, 0.4],
+        &[1.0, 0.2, 0.1, 0.2, 1.5, -0.3, 0.1, -0.3, 0.7],
+        5.0,
+    )
+    .unwrap();
+    let m = AutoDiff::new(Twisted);
+    let xs = Samples::from_rows(&[[0.3, -0.5, 1.0], [1.2, 0.4, -0.6], [-0.8, 0.9, 0.2]]).unwrap();
+    let stretched = Stretched(
+        Imq::new(1.5, -0.4).unwrap(),
+        [1.0, 0.3, 0.0, -0.2, 0.8, 0.1, 0.0, 0.4, 1.3],
+    );
+    let imq = Imq::default();
+    let rbf = Rbf::new(1.1).unwrap();
+    for (i, j) in [(0, 1), (1, 2), (0, 2), (1, 1)] {
+        let (x, y) = (xs.row(i), xs.row(j));
+        let closed = stein_pair(
+            &DiffusionKsd::new(imq, &m, Estimator::V).unwrap(),
+            &p,
+            &xs,
+            i,
+            j,
+        );
+        assert!(
+            close(closed, definition(&p, &imq, &m, x, y), 1e-6, 1e-7),
+            "imq ({i},{j})"
+        );
+        let closed = stein_pair(
+            &DiffusionKsd::new(rbf, &m, Estimator::V).unwrap(),
+            &p,
+            &xs,
+            i,
+            j,
+        );
+        assert!(
+            close(closed, definition(&p, &rbf, &m, x, y), 1e-6, 1e-7),
+            "rbf ({i},{j})"
+        );
+        let closed = stein_pair(
+            &DiffusionKsd::new(&stretched, &m, Estimator::V).unwrap(),
+            &p,
+            &xs,
+            i,
+            j,
+        );
+        let def = definition(&p, &stretched, &m, x, y);
+        assert!(
+            close(closed, def, 1e-6, 1e-7),
+            "non-radial ({i},{j}): {closed} vs {def}"
+        );
+        // The Langevin kernel is the definition with m = I.
+        let id = IdentityDiffusion::new(3);
+        let closed = stein_pair(&Ksd::new(&stretched, Estimator::V), &p, &xs, i, j);
+        assert!(
+            close(closed, definition(&p, &stretched, &id, x, y), 1e-6, 1e-7),
+            "langevin non-radial"
+        );
+    }
+}
+
+#[test]
+fn dksd_with_identity_is_ksd_pair_by_pair_and_symmetric() {
+    let xs = reference_data();
+    let p = reference_model();
+    let ksd = Ksd::new(Imq::default(), Estimator::U);
+    let dksd = DiffusionKsd::new(Imq::default(), IdentityDiffusion::new(3), Estimator::U).unwrap();
+    let (a, b) = (
+        ksd.points(&p, &xs, Par::Seq).unwrap(),
+        dksd.points(&p, &xs, Par::Seq).unwrap(),
+    );
+    let m = DiffusionKsd::new(Imq::default(), reference_diffusion(), Estimator::U).unwrap();
+    let c = m.points(&p, &xs, Par::Seq).unwrap();
+    let s = &mut PairScratch::default();
+    for i in (0..200).step_by(7) {
+        for j in (0..200).step_by(11) {
+            let (u, k0) = (a.stein_kernel(i, j, s), b.stein_kernel(i, j, s));
+            assert!(close(u, k0, 1e-13, 1e-13), "({i},{j}): {u} vs {k0}");
+            assert!(
+                close(
+                    c.stein_kernel(i, j, s),
+                    c.stein_kernel(j, i, s),
+                    1e-13,
+                    1e-13
+                ),
+                "symmetry"
+            );
+            assert!(close(u, a.stein_kernel(j, i, s), 1e-13, 1e-13));
+        }
+    }
+}
+
+#[test]
+fn tiled_engine_matches_a_plain_double_loop() {
+    // Sizes around the row-block and tile widths, weighted and not.
+    let p = reference_model();
+    for n in [2, 63, 65, 300, 777] {
+        let xs = MultivariateStudentT::new(
+            vec![0.0; 3],
+            &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+            4.0,
+        )
+        .unwrap()
+        .sample_n(n, n as u64, Par::Seq)
+        .unwrap();
+        let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 5) as f64).collect();
+        let wxs = xs.clone().with_weights(w.clone()).unwrap();
+        let dk = DiffusionKsd::new(Imq::default(), reference_diffusion(), Estimator::U).unwrap();
+        let pts = dk.points(&p, &xs, Par::Seq).unwrap();
+        let s = &mut PairScratch::default();
+        let (mut off, mut diag, mut woff, mut wdiag) = (0.0, 0.0, 0.0, 0.0);
+        for i in 0..n {
+            let k = pts.stein_kernel(i, i, s);
+            diag += k;
+            wdiag += w[i] * w[i] * k;
+            for j in 0..n {
+                if i != j {
+                    let k = pts.stein_kernel(i, j, s);
+                    off += k;
+                    woff += w[i] * w[j] * k;
+                }
+            }
+        }
+        let (nf, wt, w2) = (
+            n as f64,
+            w.iter().sum::<f64>(),
+            w.iter().map(|v| v * v).sum::<f64>(),
+        );
+        let u = pts.estimate(Estimator::U, Par::rayon(2)).unwrap().value;
+        let v = pts.estimate(Estimator::V, Par::rayon(2)).unwrap().value;
+        assert!(close(u, off / (nf * (nf - 1.0)), 1e-12, 1e-14), "U n={n}");
+        assert!(close(v, (off + diag) / (nf * nf), 1e-12, 1e-14), "V n={n}");
+        let wp = dk.points(&p, &wxs, Par::Seq).unwrap();
+        let wu = wp.estimate(Estimator::U, Par::rayon(2)).unwrap().value;
+        let wv = wp.estimate(Estimator::V, Par::rayon(2)).unwrap().value;
+        assert!(
+            close(wu, woff / (wt * wt - w2), 1e-12, 1e-14),
+            "weighted U n={n}"
+        );
+        assert!(
+            close(wv, (woff + wdiag) / (wt * wt), 1e-12, 1e-14),
+            "weighted V n={n}"
+        );
+    }
+}
+
+#[test]
+fn weights_act_as_multiplicities_for_the_v_statistic() {
+    let p = reference_model();
+    let plain = Samples::from_rows(&[
+        [0.0, 1.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, 0.5, 0.5],
+        [-1.0, 0.2, 2.0],
+    ])
+    .unwrap();
+    let weighted = Samples::from_rows(&[[0.0, 1.0, 0.0], [0.5, 0.5, 0.5], [-1.0, 0.2, 2.0]])
+        .unwrap()
+        .with_weights(vec![1.0, 2.0, 1.0])
+        .unwrap();
+    let ksd = Ksd::new(Imq::default(), Estimator::V);
+    let a = ksd.estimate(&p, &plain, Par::Seq).unwrap().value;
+    let b = ksd.estimate(&p, &weighted, Par::Seq).unwrap().value;
+    assert!(close(a, b, 1e-14, 0.0), "{a} vs {b}");
+}
+
+#[test]
+fn bit_identical_for_any_thread_count() {
+    let xs = reference_data();
+    let p = reference_model();
+    let dk = DiffusionKsd::new(Imq::default(), reference_diffusion(), Estimator::U).unwrap();
+    let test = KsdTest::new(
+        Bootstrap::MarkovChain {
+            flip_probability: 0.1,
+        },
+        5,
+    )
+    .unwrap()
+    .with_replicates(101)
+    .unwrap();
+    let runs: Vec<_> = [Par::Seq, Par::rayon(2), Par::rayon(8)]
+        .into_iter()
+        .map(|par| {
+            let e1 = Ksd::new(Rbf::new(1.3).unwrap(), Estimator::V)
+                .estimate(&p, &xs, par)
+                .unwrap();
+            let e2 = dk.estimate(&p, &xs, par).unwrap();
+            let t = test.run(&dk, &p, &xs, par).unwrap();
+            (e1, e2, t)
+        })
+        .collect();
+    for r in &runs[1..] {
+        assert_eq!(r.0.value.to_bits(), runs[0].0.value.to_bits());
+        assert_eq!(r.0.std_err.to_bits(), runs[0].0.std_err.to_bits());
+        assert_eq!(r.1.value.to_bits(), runs[0].1.value.to_bits());
+        assert_eq!(r.2, runs[0].2);
+    }
+}
+
+/// Exact binomial(n, p) central interval: the smallest lo and largest hi with
+/// P(X < lo) ≤ (1 − conf)/2 and P(X > hi) ≤ (1 − conf)/2.
+fn binomial_interval(n: u64, p: f64, conf: f64) -> (u64, u64) {
+    let ln_choose = |k: u64| -> f64 { (1..=k).map(|i| ((n - k + i) as f64 / i as f64).ln()).sum() };
+    let pmf: Vec<f64> = (0..=n)
+        .map(|k| (ln_choose(k) + k as f64 * p.ln() + (n - k) as f64 * (1.0 - p).ln()).exp())
+        .collect();
+    let tail = (1.0 - conf) / 2.0;
+    let mut lo = 0;
+    let mut acc = 0.0;
+    while acc + pmf[lo as usize] <= tail {
+        acc += pmf[lo as usize];
+        lo += 1;
+    }
+    let mut hi = n;
+    acc = 0.0;
+    while acc + pmf[hi as usize] <= tail {
+        acc += pmf[hi as usize];
+        hi -= 1;
+    }
+    (lo, hi)
+}
+
+#[test]
+fn the_test_is_calibrated_under_the_null() {
+    // 200 seeded replications of n = 100 draws from the model N(0, I₂), B = 200, α = 0.05.
+    // Rejections must fall in the exact binomial(200, 0.05) 99% interval [3, 19].
+    let model = Gaussian::standard(2).unwrap();
+    let ksd = Ksd::new(Imq::default(), Estimator::V);
+    let (lo, hi) = binomial_interval(200, 0.05, 0.99);
+    assert_eq!((lo, hi), (3, 19), "the critical values stated above");
+    for bootstrap in [
+        Bootstrap::Rademacher,
+        Bootstrap::MarkovChain {
+            flip_probability: 0.5,
+        },
+    ] {
+        let mut rejections = 0;
+        for rep in 0..200u64 {
+            let xs = model.sample_n(100, 1000 + rep, Par::Seq).unwrap();
+            let test = KsdTest::new(bootstrap, rep)
+                .unwrap()
+                .with_replicates(200)
+                .unwrap();
+            if test.run(&ksd, &model, &xs, Par::rayon(2)).unwrap().reject {
+                rejections += 1;
+            }
+        }
+        assert!(
+            (lo..=hi).contains(&rejections),
+            "{bootstrap:?}: {rejections} rejections of 200"
+        );
+    }
+}
+
+#[test]
+fn the_test_has_power_against_heavy_tails() {
+    // Student-t(3) samples tested against a Gaussian model, n = 500: power above 0.9
+    // (more than 36 rejections in 40 seeded replications at α = 0.05, B = 200).
+    let model = Gaussian::standard(2).unwrap();
+    let truth = MultivariateStudentT::new(vec![0.0, 0.0], &[1.0, 0.0, 0.0, 1.0], 3.0).unwrap();
+    let ksd = Ksd::new(Imq::default(), Estimator::V);
+    let rejections = (0..40u64)
+        .filter(|&rep| {
+            let xs = truth.sample_n(500, 5000 + rep, Par::Seq).unwrap();
+            let test = KsdTest::new(Bootstrap::Rademacher, rep)
+                .unwrap()
+                .with_replicates(200)
+                .unwrap();
+            test.run(&ksd, &model, &xs, Par::rayon(2)).unwrap().reject
+        })
+        .count();
+    assert!(rejections > 36, "power {rejections}/40");
+}
+
+#[test]
+fn markov_chain_bootstrap_is_calibrated_on_a_dependent_chain() {
+    // An AR(1) chain x_t = ρ x_{t−1} + sqrt(1 − ρ²) ε_t (ρ = 0.8) has stationary law N(0, 1)
+    // = the model. I.i.d. signs ignore the dependence and over-reject; the Markov-chain
+    // weights with flip probability 0.02 (about 1/(2τ), τ ≈ (1+ρ)/(1−ρ) = 9) keep the level. 100 replications, n = 300, α = 0.05:
+    // exact binomial(100, 0.05) 99% interval [0, 11].
+    let rho: f64 = 0.8;
+    let model = Gaussian::standard(1).unwrap();
+    let ksd = Ksd::new(Imq::default(), Estimator::V);
+    let (lo, hi) = binomial_interval(100, 0.05, 0.99);
+    assert_eq!((lo, hi), (0, 11), "the critical values stated above");
+    let count = |bootstrap: Bootstrap| {
+        (0..100u64)
+            .filter(|&rep| {
+                let noise = model.sample_n(300, 7000 + rep, Par::Seq).unwrap();
+                let mut chain = Vec::with_capacity(300);
+                let mut x = noise.row(0)[0];
+                for t in 0..300 {
+                    if t > 0 {
+                        x = rho * x + (1.0 - rho * rho).sqrt() * noise.row(t)[0];
+                    }
+                    chain.push(x);
+                }
+                let xs = Samples::from_scalars(chain).unwrap();
+                let test = KsdTest::new(bootstrap, rep)
+                    .unwrap()
+                    .with_replicates(200)
+                    .unwrap();
+                test.run(&ksd, &model, &xs, Par::rayon(2)).unwrap().reject
+            })
+            .count() as u64
+    };
+    let markov = count(Bootstrap::MarkovChain {
+        flip_probability: 0.02,
+    });
+    let iid = count(Bootstrap::Rademacher);
+    eprintln!("AR(1) rejections: Markov-chain {markov}/100, i.i.d. {iid}/100");
+    assert!(
+        (lo..=hi).contains(&markov),
+        "Markov-chain bootstrap: {markov} rejections of 100"
+    );
+    assert!(
+        iid > hi,
+        "i.i.d. signs should over-reject on a dependent chain: {iid} of 100"
+    );
+}
+
+#[test]
+fn bad_input() {
+    use Error::*;
+    assert!(matches!(
+        Imq::new(0.0, -0.5),
+        Err(InvalidParameter { name: "c", .. })
+    ));
+    assert!(matches!(
+        Imq::new(1.0, 0.0),
+        Err(InvalidParameter { name: "beta", .. })
+    ));
+    assert!(matches!(
+        Imq::new(1.0, -1.0),
+        Err(InvalidParameter { name: "beta", .. })
+    ));
+    assert!(matches!(
+        Imq::new(1.0, f64::NAN),
+        Err(InvalidParameter { name: "beta", .. })
+    ));
+    assert!(matches!(
+        Rbf::new(0.0),
+        Err(InvalidParameter {
+            name: "bandwidth",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Rbf::new(f64::INFINITY),
+        Err(InvalidParameter {
+            name: "bandwidth",
+            ..
+        })
+    ));
+    // The median heuristic never returns 0 or NaN.
+    let same = Samples::from_rows(&[[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]).unwrap();
+    assert_eq!(Rbf::median_heuristic(&same).unwrap().bandwidth(), 1.0);
+    let one = Samples::from_scalars(vec![3.0]).unwrap();
+    assert_eq!(Rbf::median_heuristic(&one).unwrap().bandwidth(), 1.0);
+
+    let p = Gaussian::standard(2).unwrap();
+    let xs = p.sample_n(10, 1, Par::Seq).unwrap();
+    let ksd = Ksd::new(Imq::default(), Estimator::U);
+    assert!(matches!(
+        ksd.estimate(&Gaussian::standard(3).unwrap(), &xs, Par::Seq),
+        Err(DimensionMismatch { .. })
+    ));
+    let single = Samples::new(vec![0.0, 0.0], 2).unwrap();
+    assert_eq!(
+        ksd.estimate(&p, &single, Par::Seq),
+        Err(TooFewSamples { needed: 2, got: 1 })
+    );
+    assert!(
+        Ksd::new(Imq::default(), Estimator::V)
+            .estimate(&p, &single, Par::Seq)
+            .is_ok()
+    );
+    let dk = DiffusionKsd::new(Imq::default(), IdentityDiffusion::new(3), Estimator::U).unwrap();
+    assert!(matches!(
+        dk.estimate(&p, &xs, Par::Seq),
+        Err(DimensionMismatch {
+            what: "diffusion",
+            ..
+        })
+    ));
+    assert!(matches!(
+        DiffusionKsd::new(Imq::default(), IdentityDiffusion::new(0), Estimator::U),
+        Err(InvalidParameter { .. })
+    ));
+    // Non-finite scores and diffusions name the sample.
+    struct Blows;
+    impl LogDensity for Blows {
+        fn dim(&self) -> usize {
+            1
+        }
+        fn log_density(&self, _x: &[f64]) -> f64 {
+            0.0
+        }
+    }
+    impl Score for Blows {
+        fn score_into(&self, x: &[f64], out: &mut [f64]) {
+            out[0] = if x[0] > 1.0 { f64::NAN } else { x[0] };
+        }
+    }
+    let xs1 = Samples::from_scalars(vec![0.0, 0.5, 2.0, 3.0]).unwrap();
+    assert_eq!(
+        ksd.estimate(&Blows, &xs1, Par::rayon(2)),
+        Err(NonFiniteValue {
+            quantity: "score of p",
+            index: 2
+        })
+    );
+    let bad_m = DiffusionFn::new(
+        1,
+        |x: &[f64], m: &mut [f64]| m[0] = if x[0] > 0.2 { f64::INFINITY } else { 1.0 },
+        |_x: &[f64], dm: &mut [f64]| dm[0] = 0.0,
+    );
+    let g1 = Gaussian::standard(1).unwrap();
+    let dk = DiffusionKsd::new(Imq::default(), bad_m, Estimator::U).unwrap();
+    assert_eq!(
+        dk.estimate(&g1, &xs1, Par::Seq),
+        Err(NonFiniteValue {
+            quantity: "diffusion matrix",
+            index: 1
+        })
+    );
+    // The test: bad configuration, weights, too few samples, the memory cap.
+    assert!(matches!(
+        KsdTest::new(
+            Bootstrap::MarkovChain {
+                flip_probability: 0.0
+            },
+            1
+        ),
+        Err(InvalidParameter {
+            name: "flip_probability",
+            ..
+        })
+    ));
+    assert!(matches!(
+        KsdTest::new(
+            Bootstrap::MarkovChain {
+                flip_probability: 1.0
+            },
+            1
+        ),
+        Err(InvalidParameter {
+            name: "flip_probability",
+            ..
+        })
+    ));
+    let test = KsdTest::new(Bootstrap::Rademacher, 1).unwrap();
+    assert!(matches!(
+        test.with_replicates(0),
+        Err(InvalidParameter {
+            name: "replicates",
+            ..
+        })
+    ));
+    assert!(matches!(
+        test.with_level(1.0),
+        Err(InvalidParameter { name: "level", .. })
+    ));
+    assert!(matches!(
+        test.with_level(f64::NAN),
+        Err(InvalidParameter { name: "level", .. })
+    ));
+    assert_eq!(
+        test.run(&ksd, &p, &single, Par::Seq),
+        Err(TooFewSamples { needed: 2, got: 1 })
+    );
+    let weighted = xs.clone().with_weights(vec![1.0; 10]).unwrap();
+    assert!(matches!(
+        test.run(&ksd, &p, &weighted, Par::Seq),
+        Err(Unsupported { .. })
+    ));
+    let capped = test.with_memory_cap(1000);
+    assert_eq!(test.memory_needed(10), 8 * 100 + 8 * 10 * 1000);
+    assert_eq!(
+        capped.run(&ksd, &p, &xs, Par::Seq),
+        Err(MemoryCap {
+            what: "bootstrap Gram matrix and weights",
+            needed_bytes: 80_800,
+            cap_bytes: 1000
+        })
+    );
+}
