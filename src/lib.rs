@@ -15,9 +15,10 @@ pub use dsm_riemann as riemann;
 /// The names most programs need: `use dsm::prelude::*;`.
 pub mod prelude {
     pub use dsm_core::{
-        AutoDiff, ConstantDiffusion, Diffusion, DiffusionFn, Error, Estimate, Gaussian,
-        GenericDiffusion, GenericLogDensity, Hessian, IdentityDiffusion, LogDensity,
-        MultivariateStudentT, Par, Result, Sampler, Samples, Score, StudentT,
+        AutoDiff, Bootstrap, ConstantDiffusion, Diffusion, DiffusionFn, DiffusionKsd, Error,
+        Estimate, Estimator, Gaussian, GenericDiffusion, GenericLogDensity, Hessian,
+        IdentityDiffusion, Imq, Kernel, Ksd, KsdEstimate, KsdTest, KsdTestResult, LogDensity,
+        MultivariateStudentT, Par, Rbf, Result, Sampler, Samples, Score, SteinKernel, StudentT,
         diffusion_fisher_divergence, diffusion_fisher_divergence_integrand,
         diffusion_score_matching_integrand, diffusion_score_matching_loss, fisher_divergence,
         fisher_divergence_integrand, score_matching_integrand, score_matching_loss,
@@ -27,6 +28,11 @@ pub mod prelude {
 /// The dsm-core user guide (`docs/core.md`), compiled here so that its examples are tested.
 pub mod guide {
     #![doc = include_str!("../docs/core.md")]
+}
+
+/// Kernel Stein discrepancies and the goodness-of-fit test (`docs/stein.md`).
+pub mod stein_guide {
+    #![doc = include_str!("../docs/stein.md")]
 }
 
 /// The math guide (`docs/math.md`): each public function by its equation in MATH.md.

@@ -9,6 +9,9 @@
 //! | [`score_matching_loss`] | E_q[‖s_p‖² + 2 Δ log p] | eq. 2 |
 //! | [`diffusion_fisher_divergence`] | E_q ‖mᵀ(s_q − s_p)‖² | eq. 5 |
 //! | [`diffusion_score_matching_loss`] | E_q[‖mᵀ s_p‖² + 2 ∇·(m mᵀ s_p)] | eq. 6 |
+//! | [`Ksd::estimate`] | E_{x,x'~q} u_p(x, x') (Langevin kernel Stein discrepancy) | eq. 3, §8 |
+//! | [`DiffusionKsd::estimate`] | E_{x,x'~q} k⁰(x, x') (diffusion kernel Stein discrepancy) | eq. 7, §7 |
+//! | [`KsdTest::run`] | wild-bootstrap goodness-of-fit test of q = p | §8 |
 //!
 //! Models implement the capability traits [`LogDensity`], [`Score`] and [`Hessian`]; the
 //! built-ins ([`Gaussian`], [`StudentT`], [`MultivariateStudentT`]) use closed forms, and
