@@ -100,7 +100,7 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// The estimate of E[h] from per-sample values `h` and optional weights, reduced in
+    /// The estimate of E\[h\] from per-sample values `h` and optional weights, reduced in
     /// fixed chunks in order (bit-identical for any `par`).
     ///
     /// # Errors

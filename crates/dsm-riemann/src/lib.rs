@@ -4,6 +4,6 @@
 //! diffusion Fisher divergence is the Fisher divergence on a Riemannian manifold whose metric
 //! satisfies G⁻¹ = m mᵀ (MATH.md eqs. 13 and 33).
 //!
-//! This crate will hold (issue [riemann]): the `Metric` trait, `MetricDiffusion` (a
+//! This crate will hold (issue \[riemann\]): the `Metric` trait, `MetricDiffusion` (a
 //! `dsm_core::Diffusion` with m mᵀ = G⁻¹), `FlowMetric` (G = JᵀJ of a flow) and
 //! `riemannian_fisher_divergence`. It holds no code yet.

@@ -22,7 +22,7 @@ mod constant;
 mod identity;
 
 pub use closure::DiffusionFn;
-pub use constant::ConstantDiffusion;
+pub use constant::{ConstantDiffusion, MIN_RCOND};
 pub use identity::IdentityDiffusion;
 
 /// A diffusion matrix field m: ℝᵈ → ℝᵈˣᵈ with exact first derivatives.

@@ -13,7 +13,7 @@ mod imq;
 mod rbf;
 
 pub use imq::Imq;
-pub use rbf::Rbf;
+pub use rbf::{MEDIAN_HEURISTIC_POINTS, Rbf};
 
 /// A kernel k: ℝᵈ × ℝᵈ → ℝ with closed-form derivatives.
 pub trait Kernel: Sync {
