@@ -123,7 +123,7 @@ proptest! {
         let a_s = |y: &[f64]| {
             let s = p.try_score(y).unwrap();
             let mut m = vec![0.0; d * d];
-            field.matrix_into(y, &mut m);
+            field.matrix_into(y, &mut m).unwrap();
             (0..d).map(|i| (0..d).map(|j| (0..d).map(|k| m[i * d + k] * m[j * d + k]).sum::<f64>() * s[j]).sum::<f64>()).collect::<Vec<f64>>()
         };
         let h = 1e-5;

@@ -150,12 +150,13 @@ impl<M: GenericDiffusion + Sync> Diffusion for AutoDiff<M> {
         self.0.dim()
     }
 
-    fn matrix_into(&self, x: &[f64], m: &mut [f64]) {
+    fn matrix_into(&self, x: &[f64], m: &mut [f64]) -> crate::Result<()> {
         self.0.matrix_generic(x, m);
+        Ok(())
     }
 
     /// ∂ᵢ mⱼₖ by one [`Dual64`] pass per coordinate i.
-    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) {
+    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) -> crate::Result<()> {
         let d = x.len();
         with_buffer(
             &DUALS,
@@ -174,6 +175,7 @@ impl<M: GenericDiffusion + Sync> Diffusion for AutoDiff<M> {
                 }
             },
             || (Vec::new(), Vec::new()),
-        )
+        );
+        Ok(())
     }
 }

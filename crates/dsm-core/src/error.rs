@@ -83,6 +83,12 @@ pub enum Error {
         /// Its reciprocal condition number (smallest over largest singular value).
         rcond: f64,
     },
+    /// A Jacobian (of a flow, or of a map defining a diffusion) is singular at a sample.
+    #[error("the Jacobian is singular at sample {index}")]
+    SingularJacobian {
+        /// Index of the sample (0 when raised for a single point, before re-indexing).
+        index: usize,
+    },
     /// A model, diffusion or integrand produced a NaN or an infinity at a sample.
     #[error("{quantity} is not finite at sample {index}")]
     NonFiniteValue {
@@ -121,6 +127,21 @@ pub enum Error {
         /// The requested number of threads.
         threads: usize,
     },
+}
+
+impl Error {
+    /// The same error, naming sample `index` where it names a sample: point-wise routines
+    /// raise their errors with index 0, and the engines that loop over samples re-index them.
+    pub fn at_sample(self, index: usize) -> Self {
+        match self {
+            Error::SingularJacobian { .. } => Error::SingularJacobian { index },
+            Error::NonFiniteValue { quantity, .. } => Error::NonFiniteValue { quantity, index },
+            Error::NonFiniteSample { coordinate, .. } => {
+                Error::NonFiniteSample { index, coordinate }
+            }
+            other => other,
+        }
+    }
 }
 
 /// `Result` with the dsm-core [`Error`] as its default error type.

@@ -53,9 +53,9 @@ pub fn finite_difference_diffusion_gradient<M: Diffusion + ?Sized>(
     let (mut up, mut down) = (vec![0.0; d * d], vec![0.0; d * d]);
     for i in 0..d {
         xp[i] = x[i] + h;
-        m.matrix_into(&xp, &mut up);
+        m.matrix_into(&xp, &mut up).expect("diffusion at x + h");
         xp[i] = x[i] - h;
-        m.matrix_into(&xp, &mut down);
+        m.matrix_into(&xp, &mut down).expect("diffusion at x - h");
         xp[i] = x[i];
         for jk in 0..d * d {
             out[i * d * d + jk] = (up[jk] - down[jk]) / (2.0 * h);

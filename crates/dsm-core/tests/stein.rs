@@ -179,8 +179,8 @@ fn definition<P: LogDensity, K: Kernel, M: Diffusion>(
     let (lpx, lpy) = (p.log_density(x), p.log_density(y));
     let f = |x: &[f64], y: &[f64], a: usize, b: usize| {
         let (mut mx, mut my) = (vec![0.0; d * d], vec![0.0; d * d]);
-        m.matrix_into(x, &mut mx);
-        m.matrix_into(y, &mut my);
+        m.matrix_into(x, &mut mx).unwrap();
+        m.matrix_into(y, &mut my).unwrap();
         let mm: f64 = (0..d).map(|c| mx[a * d + c] * my[b * d + c]).sum();
         (p.log_density(x) - lpx + p.log_density(y) - lpy).exp() * k.value(x, y) * mm
     };

@@ -61,10 +61,12 @@ where
     fn dim(&self) -> usize {
         self.dim
     }
-    fn matrix_into(&self, x: &[f64], m: &mut [f64]) {
-        (self.matrix)(x, m)
+    fn matrix_into(&self, x: &[f64], m: &mut [f64]) -> crate::Result<()> {
+        (self.matrix)(x, m);
+        Ok(())
     }
-    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) {
-        (self.gradient)(x, dm)
+    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) -> crate::Result<()> {
+        (self.gradient)(x, dm);
+        Ok(())
     }
 }

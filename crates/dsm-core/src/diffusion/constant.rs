@@ -86,14 +86,22 @@ impl Diffusion for ConstantDiffusion {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn matrix_into(&self, _x: &[f64], m: &mut [f64]) {
+    fn matrix_into(&self, _x: &[f64], m: &mut [f64]) -> crate::Result<()> {
         m.copy_from_slice(&self.m);
+        Ok(())
     }
-    fn matrix_gradient_into(&self, _x: &[f64], dm: &mut [f64]) {
+    fn matrix_gradient_into(&self, _x: &[f64], dm: &mut [f64]) -> crate::Result<()> {
         dm.fill(0.0);
+        Ok(())
     }
-    fn divergence_into(&self, _x: &[f64], _work: &mut DiffusionWork, div: &mut [f64]) {
+    fn divergence_into(
+        &self,
+        _x: &[f64],
+        _work: &mut DiffusionWork,
+        div: &mut [f64],
+    ) -> crate::Result<()> {
         div.fill(0.0);
+        Ok(())
     }
     fn covariance_into(
         &self,
@@ -101,8 +109,9 @@ impl Diffusion for ConstantDiffusion {
         _work: &mut DiffusionWork,
         a: &mut [f64],
         div_a: &mut [f64],
-    ) {
+    ) -> crate::Result<()> {
         a.copy_from_slice(&self.a);
         div_a.fill(0.0);
+        Ok(())
     }
 }

@@ -35,14 +35,22 @@ impl Diffusion for IdentityDiffusion {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn matrix_into(&self, _x: &[f64], m: &mut [f64]) {
+    fn matrix_into(&self, _x: &[f64], m: &mut [f64]) -> crate::Result<()> {
         write_identity(self.dim, m);
+        Ok(())
     }
-    fn matrix_gradient_into(&self, _x: &[f64], dm: &mut [f64]) {
+    fn matrix_gradient_into(&self, _x: &[f64], dm: &mut [f64]) -> crate::Result<()> {
         dm.fill(0.0);
+        Ok(())
     }
-    fn divergence_into(&self, _x: &[f64], _work: &mut DiffusionWork, div: &mut [f64]) {
+    fn divergence_into(
+        &self,
+        _x: &[f64],
+        _work: &mut DiffusionWork,
+        div: &mut [f64],
+    ) -> crate::Result<()> {
         div.fill(0.0);
+        Ok(())
     }
     fn covariance_into(
         &self,
@@ -50,8 +58,9 @@ impl Diffusion for IdentityDiffusion {
         _work: &mut DiffusionWork,
         a: &mut [f64],
         div_a: &mut [f64],
-    ) {
+    ) -> crate::Result<()> {
         write_identity(self.dim, a);
         div_a.fill(0.0);
+        Ok(())
     }
 }

@@ -25,6 +25,10 @@ pub use closure::DiffusionFn;
 pub use constant::{ConstantDiffusion, MIN_RCOND};
 pub use identity::IdentityDiffusion;
 
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+
 /// A diffusion matrix field m: ℝᵈ → ℝᵈˣᵈ with exact first derivatives.
 ///
 /// Implementations must be invertible at every x for eq. 5 to define a divergence; the
@@ -37,38 +41,54 @@ pub trait Diffusion: Sync {
     fn dim(&self) -> usize;
 
     /// Writes m(x), row-major, `m.len() == d²`.
-    fn matrix_into(&self, x: &[f64], m: &mut [f64]);
+    ///
+    /// # Errors
+    /// A diffusion that cannot be evaluated at x (for example m = J⁻¹ of a flow whose
+    /// Jacobian is singular there) returns an error with sample index 0; the objectives
+    /// re-index it to the sample they were evaluating ([`Error::at_sample`]).
+    fn matrix_into(&self, x: &[f64], m: &mut [f64]) -> Result<()>;
 
     /// Writes ∂m_jk/∂x_i at `dm[(i·d + j)·d + k]`, `dm.len() == d³`.
-    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]);
+    ///
+    /// # Errors
+    /// As [`Diffusion::matrix_into`].
+    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) -> Result<()>;
 
     /// Writes the column divergence (∇·m)_k = Σ_i ∂_i m_ik, `div.len() == d`.
     ///
     /// `work` is scratch space that a caller reuses across points.
-    fn divergence_into(&self, x: &[f64], work: &mut DiffusionWork, div: &mut [f64]) {
+    ///
+    /// # Errors
+    /// As [`Diffusion::matrix_into`].
+    fn divergence_into(&self, x: &[f64], work: &mut DiffusionWork, div: &mut [f64]) -> Result<()> {
         let d = self.dim();
         let dm = work.take(d * d * d);
-        self.matrix_gradient_into(x, dm);
+        self.matrix_gradient_into(x, dm)?;
         for (k, slot) in div.iter_mut().enumerate() {
             *slot = (0..d).map(|i| dm[(i * d + i) * d + k]).sum();
         }
+        Ok(())
     }
 
     /// Writes A = m mᵀ (row-major, d²) and its column divergence ∇·A (d), the two
     /// quantities of the DSM divergence term (MATH.md eq. 6).
+    ///
+    /// # Errors
+    /// As [`Diffusion::matrix_into`].
     fn covariance_into(
         &self,
         x: &[f64],
         work: &mut DiffusionWork,
         a: &mut [f64],
         div_a: &mut [f64],
-    ) {
+    ) -> Result<()> {
         let d = self.dim();
         let buf = work.take(d * d + d * d * d);
         let (m, dm) = buf.split_at_mut(d * d);
-        self.matrix_into(x, m);
-        self.matrix_gradient_into(x, dm);
+        self.matrix_into(x, m)?;
+        self.matrix_gradient_into(x, dm)?;
         covariance_from_parts(d, m, dm, a, div_a);
+        Ok(())
     }
 }
 
@@ -120,13 +140,13 @@ impl<T: Diffusion + ?Sized> Diffusion for &T {
     fn dim(&self) -> usize {
         (**self).dim()
     }
-    fn matrix_into(&self, x: &[f64], m: &mut [f64]) {
+    fn matrix_into(&self, x: &[f64], m: &mut [f64]) -> Result<()> {
         (**self).matrix_into(x, m)
     }
-    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) {
+    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) -> Result<()> {
         (**self).matrix_gradient_into(x, dm)
     }
-    fn divergence_into(&self, x: &[f64], work: &mut DiffusionWork, div: &mut [f64]) {
+    fn divergence_into(&self, x: &[f64], work: &mut DiffusionWork, div: &mut [f64]) -> Result<()> {
         (**self).divergence_into(x, work, div)
     }
     fn covariance_into(
@@ -135,7 +155,7 @@ impl<T: Diffusion + ?Sized> Diffusion for &T {
         work: &mut DiffusionWork,
         a: &mut [f64],
         div_a: &mut [f64],
-    ) {
+    ) -> Result<()> {
         (**self).covariance_into(x, work, a, div_a)
     }
 }

@@ -42,7 +42,7 @@ where
             check_finite(sq, "score of q", i)?;
             p.score_into(x, sp);
             check_finite(sp, "score of p", i)?;
-            diffusion.matrix_into(x, m);
+            diffusion.matrix_into(x, m).map_err(|e| e.at_sample(i))?;
             check_finite(m, "diffusion matrix", i)?;
             // (mᵀ δ)_k = Σ_j m_jk δ_j
             let mut total = 0.0;

@@ -41,7 +41,9 @@ where
             check_finite(&b.s, "score of p", i)?;
             p.hessian_into(x, &mut b.h);
             check_finite(&b.h, "hessian of log p", i)?;
-            diffusion.covariance_into(x, &mut b.work, &mut b.a, &mut b.div_a);
+            diffusion
+                .covariance_into(x, &mut b.work, &mut b.a, &mut b.div_a)
+                .map_err(|e| e.at_sample(i))?;
             check_finite(&b.a, "diffusion covariance m mᵀ", i)?;
             check_finite(&b.div_a, "divergence of m mᵀ", i)?;
             let (s, h, a) = (&b.s, &b.h, &b.a);

@@ -212,9 +212,13 @@ impl<K: Kernel, M: Diffusion> SteinKernel for DiffusionKsd<K, M> {
                 model.score_into(x, s);
                 check_finite(s, "score of p", i)?;
                 let (b, m) = out.split_at_mut(d);
-                self.diffusion.matrix_into(x, m);
+                self.diffusion
+                    .matrix_into(x, m)
+                    .map_err(|e| e.at_sample(i))?;
                 check_finite(m, "diffusion matrix", i)?;
-                self.diffusion.divergence_into(x, work, div);
+                self.diffusion
+                    .divergence_into(x, work, div)
+                    .map_err(|e| e.at_sample(i))?;
                 check_finite(div, "divergence of m", i)?;
                 // b_k = Σ_j m_jk s_j + (∇·m)_k
                 for (k, bk) in b.iter_mut().enumerate() {
