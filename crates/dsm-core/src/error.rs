@@ -89,6 +89,14 @@ pub enum Error {
         /// Index of the sample (0 when raised for a single point, before re-indexing).
         index: usize,
     },
+    /// An iterative inverse (of a flow layer or a quantile function) did not converge.
+    #[error("the inverse did not converge at sample {index} after {iterations} iterations")]
+    InverseFailed {
+        /// Index of the sample (0 when raised for a single point, before re-indexing).
+        index: usize,
+        /// Iterations spent.
+        iterations: usize,
+    },
     /// A model, diffusion or integrand produced a NaN or an infinity at a sample.
     #[error("{quantity} is not finite at sample {index}")]
     NonFiniteValue {
@@ -135,6 +143,7 @@ impl Error {
     pub fn at_sample(self, index: usize) -> Self {
         match self {
             Error::SingularJacobian { .. } => Error::SingularJacobian { index },
+            Error::InverseFailed { iterations, .. } => Error::InverseFailed { index, iterations },
             Error::NonFiniteValue { quantity, .. } => Error::NonFiniteValue { quantity, index },
             Error::NonFiniteSample { coordinate, .. } => {
                 Error::NonFiniteSample { index, coordinate }
@@ -147,8 +156,11 @@ impl Error {
 /// `Result` with the dsm-core [`Error`] as its default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Checks `value > 0` (rejecting NaN) and returns it.
-pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64> {
+/// Checks `value > 0` and finite (rejecting NaN), and returns it.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming `name`.
+pub fn positive(name: &'static str, value: f64) -> Result<f64> {
     if value > 0.0 && value.is_finite() {
         Ok(value)
     } else {
@@ -161,7 +173,10 @@ pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64> {
 }
 
 /// Checks that `value` is finite and returns it.
-pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64> {
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming `name`.
+pub fn finite(name: &'static str, value: f64) -> Result<f64> {
     if value.is_finite() {
         Ok(value)
     } else {
@@ -174,7 +189,10 @@ pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64> {
 }
 
 /// Checks that `got == expected`.
-pub(crate) fn same_dim(what: &'static str, expected: usize, got: usize) -> Result<()> {
+///
+/// # Errors
+/// [`Error::DimensionMismatch`] naming `what`.
+pub fn same_dim(what: &'static str, expected: usize, got: usize) -> Result<()> {
     if expected == got {
         Ok(())
     } else {

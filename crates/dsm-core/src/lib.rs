@@ -56,6 +56,11 @@ pub use autodiff::{AutoDiff, GenericDiffusion, GenericLogDensity};
 pub use density::{Hessian, LogDensity, Sampler, Score};
 pub use diffusion::{ConstantDiffusion, Diffusion, DiffusionFn, DiffusionWork, IdentityDiffusion};
 pub use error::{Error, Result};
+
+/// Parameter checks shared by the dsm crates (validated constructors).
+pub mod validate {
+    pub use crate::error::{finite, positive, same_dim};
+}
 pub use kernel::{Imq, Kernel, Rbf};
 pub use mc::{Estimate, Par};
 pub use models::{Gaussian, MultivariateStudentT, StudentT};

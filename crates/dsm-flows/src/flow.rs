@@ -1,0 +1,188 @@
+//! The `Flow` trait: an invertible map T on ℝᵈ, written once over the scalar type, with exact
+//! Jacobians and derivatives from forward-mode automatic differentiation.
+
+use faer::MatRef;
+use num_dual::{Dual64, HyperDual64, HyperHyperDual64};
+
+use crate::scalar::FlowScalar;
+use dsm_core::{Error, Result};
+
+/// Smallest accepted reciprocal condition number of a Jacobian; below it the Jacobian is
+/// treated as singular.
+pub const SINGULAR_RCOND: f64 = 1e-14;
+
+/// An invertible map y = T(x) on ℝᵈ (MATH.md section 1: J = ∂T/∂x, row i = component,
+/// column j = input).
+///
+/// A layer implements [`Flow::transform`] once, generic over [`FlowScalar`]; evaluating it in
+/// dual numbers gives the full Jacobian ([`Flow::jacobian_into`]), its derivatives
+/// ([`Flow::jacobian_gradient_into`], the second derivatives of T that DSM's divergence term
+/// needs) and third derivatives (for pushforward Hessians), all exact. The inverse and the
+/// log-determinant are given in closed form (or by safeguarded root finding) by each layer.
+///
+/// Buffers follow the usual dsm contract: slices of the documented lengths (the `_into`
+/// methods may panic otherwise).
+pub trait Flow: Sync {
+    /// The dimension d.
+    fn dim(&self) -> usize;
+
+    /// y = T(x), in any scalar type.
+    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]);
+
+    /// x = T⁻¹(y).
+    ///
+    /// # Errors
+    /// [`Error::InverseFailed`] when an iterative inverse does not converge;
+    /// [`Error::SingularJacobian`] when T is not invertible at that point.
+    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()>;
+
+    /// log |det J(x)|.
+    ///
+    /// The default factorises the full Jacobian (LU through faer); layers override it with
+    /// their closed form, which is cheaper and accurate where J under- or overflows.
+    ///
+    /// # Errors
+    /// [`Error::SingularJacobian`] for a singular Jacobian.
+    fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        let d = self.dim();
+        let mut j = vec![0.0; d * d];
+        self.jacobian_into(x, &mut j);
+        log_abs_det(&j, d)
+    }
+
+    /// y = T(x); returns log |det J(x)|.
+    ///
+    /// # Errors
+    /// As [`Flow::log_abs_det_jacobian`].
+    fn forward_into(&self, x: &[f64], y: &mut [f64]) -> Result<f64> {
+        self.transform(x, y);
+        self.log_abs_det_jacobian(x)
+    }
+
+    /// x = T⁻¹(y); returns log |det ∂T⁻¹/∂y| = −log |det J(x)|.
+    ///
+    /// # Errors
+    /// As [`Flow::inverse_into`] and [`Flow::log_abs_det_jacobian`].
+    fn inverse_with_log_det(&self, y: &[f64], x: &mut [f64]) -> Result<f64> {
+        self.inverse_into(y, x)?;
+        Ok(-self.log_abs_det_jacobian(x)?)
+    }
+
+    /// The Jacobian J_jk = ∂T_j/∂x_k, row-major (d²), by d [`Dual64`] passes.
+    fn jacobian_into(&self, x: &[f64], jac: &mut [f64]) {
+        let d = self.dim();
+        let mut xs: Vec<Dual64> = x.iter().map(|&v| Dual64::from_re(v)).collect();
+        let mut ys = vec![Dual64::from_re(0.0); d];
+        for k in 0..d {
+            xs[k].eps = 1.0;
+            self.transform(&xs, &mut ys);
+            xs[k].eps = 0.0;
+            for j in 0..d {
+                jac[j * d + k] = ys[j].eps;
+            }
+        }
+    }
+
+    /// The derivatives of the Jacobian, ∂_i J_jk = ∂_i∂_k T_j at `dj[(i·d + j)·d + k]` (d³),
+    /// by d(d+1)/2 [`HyperDual64`] passes.
+    fn jacobian_gradient_into(&self, x: &[f64], dj: &mut [f64]) {
+        let d = self.dim();
+        let mut xs: Vec<HyperDual64> = x.iter().map(|&v| HyperDual64::from_re(v)).collect();
+        let mut ys = vec![HyperDual64::from_re(0.0); d];
+        for i in 0..d {
+            for k in i..d {
+                xs[i].eps1 = 1.0;
+                xs[k].eps2 = 1.0;
+                self.transform(&xs, &mut ys);
+                xs[i].eps1 = 0.0;
+                xs[k].eps2 = 0.0;
+                for j in 0..d {
+                    let v = ys[j].eps1eps2;
+                    dj[(i * d + j) * d + k] = v;
+                    dj[(k * d + j) * d + i] = v;
+                }
+            }
+        }
+    }
+
+    /// Third derivatives ∂_i∂_l J_jk = ∂_i∂_l∂_k T_j at `t3[((i·d + l)·d + j)·d + k]` (d⁴),
+    /// by d(d+1)(d+2)/6 [`HyperHyperDual64`] passes.
+    fn third_derivatives_into(&self, x: &[f64], t3: &mut [f64]) {
+        let d = self.dim();
+        let mut xs: Vec<HyperHyperDual64> =
+            x.iter().map(|&v| HyperHyperDual64::from_re(v)).collect();
+        let mut ys = vec![HyperHyperDual64::from_re(0.0); d];
+        for i in 0..d {
+            for l in i..d {
+                for k in l..d {
+                    xs[i].eps1 = 1.0;
+                    xs[l].eps2 = 1.0;
+                    xs[k].eps3 = 1.0;
+                    self.transform(&xs, &mut ys);
+                    xs[i].eps1 = 0.0;
+                    xs[l].eps2 = 0.0;
+                    xs[k].eps3 = 0.0;
+                    for j in 0..d {
+                        let v = ys[j].eps1eps2eps3;
+                        for (a, b, c) in [
+                            (i, l, k),
+                            (i, k, l),
+                            (l, i, k),
+                            (l, k, i),
+                            (k, i, l),
+                            (k, l, i),
+                        ] {
+                            t3[((a * d + b) * d + j) * d + c] = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// log |det A| of a row-major d × d matrix by LU with partial pivoting (faer).
+///
+/// # Errors
+/// [`Error::SingularJacobian`] when A is singular to working precision.
+pub fn log_abs_det(a: &[f64], d: usize) -> Result<f64> {
+    let lu = MatRef::from_row_major_slice(a, d, d).partial_piv_lu();
+    let u = lu.U();
+    let mut total = 0.0;
+    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for i in 0..d {
+        let uii = u[(i, i)].abs();
+        if !(uii > SINGULAR_RCOND * scale) {
+            return Err(Error::SingularJacobian { index: 0 });
+        }
+        total += uii.ln();
+    }
+    Ok(total)
+}
+
+/// A⁻¹ of a row-major d × d matrix (LU through faer) into `inv`.
+///
+/// # Errors
+/// [`Error::SingularJacobian`] when A is singular to working precision (reciprocal pivot
+/// ratio below [`SINGULAR_RCOND`]).
+pub fn invert_into(a: &[f64], d: usize, inv: &mut [f64]) -> Result<()> {
+    use faer::linalg::solvers::DenseSolveCore;
+    let lu = MatRef::from_row_major_slice(a, d, d).partial_piv_lu();
+    let u = lu.U();
+    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for i in 0..d {
+        if !(u[(i, i)].abs() > SINGULAR_RCOND * scale) {
+            return Err(Error::SingularJacobian { index: 0 });
+        }
+    }
+    let m = lu.inverse();
+    for i in 0..d {
+        for j in 0..d {
+            inv[i * d + j] = m[(i, j)];
+        }
+    }
+    if inv.iter().any(|v| !v.is_finite()) {
+        return Err(Error::SingularJacobian { index: 0 });
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! The flow layers.
+
+mod affine;
+mod chain;
+mod coupling;
+mod elementwise;
+mod gaussian;
+mod manual;
+mod planar;
+mod radial;
+mod sinh_arcsinh;
+
+pub use affine::Affine;
+pub use chain::{Chain, Layer};
+pub use coupling::{AffineCoupling, CouplingWeights};
+pub use elementwise::{Elementwise, ScalarMap};
+pub use gaussian::GaussianFlow;
+pub use manual::ManualFlow;
+pub use planar::Planar;
+pub use radial::Radial;
+pub use sinh_arcsinh::SinhArcsinh;
