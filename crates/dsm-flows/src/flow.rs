@@ -186,3 +186,27 @@ pub fn invert_into(a: &[f64], d: usize, inv: &mut [f64]) -> Result<()> {
     }
     Ok(())
 }
+
+impl<F: Flow> Flow for &F {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]) {
+        (**self).transform(x, y)
+    }
+    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        (**self).inverse_into(y, x)
+    }
+    fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        (**self).log_abs_det_jacobian(x)
+    }
+    fn jacobian_into(&self, x: &[f64], jac: &mut [f64]) {
+        (**self).jacobian_into(x, jac)
+    }
+    fn jacobian_gradient_into(&self, x: &[f64], dj: &mut [f64]) {
+        (**self).jacobian_gradient_into(x, dj)
+    }
+    fn third_derivatives_into(&self, x: &[f64], t3: &mut [f64]) {
+        (**self).third_derivatives_into(x, t3)
+    }
+}

@@ -15,6 +15,7 @@
 //! * [`FlowDiffusion`]: m = J⁻¹ as a [`dsm_core::Diffusion`] (Piola identity for ∇·m).
 //! * [`Pushforward`]: the density of y = T(x) with score and Hessian in y.
 //! * [`EulerFlow`]: x_{k+1} = x_k + h f(x_k, t_k), with [`FisherTrajectory`].
+//! * [`PulledBackKernel`]: k̃(T(x), T(x′)), the kernel of the DKSD–KSD correspondence.
 //!
 //! ```
 //! use dsm_core::*;
@@ -42,6 +43,7 @@
 mod diffusion;
 mod euler;
 mod flow;
+mod kernel;
 pub mod layers;
 mod pushforward;
 mod scalar;
@@ -50,6 +52,7 @@ pub mod tails;
 pub use diffusion::FlowDiffusion;
 pub use euler::{Drift, EulerFlow, FisherTrajectory};
 pub use flow::{Flow, SINGULAR_RCOND, invert_into, log_abs_det};
+pub use kernel::PulledBackKernel;
 pub use layers::{
     Affine, AffineCoupling, Chain, CouplingWeights, Elementwise, GaussianFlow, Layer, ManualFlow,
     Planar, Radial, ScalarMap, SinhArcsinh,

@@ -146,6 +146,9 @@ impl Flow for Layer {
     fn jacobian_gradient_into(&self, x: &[f64], dj: &mut [f64]) {
         dispatch!(self, l => l.jacobian_gradient_into(x, dj))
     }
+    fn third_derivatives_into(&self, x: &[f64], t3: &mut [f64]) {
+        dispatch!(self, l => l.third_derivatives_into(x, t3))
+    }
 }
 
 macro_rules! layer_from {

@@ -1,0 +1,355 @@
+//! Property-based proofs (proptest, 256 random cases each, d from 1 to 6) of the flow
+//! identities of Gong & Li, as listed in MATH.md section 9:
+//!
+//! * every layer and random chains: round trip, log |det J| against the LU of the full
+//!   Jacobian in both directions, J and ∂J against central differences, in every branch of
+//!   the parameter space (planar with wᵀu near −1, radial with β near −α);
+//! * N1 (Theorem 3.1 pointwise) and N2 (the score transform), against scores obtained by
+//!   differencing log p_T;
+//! * N3 (the Piola identity); N4 (DSM in x minus SM in y depends on T only);
+//! * N5 (Theorem 3.2 pointwise); N6 (DKSD with m = J⁻¹ is the KSD of the pushforwards).
+//!
+//! Proposition 3.2 (N7) is in `tests/ode_flow.rs`.
+
+use dsm::core::testing::close;
+use dsm::core::*;
+use dsm::flows::*;
+use proptest::prelude::*;
+
+/// Numbers in [−1, 1] that a case turns into layer parameters.
+fn params() -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(-1.0..1.0f64, 200)
+}
+
+/// Builds layer `kind` in dimension d from the parameters (consumed from `p`).
+fn layer(kind: u8, d: usize, p: &mut impl Iterator<Item = f64>) -> Layer {
+    let mut take = |n: usize| -> Vec<f64> { (0..n).map(|_| p.next().unwrap()).collect() };
+    match kind {
+        0 => {
+            // A = 1.5 I + 0.2 P/√d: ‖0.2 P/√d‖₂ ≤ 0.2√d < 1.5, so A is invertible.
+            let pm = take(d * d);
+            let a = (0..d * d)
+                .map(|k| 0.2 * pm[k] / (d as f64).sqrt() + if k / d == k % d { 1.5 } else { 0.0 })
+                .collect();
+            Layer::from(Affine::new(d, a, take(d)).unwrap())
+        }
+        1 | 2 => {
+            let (mut u, w, b) = (take(d), take(d), take(1)[0]);
+            let w2: f64 = w.iter().map(|v| v * v).sum::<f64>().max(1e-3);
+            let wu: f64 = w.iter().zip(&u).map(|(a, b)| a * b).sum();
+            // kind 2: wᵀu within 1e-3 of the invertibility boundary −1.
+            let target = if kind == 2 {
+                -1.0 + 1e-3 * (1.5 + b)
+            } else if wu < -0.9 {
+                -0.9
+            } else {
+                wu
+            };
+            for (ui, wi) in u.iter_mut().zip(&w) {
+                *ui += (target - wu) * wi / w2;
+            }
+            let w = if w2 <= 1e-3 { vec![0.1; d] } else { w };
+            match Planar::new(u.clone(), w, b) {
+                Ok(pl) => Layer::from(pl),
+                Err(_) => Layer::from(Planar::new(vec![0.0; d], vec![1.0; d], b).unwrap()),
+            }
+        }
+        3 | 4 => {
+            let (c, q) = (take(d), take(2));
+            let alpha = 0.2 + q[0].abs();
+            // kind 4: β within 0.1% of −α (nearly singular at the centre).
+            let beta = if kind == 4 {
+                -alpha * (1.0 - 1e-3)
+            } else {
+                -alpha + 0.05 + 2.0 * q[1].abs()
+            };
+            Layer::from(Radial::new(c, alpha, beta).unwrap())
+        }
+        5 if d >= 2 => {
+            let q = take(2);
+            Layer::from(
+                AffineCoupling::seeded(d, 4, q[0] > 0.0, 0.6, (q[1].abs() * 1e9) as u64).unwrap(),
+            )
+        }
+        5 | 6 => {
+            let maps = (0..d)
+                .map(|_| {
+                    let q = take(3);
+                    GaussianFlow::new(q[0], 0.6 + q[1].abs(), 1.0 + 10.0 * q[2].abs()).unwrap()
+                })
+                .collect();
+            Layer::from(Elementwise::new(maps).unwrap())
+        }
+        7 => {
+            let maps = (0..d)
+                .map(|_| {
+                    let q = take(3);
+                    ManualFlow::new(q[0], 0.5 + q[1].abs(), 1.0 + 10.0 * q[2].abs()).unwrap()
+                })
+                .collect();
+            Layer::from(Elementwise::new(maps).unwrap())
+        }
+        _ => {
+            let maps = (0..d)
+                .map(|_| {
+                    let q = take(2);
+                    SinhArcsinh::new(0.5 * q[0], 0.6 + 0.8 * q[1].abs()).unwrap()
+                })
+                .collect();
+            Layer::from(Elementwise::new(maps).unwrap())
+        }
+    }
+}
+
+/// A single random layer, or a chain of two or three.
+fn flow(d: usize, kinds: &[u8], p: &[f64]) -> Chain<Layer> {
+    let mut it = p.iter().copied().cycle();
+    Chain::new(kinds.iter().map(|&k| layer(k, d, &mut it)).collect()).unwrap()
+}
+
+/// (d, layer kinds, parameters, point x, second point x′).
+fn case() -> impl Strategy<Value = (usize, Vec<u8>, Vec<f64>, Vec<f64>, Vec<f64>)> {
+    (1usize..=6).prop_flat_map(|d| {
+        (
+            Just(d),
+            prop::collection::vec(0u8..9, 1..=3),
+            params(),
+            prop::collection::vec(-2.0..2.0f64, d),
+            prop::collection::vec(-2.0..2.0f64, d),
+        )
+    })
+}
+
+fn all_close(a: &[f64], b: &[f64], rtol: f64) -> bool {
+    let scale = a.iter().chain(b).fold(1.0f64, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(b)
+        .all(|(x, y)| close(*x, *y, rtol, rtol * scale))
+}
+
+/// Models for the identities: a Gaussian q and two multivariate t models p.
+fn models(d: usize, p: &[f64]) -> (Gaussian, MultivariateStudentT, MultivariateStudentT) {
+    let mut s = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..d {
+            s[i * d + j] = if i == j {
+                1.0 + 0.5 * p[i].abs()
+            } else {
+                0.2 * p[(i * d + j) % p.len()] * p[(j * d + i) % p.len()]
+            };
+        }
+    }
+    let q = Gaussian::new(p[..d].iter().map(|v| 0.3 * v).collect(), &s).unwrap();
+    let p1 = MultivariateStudentT::new(p[d..2 * d].to_vec(), &s, 3.0 + 5.0 * p[0].abs()).unwrap();
+    let p2 =
+        MultivariateStudentT::new(p[2 * d..3 * d].iter().map(|v| -v).collect(), &s, 1.5).unwrap();
+    (q, p1, p2)
+}
+
+/// Fourth-order central differences of log p at y, with the step scaled to the local length
+/// scale 1/‖score‖ (near-singular layers compress y-space a thousandfold).
+fn fd_score<P: LogDensity>(p: &P, y: &[f64], score_scale: f64) -> Vec<f64> {
+    let h = 1e-4 / score_scale.max(1.0);
+    (0..y.len())
+        .map(|i| {
+            let at = |s: f64| {
+                let mut z = y.to_vec();
+                z[i] += s;
+                p.log_density(&z)
+            };
+            (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h)
+        })
+        .collect()
+}
+
+fn jacobian(t: &impl Flow, x: &[f64]) -> Vec<f64> {
+    let d = x.len();
+    let mut j = vec![0.0; d * d];
+    t.jacobian_into(x, &mut j);
+    j
+}
+
+fn forward(t: &impl Flow, x: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; x.len()];
+    t.transform(x, &mut y);
+    y
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn layers_round_trip_and_log_det_in_both_directions((d, kinds, p, x, _) in case()) {
+        let t = flow(d, &kinds, &p);
+        let mut y = vec![0.0; d];
+        let log_det = t.forward_into(&x, &mut y).unwrap();
+        let mut back = vec![0.0; d];
+        let inv_log_det = t.inverse_with_log_det(&y, &mut back).unwrap();
+        prop_assert!(all_close(&back, &x, 1e-9), "round trip {:?} -> {:?}", x, back);
+        prop_assert!(close(inv_log_det, -log_det, 1e-9, 1e-9));
+        // The closed-form log-det against the LU of the full Jacobian (never a round trip only).
+        let lu = log_abs_det(&jacobian(&t, &x), d).unwrap();
+        prop_assert!(close(log_det, lu, 1e-9, 1e-9), "{kinds:?}: closed {log_det} vs LU {lu}");
+        // Every single layer too, at its own input.
+        let mut cur = x.clone();
+        for l in t.layers() {
+            let own = l.log_abs_det_jacobian(&cur).unwrap();
+            let lu = log_abs_det(&jacobian(l, &cur), d).unwrap();
+            prop_assert!(close(own, lu, 1e-9, 1e-9), "{l:?}: {own} vs {lu}");
+            let next = forward(l, &cur);
+            let mut inv = vec![0.0; d];
+            prop_assert!(close(l.inverse_with_log_det(&next, &mut inv).unwrap(), -own, 1e-9, 1e-9));
+            cur = next;
+        }
+    }
+
+    #[test]
+    fn jacobian_and_its_derivatives_match_differences((d, kinds, p, x, _) in case()) {
+        let t = flow(d, &kinds, &p);
+        let h = 1e-6;
+        let j = jacobian(&t, &x);
+        let mut dj = vec![0.0; d * d * d];
+        t.jacobian_gradient_into(&x, &mut dj);
+        let mut t3 = vec![0.0; d * d * d * d];
+        t.third_derivatives_into(&x, &mut t3);
+        for i in 0..d {
+            let (mut up, mut dn) = (x.clone(), x.clone());
+            up[i] += h;
+            dn[i] -= h;
+            let (yu, yd) = (forward(&t, &up), forward(&t, &dn));
+            let col: Vec<f64> = (0..d).map(|r| (yu[r] - yd[r]) / (2.0 * h)).collect();
+            let got: Vec<f64> = (0..d).map(|r| j[r * d + i]).collect();
+            prop_assert!(all_close(&got, &col, 1e-5), "J column {i}");
+            let (ju, jd) = (jacobian(&t, &up), jacobian(&t, &dn));
+            let fd: Vec<f64> = (0..d * d).map(|k| (ju[k] - jd[k]) / (2.0 * h)).collect();
+            prop_assert!(all_close(&dj[i * d * d..(i + 1) * d * d], &fd, 1e-4), "∂J {i}");
+            let (mut gu, mut gd) = (vec![0.0; d * d * d], vec![0.0; d * d * d]);
+            t.jacobian_gradient_into(&up, &mut gu);
+            t.jacobian_gradient_into(&dn, &mut gd);
+            let fd3: Vec<f64> = (0..d * d * d).map(|k| (gu[k] - gd[k]) / (2.0 * h)).collect();
+            // t3[((i·d + l)·d + j)·d + k] = ∂ᵢ(∂ₗJⱼₖ)
+            prop_assert!(all_close(&t3[i * d * d * d..(i + 1) * d * d * d], &fd3, 1e-3), "third derivatives {i}");
+        }
+    }
+
+    #[test]
+    fn theorem_3_1_pointwise_and_the_score_transform((d, kinds, p, x, _) in case()) {
+        // N1: ‖s_{q_T}(T x) − s_{p_T}(T x)‖² = ‖J⁻ᵀ(s_q − s_p)‖², the left side by differencing
+        // log q_T and log p_T in y. N2: s_{p_T}(T x) = mᵀ(s_p − ∇ log|det J|).
+        let t = flow(d, &kinds, &p);
+        let (q, p1, _) = models(d, &p);
+        let y = forward(&t, &x);
+        let (qt, pt) = (Pushforward::new(q.clone(), &t).unwrap(), Pushforward::new(p1.clone(), &t).unwrap());
+        let (sp_t, sq_t) = (pt.try_score(&y).unwrap(), qt.try_score(&y).unwrap());
+        let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        let (sq_fd, sp_fd) = (fd_score(&qt, &y, norm(&sq_t)), fd_score(&pt, &y, norm(&sp_t)));
+        prop_assert!(all_close(&sp_t, &sp_fd, 1e-5), "N2: {sp_t:?} vs {sp_fd:?}");
+        let m = {
+            let mut m = vec![0.0; d * d];
+            invert_into(&jacobian(&t, &x), d, &mut m).unwrap();
+            m
+        };
+        let (sq, sp) = (q.try_score(&x).unwrap(), p1.try_score(&x).unwrap());
+        let rhs: f64 = (0..d).map(|k| (0..d).map(|j| m[j * d + k] * (sq[j] - sp[j])).sum::<f64>().powi(2)).sum();
+        let lhs: f64 = sq_fd.iter().zip(&sp_fd).map(|(a, b)| (a - b) * (a - b)).sum();
+        prop_assert!(close(lhs, rhs, 1e-5, 1e-6), "N1: {lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn piola_identity((d, kinds, p, x, _) in case()) {
+        // N3: Σᵢ ∂ᵢ m_ij = −(mᵀ ∇ log|det J|)_j for m = J⁻¹.
+        let t = flow(d, &kinds, &p);
+        let m = FlowDiffusion::new(&t);
+        let mut piola = vec![0.0; d];
+        m.divergence_into(&x, &mut DiffusionWork::new(), &mut piola).unwrap();
+        let mut dm = vec![0.0; d * d * d];
+        m.matrix_gradient_into(&x, &mut dm).unwrap();
+        let columns: Vec<f64> = (0..d).map(|j| (0..d).map(|i| dm[(i * d + i) * d + j]).sum()).collect();
+        prop_assert!(all_close(&piola, &columns, 1e-9), "{piola:?} vs {columns:?}");
+        // and both against differences of m itself
+        let h = 1e-6;
+        let mut fd = vec![0.0; d];
+        for i in 0..d {
+            let (mut up, mut dn) = (x.clone(), x.clone());
+            up[i] += h;
+            dn[i] -= h;
+            let (mut mu, mut md) = (vec![0.0; d * d], vec![0.0; d * d]);
+            m.matrix_into(&up, &mut mu).unwrap();
+            m.matrix_into(&dn, &mut md).unwrap();
+            for j in 0..d {
+                fd[j] += (mu[i * d + j] - md[i * d + j]) / (2.0 * h);
+            }
+        }
+        prop_assert!(all_close(&piola, &fd, 1e-5), "{piola:?} vs {fd:?}");
+    }
+
+    #[test]
+    fn dsm_in_x_minus_sm_in_y_depends_on_t_only((d, kinds, p, x, _) in case()) {
+        // N4: DSM_integrand(x) − SM_integrand_y(T(x)) is the same for two models.
+        let t = flow(d, &kinds, &p);
+        let (_, p1, p2) = models(d, &p);
+        let m = FlowDiffusion::new(&t);
+        let xs = Samples::new(x.clone(), d).unwrap();
+        let ys = Samples::new(forward(&t, &x), d).unwrap();
+        let diff = |model: &MultivariateStudentT| {
+            let a = diffusion_score_matching_integrand(model, &m, &xs, Par::Seq).unwrap()[0];
+            let b = score_matching_integrand(&Pushforward::new(model.clone(), &t).unwrap(), &ys, Par::Seq).unwrap()[0];
+            (a, b, a - b)
+        };
+        let ((a1, b1, d1), (a2, b2, d2)) = (diff(&p1), diff(&p2));
+        let scale = [a1, b1, a2, b2].iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        prop_assert!(close(d1, d2, 1e-8, 1e-8 * scale), "{kinds:?}: {d1} vs {d2}");
+    }
+
+    #[test]
+    fn theorem_3_2_pointwise((d, kinds, p, x, k) in case()) {
+        // N5: A_{p_T} f̃(T x) = s_p(x)ᵀ m f(x) + ∇ₓ·(m f)(x), f = f̃ ∘ T, f̃(y) = tanh(K y + k₀).
+        let t = flow(d, &kinds, &p);
+        let (_, p1, _) = models(d, &p);
+        let kmat: Vec<f64> = (0..d * d).map(|i| 0.7 * p[(3 * i + 1) % p.len()]).collect();
+        let ftilde = |y: &[f64]| -> Vec<f64> {
+            (0..d).map(|a| ((0..d).map(|b| kmat[a * d + b] * y[b]).sum::<f64>() + k[a]).tanh()).collect()
+        };
+        let y = forward(&t, &x);
+        let pt = Pushforward::new(p1.clone(), &t).unwrap();
+        let s_pt = pt.try_score(&y).unwrap();
+        let fy = ftilde(&y);
+        let div_ftilde: f64 = (0..d).map(|a| kmat[a * d + a] * (1.0 - fy[a] * fy[a])).sum();
+        let lhs: f64 = s_pt.iter().zip(&fy).map(|(a, b)| a * b).sum::<f64>() + div_ftilde;
+        let md = FlowDiffusion::new(&t);
+        let mf = |x: &[f64]| -> Vec<f64> {
+            let mut m = vec![0.0; d * d];
+            md.matrix_into(x, &mut m).unwrap();
+            let f = ftilde(&forward(&t, x));
+            (0..d).map(|a| (0..d).map(|b| m[a * d + b] * f[b]).sum()).collect()
+        };
+        let sp = p1.try_score(&x).unwrap();
+        let h = 1e-6;
+        let mut div = 0.0;
+        for i in 0..d {
+            let (mut up, mut dn) = (x.clone(), x.clone());
+            up[i] += h;
+            dn[i] -= h;
+            div += (mf(&up)[i] - mf(&dn)[i]) / (2.0 * h);
+        }
+        let rhs: f64 = sp.iter().zip(mf(&x)).map(|(a, b)| a * b).sum::<f64>() + div;
+        prop_assert!(close(lhs, rhs, 1e-5, 1e-5), "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn dksd_flow_correspondence((d, kinds, p, x, x2) in case()) {
+        // N6: u_{p_T}(T x, T x′) with base kernel k̃ = k⁰ of the DKSD with m = J⁻¹ and
+        // K(x, x′) = k̃(T x, T x′) I.
+        let t = flow(d, &kinds, &p);
+        let (_, p1, _) = models(d, &p);
+        let imq = Imq::default();
+        let ys = Samples::from_rows(&[forward(&t, &x), forward(&t, &x2)]).unwrap();
+        let xs = Samples::from_rows(&[x.clone(), x2.clone()]).unwrap();
+        let pt = Pushforward::new(p1.clone(), &t).unwrap();
+        let ksd = Ksd::new(imq, Estimator::V);
+        let u = ksd.points(&pt, &ys, Par::Seq).unwrap().stein_kernel(0, 1, &mut Default::default());
+        let dksd = DiffusionKsd::new(PulledBackKernel::new(imq, &t), FlowDiffusion::new(&t), Estimator::V).unwrap();
+        let k0 = dksd.points(&p1, &xs, Par::Seq).unwrap().stein_kernel(0, 1, &mut Default::default());
+        prop_assert!(close(u, k0, 1e-7, 1e-9), "{kinds:?}: u_pT {u} vs k⁰ {k0}");
+    }
+}
