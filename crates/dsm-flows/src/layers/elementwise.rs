@@ -22,6 +22,15 @@ pub trait ScalarMap: Sync {
     fn inverse(&self, y: f64) -> Result<f64>;
 }
 
+/// A log-determinant, or [`Error::SingularJacobian`] where it is not finite (t′ = 0 or ∞).
+pub(crate) fn finite_log_det(value: f64) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::SingularJacobian { index: 0 })
+    }
+}
+
 /// Implements [`Flow`] in one dimension for a [`ScalarMap`].
 macro_rules! scalar_flow {
     ($t:ty) => {
@@ -37,7 +46,9 @@ macro_rules! scalar_flow {
                 Ok(())
             }
             fn log_abs_det_jacobian(&self, x: &[f64]) -> dsm_core::Result<f64> {
-                Ok($crate::layers::ScalarMap::log_derivative(self, x[0]))
+                $crate::layers::elementwise::finite_log_det(
+                    $crate::layers::ScalarMap::log_derivative(self, x[0]),
+                )
             }
             fn jacobian_into(&self, x: &[f64], jac: &mut [f64]) {
                 jac[0] = $crate::layers::ScalarMap::derivatives(self, x[0])[1];
@@ -127,10 +138,12 @@ impl<M: ScalarMap> Flow for Elementwise<M> {
     }
 
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
-        Ok(x.iter()
-            .zip(&self.maps)
-            .map(|(xi, m)| m.log_derivative(*xi))
-            .sum())
+        finite_log_det(
+            x.iter()
+                .zip(&self.maps)
+                .map(|(xi, m)| m.log_derivative(*xi))
+                .sum(),
+        )
     }
 
     fn jacobian_into(&self, x: &[f64], jac: &mut [f64]) {

@@ -3,7 +3,7 @@
 mod affine;
 mod chain;
 mod coupling;
-mod elementwise;
+pub(crate) mod elementwise;
 mod gaussian;
 mod manual;
 mod planar;
