@@ -35,6 +35,21 @@ pub mod stein_guide {
     #![doc = include_str!("../docs/stein.md")]
 }
 
+/// Flows with exact Jacobians (`docs/flows.md`).
+pub mod flows_guide {
+    #![doc = include_str!("../docs/flows.md")]
+}
+
+/// Diffusions from flows, Theorems 3.1 and 3.2 (`docs/flow-diffusion.md`).
+pub mod flow_diffusion_guide {
+    #![doc = include_str!("../docs/flow-diffusion.md")]
+}
+
+/// Euler ODE flows and Proposition 3.2 (`docs/ode-flows.md`).
+pub mod ode_flows_guide {
+    #![doc = include_str!("../docs/ode-flows.md")]
+}
+
 /// The math guide (`docs/math.md`): each public function by its equation in MATH.md.
 pub mod math {
     #![doc = include_str!("../docs/math.md")]
