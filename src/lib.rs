@@ -50,6 +50,11 @@ pub mod ode_flows_guide {
     #![doc = include_str!("../docs/ode-flows.md")]
 }
 
+/// The three readings: diffusion, flow, metric (`docs/riemann.md`).
+pub mod riemann_guide {
+    #![doc = include_str!("../docs/riemann.md")]
+}
+
 /// The math guide (`docs/math.md`): each public function by its equation in MATH.md.
 pub mod math {
     #![doc = include_str!("../docs/math.md")]

@@ -69,11 +69,14 @@ pub enum Error {
         /// Column of the first asymmetric entry.
         col: usize,
     },
-    /// A matrix that must be symmetric positive definite is not (its Cholesky factorisation failed).
-    #[error("matrix `{name}` is not positive definite")]
+    /// A matrix that must be symmetric positive definite is not (its Cholesky factorisation
+    /// failed): a parameter (`index: None`) or a matrix field at a sample (`Some(index)`).
+    #[error("matrix `{name}` is not positive definite{}", index.map(|i| format!(" at sample {i}")).unwrap_or_default())]
     NotPositiveDefinite {
-        /// Name of the matrix parameter.
+        /// Name of the matrix.
         name: &'static str,
+        /// The sample where a matrix field failed, `None` for a parameter.
+        index: Option<usize>,
     },
     /// A matrix that must be invertible is singular to working precision.
     #[error("matrix `{name}` is singular (reciprocal condition number {rcond:e})")]
@@ -143,6 +146,13 @@ impl Error {
     pub fn at_sample(self, index: usize) -> Self {
         match self {
             Error::SingularJacobian { .. } => Error::SingularJacobian { index },
+            Error::NotPositiveDefinite {
+                name,
+                index: Some(_),
+            } => Error::NotPositiveDefinite {
+                name,
+                index: Some(index),
+            },
             Error::InverseFailed { iterations, .. } => Error::InverseFailed { index, iterations },
             Error::NonFiniteValue { quantity, .. } => Error::NonFiniteValue { quantity, index },
             Error::NonFiniteSample { coordinate, .. } => {

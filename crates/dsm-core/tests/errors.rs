@@ -115,11 +115,17 @@ fn model_constructors() {
     );
     assert_eq!(
         Gaussian::new(vec![0.0, 0.0], &[1.0, 2.0, 2.0, 1.0]),
-        Err(NotPositiveDefinite { name: "covariance" })
+        Err(NotPositiveDefinite {
+            name: "covariance",
+            index: None
+        })
     );
     assert_eq!(
         Gaussian::new(vec![0.0], &[0.0]),
-        Err(NotPositiveDefinite { name: "covariance" })
+        Err(NotPositiveDefinite {
+            name: "covariance",
+            index: None
+        })
     );
     assert_eq!(
         Gaussian::new(vec![0.0, 0.0], &[1.0, 0.0, 0.0, f64::INFINITY]),
@@ -171,7 +177,10 @@ fn model_constructors() {
     ));
     assert_eq!(
         MultivariateStudentT::new(vec![0.0, 0.0], &[1.0, 0.0, 0.0, -1.0], 3.0),
-        Err(NotPositiveDefinite { name: "scale" })
+        Err(NotPositiveDefinite {
+            name: "scale",
+            index: None
+        })
     );
 }
 

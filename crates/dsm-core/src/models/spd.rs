@@ -54,7 +54,7 @@ impl Spd {
         let view = MatRef::from_row_major_slice(&sym, dim, dim);
         let llt = view
             .llt(Side::Lower)
-            .map_err(|_| Error::NotPositiveDefinite { name })?;
+            .map_err(|_| Error::NotPositiveDefinite { name, index: None })?;
         let l = llt.L();
         let mut chol = vec![0.0; dim * dim];
         let mut log_det = 0.0;
@@ -72,7 +72,7 @@ impl Spd {
             }
         }
         if !log_det.is_finite() || inverse.iter().any(|v: &f64| !v.is_finite()) {
-            return Err(Error::NotPositiveDefinite { name });
+            return Err(Error::NotPositiveDefinite { name, index: None });
         }
         Ok(Self {
             dim,

@@ -1,0 +1,186 @@
+//! The diffusion of a metric: m mᵀ = G⁻¹ (Proposition 3.1).
+
+use faer::linalg::solvers::DenseSolveCore;
+use faer::{MatRef, Side};
+
+use crate::metric::Metric;
+use dsm_core::{Diffusion, DiffusionWork, Error, Result};
+
+/// G = C Cᵀ (Cholesky through faer) and G⁻¹, or `NotPositiveDefinite` at the sample.
+pub(crate) fn factor(g: &[f64], d: usize, chol: &mut [f64], inv: &mut [f64]) -> Result<()> {
+    let not_spd = || Error::NotPositiveDefinite {
+        name: "metric",
+        index: Some(0),
+    };
+    if g.iter().any(|v| !v.is_finite()) {
+        return Err(not_spd());
+    }
+    let llt = MatRef::from_row_major_slice(g, d, d)
+        .llt(Side::Lower)
+        .map_err(|_| not_spd())?;
+    let (l, gi) = (llt.L(), llt.inverse());
+    for a in 0..d {
+        for b in 0..d {
+            chol[a * d + b] = if b <= a { l[(a, b)] } else { 0.0 };
+            inv[a * d + b] = 0.5 * (gi[(a, b)] + gi[(b, a)]);
+        }
+    }
+    if inv.iter().any(|v| !v.is_finite()) {
+        return Err(not_spd());
+    }
+    Ok(())
+}
+
+/// The diffusion of a metric, m = C⁻ᵀ with G = C Cᵀ, so that m mᵀ = G⁻¹ (MATH.md eq. 13):
+/// every dsm-core objective runs on a metric through it.
+///
+/// ```text
+/// m = C⁻ᵀ = G⁻¹ C,   ∂ᵢm = −m (∂ᵢC)ᵀ m,   ∂ᵢC = C Φ(mᵀ ∂ᵢG m)      (Φ: lower part, half diagonal)
+/// A = m mᵀ = G⁻¹,    (∇·A)_j = −Σᵢ (G⁻¹ ∂ᵢG G⁻¹)ᵢⱼ                   (no Cholesky derivative)
+/// ```
+/// The Fisher-type objectives see only A = G⁻¹, so any other square root (the symmetric one,
+/// m R for orthogonal R) gives the same values (MATH.md N10). A G that is not SPD at a sample
+/// is [`Error::NotPositiveDefinite`] naming that sample.
+///
+/// # Examples
+/// ```
+/// use dsm_core::{diffusion_score_matching_loss, Gaussian, Par, Sampler};
+/// use dsm_riemann::{ConstantMetric, MetricDiffusion};
+/// let p = Gaussian::standard(2)?;
+/// let xs = p.sample_n(100, 1, Par::Seq)?;
+/// let m = MetricDiffusion::new(ConstantMetric::new(2, vec![4.0, 0.0, 0.0, 4.0])?);
+/// // G = 4I: A = I/4, every term of the DSM integrand is a quarter of SM's.
+/// let dsm = diffusion_score_matching_loss(&p, &m, &xs, Par::Seq)?;
+/// let sm = dsm_core::score_matching_loss(&p, &xs, Par::Seq)?;
+/// assert!((dsm.value - sm.value / 4.0).abs() < 1e-12);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricDiffusion<M> {
+    metric: M,
+}
+
+impl<M: Metric> MetricDiffusion<M> {
+    /// The diffusion of `metric`.
+    pub fn new(metric: M) -> Self {
+        Self { metric }
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> &M {
+        &self.metric
+    }
+
+    /// m = G⁻¹ C into `m`, with G⁻¹ and C in the scratch buffers.
+    fn sqrt_inverse(
+        &self,
+        x: &[f64],
+        m: &mut [f64],
+        chol: &mut [f64],
+        inv: &mut [f64],
+    ) -> Result<()> {
+        let d = x.len();
+        let mut g = vec![0.0; d * d];
+        self.metric.metric_into(x, &mut g)?;
+        factor(&g, d, chol, inv)?;
+        for a in 0..d {
+            for b in 0..d {
+                m[a * d + b] = (b..d).map(|c| inv[a * d + c] * chol[c * d + b]).sum();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<M: Metric> Diffusion for MetricDiffusion<M> {
+    fn dim(&self) -> usize {
+        self.metric.dim()
+    }
+
+    fn matrix_into(&self, x: &[f64], m: &mut [f64]) -> Result<()> {
+        let d = x.len();
+        let (mut chol, mut inv) = (vec![0.0; d * d], vec![0.0; d * d]);
+        self.sqrt_inverse(x, m, &mut chol, &mut inv)
+    }
+
+    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) -> Result<()> {
+        let d = x.len();
+        let (mut m, mut chol, mut inv) = (vec![0.0; d * d], vec![0.0; d * d], vec![0.0; d * d]);
+        self.sqrt_inverse(x, &mut m, &mut chol, &mut inv)?;
+        let mut dg = vec![0.0; d * d * d];
+        self.metric.metric_gradient_into(x, &mut dg)?;
+        let (mut xm, mut dc) = (vec![0.0; d * d], vec![0.0; d * d]);
+        for i in 0..d {
+            let dgi = &dg[i * d * d..(i + 1) * d * d];
+            // X = mᵀ ∂ᵢG m, then Φ(X): strictly lower part and half the diagonal.
+            for a in 0..d {
+                for b in 0..d {
+                    xm[a * d + b] = (0..d)
+                        .map(|c| {
+                            m[c * d + a]
+                                * (0..d).map(|e| dgi[c * d + e] * m[e * d + b]).sum::<f64>()
+                        })
+                        .sum();
+                }
+            }
+            // ∂ᵢC = C Φ(X)
+            for a in 0..d {
+                for b in 0..d {
+                    dc[a * d + b] = (0..d)
+                        .map(|c| {
+                            let phi = if c > b {
+                                xm[c * d + b]
+                            } else if c == b {
+                                0.5 * xm[c * d + c]
+                            } else {
+                                0.0
+                            };
+                            chol[a * d + c] * phi
+                        })
+                        .sum();
+                }
+            }
+            // ∂ᵢm = −m (∂ᵢC)ᵀ m
+            for a in 0..d {
+                for b in 0..d {
+                    dm[(i * d + a) * d + b] = -(0..d)
+                        .map(|c| {
+                            m[a * d + c] * (0..d).map(|e| dc[e * d + c] * m[e * d + b]).sum::<f64>()
+                        })
+                        .sum::<f64>();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn covariance_into(
+        &self,
+        x: &[f64],
+        _work: &mut DiffusionWork,
+        a: &mut [f64],
+        div_a: &mut [f64],
+    ) -> Result<()> {
+        let d = x.len();
+        let (mut g, mut chol) = (vec![0.0; d * d], vec![0.0; d * d]);
+        self.metric.metric_into(x, &mut g)?;
+        factor(&g, d, &mut chol, a)?;
+        let mut dg = vec![0.0; d * d * d];
+        self.metric.metric_gradient_into(x, &mut dg)?;
+        // (∇·A)_j = −Σᵢ Σ_bc A_ib ∂ᵢG_bc A_cj
+        for (j, slot) in div_a.iter_mut().enumerate() {
+            let mut acc = 0.0;
+            for i in 0..d {
+                let dgi = &dg[i * d * d..(i + 1) * d * d];
+                for b in 0..d {
+                    let aib = a[i * d + b];
+                    for c in 0..d {
+                        acc += aib * dgi[b * d + c] * a[c * d + j];
+                    }
+                }
+            }
+            *slot = -acc;
+        }
+        Ok(())
+    }
+}
