@@ -55,7 +55,7 @@ impl Claim {
 /// Prints the claims as a table on standard error.
 pub fn print_table(claims: &[Claim]) {
     eprintln!(
-        "\n{:<34} {:<32} {:>13}  {:<36} result",
+        "\n{:<40} {:<36} {:>13}  {:<36} result",
         "claim", "reference", "measured", "expected"
     );
     for c in claims {
@@ -65,7 +65,7 @@ pub fn print_table(claims: &[Claim]) {
             format!("{:.6}", c.measured)
         };
         eprintln!(
-            "{:<34} {:<32} {:>13}  {:<36} {}",
+            "{:<40} {:<36} {:>13}  {:<36} {}",
             c.name,
             c.paper_ref,
             measured,
@@ -86,6 +86,19 @@ pub fn is_unimodal(values: &[f64]) -> bool {
         && values[argmin..].windows(2).all(|w| w[1] >= w[0])
 }
 
+/// Whether `values` has an interior strict local maximum right (or left) of index `centre`.
+pub fn has_local_max(values: &[f64], centre: usize, right: bool) -> bool {
+    (1..values.len().saturating_sub(1))
+        .filter(|&i| {
+            if right {
+                i > centre + 1
+            } else {
+                i + 1 < centre
+            }
+        })
+        .any(|i| values[i] > values[i - 1] && values[i] > values[i + 1])
+}
+
 /// Index of the smallest value.
 pub fn argmin(values: &[f64]) -> Option<usize> {
     values
@@ -104,6 +117,16 @@ mod tests {
         assert!(is_unimodal(&[3.0, 2.0, 1.0, 2.0, 5.0]));
         assert!(!is_unimodal(&[3.0, 2.0, 1.0, 2.0, 1.5, 5.0]));
         assert!(!is_unimodal(&[]));
+    }
+
+    #[test]
+    fn walls_are_local_maxima_on_each_side() {
+        // A double-walled curve (SM-like) has both; a basin has neither.
+        let walls = [0.0, 1.0, 2.0, 1.0, -1.0, 1.0, 2.0, 1.0, 0.5];
+        assert!(has_local_max(&walls, 4, true) && has_local_max(&walls, 4, false));
+        let basin = [4.0, 3.0, 2.0, 1.0, 0.0, 1.0, 2.0, 3.0, 4.0];
+        assert!(!has_local_max(&basin, 4, true) && !has_local_max(&basin, 4, false));
+        assert!(is_unimodal(&basin) && !is_unimodal(&walls));
     }
 
     #[test]
