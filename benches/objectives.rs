@@ -8,7 +8,10 @@ use dsm::prelude::*;
 
 fn objectives(c: &mut Criterion) {
     let mut group = c.benchmark_group("score_matching");
-    for (n, d) in [(100_000usize, 1usize), (100_000, 10)] {
+    group
+        .sample_size(10)
+        .measurement_time(std::time::Duration::from_secs(5));
+    for (n, d) in [(100_000usize, 1usize), (1_000_000, 10)] {
         let mut scale = vec![0.0; d * d];
         for i in 0..d {
             scale[i * d + i] = 1.0 + 0.1 * i as f64;
@@ -27,6 +30,9 @@ fn objectives(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("diffusion_score_matching");
+    group
+        .sample_size(10)
+        .measurement_time(std::time::Duration::from_secs(5));
     let n = 100_000;
     let q = StudentT::new(0.0, 1.0, 10.0).unwrap();
     let xs = q.sample_n(n, 2, Par::rayon(0)).unwrap();
@@ -47,6 +53,35 @@ fn objectives(c: &mut Criterion) {
             },
         );
     }
+    group.finish();
+
+    // DSM at n = 1e6, d = 10 with a constant (preconditioner) diffusion.
+    let mut group = c.benchmark_group("diffusion_score_matching_d10");
+    group
+        .sample_size(10)
+        .measurement_time(std::time::Duration::from_secs(5));
+    let d = 10;
+    let n = 1_000_000;
+    let mut scale = vec![0.0; d * d];
+    let mut m = vec![0.0; d * d];
+    for i in 0..d {
+        scale[i * d + i] = 1.0;
+        m[i * d + i] = 1.0 + 0.1 * i as f64;
+    }
+    let p = MultivariateStudentT::new(vec![0.0; d], &scale, 5.0).unwrap();
+    let xs = p.sample_n(n, 3, Par::rayon(0)).unwrap();
+    let m = ConstantDiffusion::new(d, m).unwrap();
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_with_input(
+        BenchmarkId::new("dsm_mvt_constant_m_par", n),
+        &xs,
+        |b, xs| {
+            b.iter(|| {
+                diffusion_score_matching_loss(black_box(&p), &m, black_box(xs), Par::rayon(0))
+                    .unwrap()
+            })
+        },
+    );
     group.finish();
 }
 

@@ -31,6 +31,50 @@ struct Cli {
 enum Command {
     /// Regenerate the paper's figures, data and checked claims into the output folder.
     Reproduce(Settings),
+    /// Time dsm against numpy (and JAX) on identical data: target/bench/compare.{md,json}.
+    BenchCompare(BenchArgs),
+}
+
+/// Options of `cargo xtask bench-compare`, passed to the release-built `bench-compare`.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Smaller workloads.
+    #[arg(long)]
+    quick: bool,
+    /// Create target/bench/venv with numpy (and JAX if it installs) first.
+    #[arg(long)]
+    setup: bool,
+    /// Also measure the peak RSS of the KSD statistic at n = 1e6 (about an hour).
+    #[arg(long)]
+    with_1e6: bool,
+}
+
+fn bench_compare(args: &BenchArgs) -> Result<()> {
+    let mut cmd =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args([
+        "run",
+        "--release",
+        "--package",
+        "dsm-bench",
+        "--bin",
+        "bench-compare",
+        "--",
+    ]);
+    for (flag, on) in [
+        ("--quick", args.quick),
+        ("--setup", args.setup),
+        ("--with-1e6", args.with_1e6),
+    ] {
+        if on {
+            cmd.arg(flag);
+        }
+    }
+    let status = cmd.status().context("running bench-compare")?;
+    if !status.success() {
+        bail!("bench-compare failed");
+    }
+    Ok(())
 }
 
 /// Settings of a reproduction run. Defaults: MATH.md section 0, set B.
@@ -78,10 +122,10 @@ impl Settings {
     /// The default settings (as on the command line without options).
     #[cfg(test)]
     pub fn parse_from_defaults() -> Self {
-        let Cli {
-            command: Command::Reproduce(s),
-        } = Cli::parse_from(["xtask", "reproduce"]);
-        s
+        match Cli::parse_from(["xtask", "reproduce"]).command {
+            Command::Reproduce(s) => s,
+            Command::BenchCompare(_) => unreachable!("parsed `reproduce`"),
+        }
     }
 
     /// Grid step in μ.
@@ -162,9 +206,10 @@ const EXPERIMENTS: &[(&str, &str, Entry)] = &[
 ];
 
 fn main() -> Result<()> {
-    let Cli {
-        command: Command::Reproduce(settings),
-    } = Cli::parse();
+    let settings = match Cli::parse().command {
+        Command::Reproduce(settings) => settings,
+        Command::BenchCompare(args) => return bench_compare(&args),
+    };
     settings.validate()?;
     for name in &settings.only {
         if !EXPERIMENTS.iter().any(|(n, _, _)| n == name) {

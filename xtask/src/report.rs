@@ -27,8 +27,8 @@ fn paper_says(name: &str, s: &Settings) -> String {
              flanked by two walls, beyond which the loss decays and gradient descent walks away; DSM with a manually \
              chosen diffusion and DSM with the Gaussian flow Φ⁻¹∘F_t both have a single basin at μ*. The paper does not \
              state ν, N or the range: we use MATH.md's set B (ν = ν₀ = {}, N = {}, μ ∈ ±{}σ, seed {}) and the manual \
-             diffusion m(x) = sqrt(1 + (x − μ)²/(ν₀σ²)) (MATH.md §6.2, an inference). Thin grey lines are the population \
-             curves by quadrature.",
+             diffusion m(x) = sqrt(1 + (x − μ)²/(ν₀σ²)) (MATH.md §6.2, an inference). \
+             curves by quadrature (thin red lines).",
             s.nu, s.n, s.range, s.seed
         ),
         "regions" => "The paper (§3.2) says the Gaussian-flow surrogate has a much wider \"fast convergence region\" \

@@ -1,5 +1,96 @@
 //! # dsm-bench
 //!
-//! Benchmark workloads and the side-by-side comparison harness of dsm against numpy and JAX
-//! on identical seeded data (issue \[bench\]). It holds no code yet; the criterion benches of
-//! the objectives that exist today live in the top-level `benches/`.
+//! Benchmark workloads of dsm and the pieces of the side-by-side comparison harness
+//! (`cargo xtask bench-compare`, binary `bench-compare`): seeded data written once and read by
+//! both dsm and the Python references (numpy, JAX), medians of repeated runs, the measured
+//! peak of one FMA loop, and the peak resident set. The criterion benches live in the
+//! top-level `benches/`.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use dsm_core::{Estimator, Gaussian, Imq, Ksd, Par, Result, Sampler, Samples, score_matching_loss};
+
+/// Median wall time in seconds of `runs` calls of `f` (after one warm-up call).
+pub fn median_seconds(runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Seeded standard-normal data, n × d.
+///
+/// # Errors
+/// Invalid sizes.
+pub fn normal_data(n: usize, d: usize, seed: u64) -> Result<Samples> {
+    Gaussian::standard(d)?.sample_n(n, seed, Par::rayon(0))
+}
+
+/// The `ksd_v_imq` workload: KSD² V-statistic, IMQ c = 1, β = −½, standard normal model.
+///
+/// # Errors
+/// As [`Ksd::estimate`].
+pub fn ksd_v_imq(xs: &Samples, par: Par) -> Result<f64> {
+    let model = Gaussian::standard(xs.dim())?;
+    Ok(Ksd::new(Imq::default(), Estimator::V)
+        .estimate(&model, xs, par)?
+        .value)
+}
+
+/// The `sm_gaussian` workload: the score-matching loss of N(0, I) on the samples.
+///
+/// # Errors
+/// As [`score_matching_loss`].
+pub fn sm_gaussian(xs: &Samples, par: Par) -> Result<f64> {
+    Ok(score_matching_loss(&Gaussian::standard(xs.dim())?, xs, par)?.value)
+}
+
+/// Floating-point operations per pair of the Langevin IMQ Stein kernel in d dimensions as
+/// the engine evaluates it: ‖r‖² (3d), sₓ·s_y (2d), r·(s_y − sₓ) (4d), and ~12 scalar flops
+/// plus one square root and one division for the profile and the combination.
+pub fn ksd_flops_per_pair(d: usize) -> f64 {
+    9.0 * d as f64 + 14.0
+}
+
+/// The measured peak of one core: GFLOP/s of a loop of independent multiply-adds
+/// (8 accumulators, 2 flops each) compiled with the same target features as the library
+/// (no `-C target-cpu=native`: SSE2 on x86-64, so no hardware FMA is assumed).
+pub fn fma_peak_gflops() -> f64 {
+    let n = 50_000_000usize;
+    let secs = median_seconds(3, || {
+        let mut acc = [1.0f64, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7];
+        let (a, b) = (black_box(0.999_999_9), black_box(1e-9));
+        for _ in 0..n / 8 {
+            for v in acc.iter_mut() {
+                *v = *v * a + b;
+            }
+        }
+        black_box(acc);
+    });
+    2.0 * n as f64 / secs / 1e9
+}
+
+/// Peak resident set size of this process in MB (Linux `VmHWM`), if known.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Writes the samples as raw little-endian f64, row-major (what the Python side reads with
+/// `numpy.fromfile`).
+///
+/// # Errors
+/// I/O errors, as [`std::io::Error`].
+pub fn write_f64(path: &std::path::Path, xs: &Samples) -> std::io::Result<()> {
+    let bytes: Vec<u8> = xs.as_slice().iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(path, bytes)
+}
