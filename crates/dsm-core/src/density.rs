@@ -55,6 +55,15 @@ pub trait Hessian: Score {
     /// Writes ∇² log p(x) into `out` (`out.len() == dim()²`, row-major).
     fn hessian_into(&self, x: &[f64], out: &mut [f64]);
 
+    /// The Laplacian Δ log p(x) = tr ∇² log p(x), the only second-order quantity score
+    /// matching needs. The default forms the Hessian in `scratch` (`dim()²`); models with a
+    /// cheaper closed form override it.
+    fn laplacian(&self, x: &[f64], scratch: &mut [f64]) -> f64 {
+        let d = self.dim();
+        self.hessian_into(x, scratch);
+        (0..d).map(|k| scratch[k * d + k]).sum()
+    }
+
     /// Checked, allocating Hessian.
     ///
     /// # Errors
@@ -138,5 +147,8 @@ impl<T: Score + ?Sized> Score for &T {
 impl<T: Hessian + ?Sized> Hessian for &T {
     fn hessian_into(&self, x: &[f64], out: &mut [f64]) {
         (**self).hessian_into(x, out)
+    }
+    fn laplacian(&self, x: &[f64], scratch: &mut [f64]) -> f64 {
+        (**self).laplacian(x, scratch)
     }
 }

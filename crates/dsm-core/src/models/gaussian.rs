@@ -34,6 +34,7 @@ pub struct Gaussian {
     mean: Vec<f64>,
     cov: Spd,
     log_norm: f64,
+    neg_trace_precision: f64,
 }
 
 impl Gaussian {
@@ -50,10 +51,12 @@ impl Gaussian {
         let d = mean.len();
         let cov = Spd::new("covariance", d, covariance)?;
         let log_norm = -0.5 * cov.log_det - 0.5 * d as f64 * LN_2PI;
+        let neg_trace_precision = -(0..d).map(|i| cov.inverse[i * d + i]).sum::<f64>();
         Ok(Self {
             mean,
             cov,
             log_norm,
+            neg_trace_precision,
         })
     }
 
@@ -122,6 +125,11 @@ impl Hessian for Gaussian {
         for (o, p) in out.iter_mut().zip(&self.cov.inverse) {
             *o = -p;
         }
+    }
+
+    /// Δ log p = −tr Σ⁻¹, a constant.
+    fn laplacian(&self, _x: &[f64], _scratch: &mut [f64]) -> f64 {
+        self.neg_trace_precision
     }
 }
 

@@ -129,6 +129,28 @@ impl Hessian for MultivariateStudentT {
             out[j] = a * p[j] + b * v0 * out[j];
         }
     }
+
+    fn laplacian(&self, x: &[f64], scratch: &mut [f64]) -> f64 {
+        self.laplacian_closed(x, scratch)
+    }
+}
+
+impl MultivariateStudentT {
+    /// Δ log p = −(ν+d) tr Σ⁻¹/(ν+Q) + 2(ν+d) ‖Σ⁻¹(x−μ)‖²/(ν+Q)², with Σ⁻¹(x−μ) in `scratch`.
+    fn laplacian_closed(&self, x: &[f64], scratch: &mut [f64]) -> f64 {
+        let d = self.location.len();
+        let v = &mut scratch[..d];
+        self.scale.precision_times(x, &self.location, v);
+        let q: f64 = v
+            .iter()
+            .zip(x.iter().zip(&self.location))
+            .map(|(p, (xi, mi))| p * (xi - mi))
+            .sum();
+        let nd = self.dof + d as f64;
+        let tr: f64 = (0..d).map(|i| self.scale.inverse[i * d + i]).sum();
+        let vv: f64 = v.iter().map(|a| a * a).sum();
+        -nd * tr / (self.dof + q) + 2.0 * nd * vv / ((self.dof + q) * (self.dof + q))
+    }
 }
 
 impl Sampler for MultivariateStudentT {

@@ -29,10 +29,14 @@ where
         |(s, h), i, x| {
             p.score_into(x, s);
             check_finite(s, "score of p", i)?;
-            p.hessian_into(x, h);
-            check_finite(h, "hessian of log p", i)?;
+            let laplacian = p.laplacian(x, h);
+            if !laplacian.is_finite() {
+                return Err(crate::Error::NonFiniteValue {
+                    quantity: "hessian of log p",
+                    index: i,
+                });
+            }
             let norm_sq: f64 = s.iter().map(|v| v * v).sum();
-            let laplacian: f64 = (0..d).map(|k| h[k * d + k]).sum();
             Ok(norm_sq + 2.0 * laplacian)
         },
     )
