@@ -16,8 +16,10 @@ use crate::mc::Par;
 const ROWS: usize = 64;
 /// Columns per tile.
 const COLS: usize = 256;
-/// Floats of row-sum partials held at once across a wave (64 MB).
-const WAVE_FLOATS: usize = 8 << 20;
+/// Floats of row-sum partials held at once across a wave (16 MB), unless the thread count
+/// needs more blocks in flight. The wave size changes only memory and speed: partials are
+/// added in block order whatever it is.
+const WAVE_FLOATS: usize = 2 << 20;
 
 /// Σ_{i<j} wᵢwⱼ k(i, j) and the row sums gᵢ = Σ_{j≠i} wⱼ k(i, j).
 pub(crate) struct PairSums {
@@ -64,7 +66,11 @@ where
         (total, acc)
     };
     let blocks = n.div_ceil(ROWS);
-    let wave = (WAVE_FLOATS / n.max(1)).clamp(1, 256);
+    let threads = match par {
+        Par::Seq => 1,
+        Par::Rayon(t) => t.get(),
+    };
+    let wave = (WAVE_FLOATS / n.max(1)).clamp(2 * threads, 256);
     let mut rows = vec![0.0; n];
     let mut off_diagonal = 0.0;
     let mut first = 0;
