@@ -4,23 +4,10 @@
 //! of the DSM integrand.
 
 use dsm::prelude::*;
-use dsm_core::testing::close;
+use dsm_core::testing::{all_close, close};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
-
-/// 256 cases from a fixed seed, so that CI is deterministic; set `DSM_PROPTEST_SEED` to
-/// explore other random instances locally.
-fn config() -> ProptestConfig {
-    let seed = std::env::var("DSM_PROPTEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5EED_2021);
-    ProptestConfig {
-        cases: 256,
-        rng_seed: RngSeed::Fixed(seed),
-        ..ProptestConfig::default()
-    }
-}
+mod common;
+use common::config;
 
 /// A random SPD matrix A Aᵀ + 0.3 I from d² entries.
 fn spd(d: usize, a: &[f64]) -> Vec<f64> {
@@ -44,13 +31,6 @@ fn instance() -> impl Strategy<Value = (usize, Vec<f64>, Vec<f64>, Vec<f64>)> {
             prop::collection::vec(-6.0..6.0f64, d),
         )
     })
-}
-
-fn all_close(a: &[f64], b: &[f64], rtol: f64) -> bool {
-    let scale = a.iter().chain(b).fold(1.0f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(b)
-        .all(|(x, y)| close(*x, *y, rtol, rtol * scale))
 }
 
 /// The symmetric diffusion m(x) = I + ¼ diag(tanh(W x)) + ¼ S, written once over the scalar.

@@ -11,25 +11,12 @@
 //!
 //! Proposition 3.2 (N7) is in `tests/ode_flow.rs`.
 
-use dsm::core::testing::close;
+use dsm::core::testing::{all_close, close};
 use dsm::core::*;
 use dsm::flows::*;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
-
-/// 256 cases from a fixed seed, so that CI is deterministic; set `DSM_PROPTEST_SEED` to
-/// explore other random instances locally.
-fn config() -> ProptestConfig {
-    let seed = std::env::var("DSM_PROPTEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5EED_2021);
-    ProptestConfig {
-        cases: 256,
-        rng_seed: RngSeed::Fixed(seed),
-        ..ProptestConfig::default()
-    }
-}
+mod common;
+use common::config;
 
 /// Numbers in [−1, 1] that a case turns into layer parameters.
 fn params() -> impl Strategy<Value = Vec<f64>> {
@@ -133,13 +120,6 @@ fn case() -> impl Strategy<Value = (usize, Vec<u8>, Vec<f64>, Vec<f64>, Vec<f64>
             prop::collection::vec(-2.0..2.0f64, d),
         )
     })
-}
-
-fn all_close(a: &[f64], b: &[f64], rtol: f64) -> bool {
-    let scale = a.iter().chain(b).fold(1.0f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(b)
-        .all(|(x, y)| close(*x, *y, rtol, rtol * scale))
 }
 
 /// Models for the identities: a Gaussian q and two multivariate t models p.

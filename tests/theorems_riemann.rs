@@ -7,21 +7,8 @@ use dsm::core::*;
 use dsm::flows::*;
 use dsm::riemann::*;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
-
-/// 256 cases from a fixed seed, so that CI is deterministic; set `DSM_PROPTEST_SEED` to
-/// explore other random instances locally.
-fn config() -> ProptestConfig {
-    let seed = std::env::var("DSM_PROPTEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5EED_2021);
-    ProptestConfig {
-        cases: 256,
-        rng_seed: RngSeed::Fixed(seed),
-        ..ProptestConfig::default()
-    }
-}
+mod common;
+use common::config;
 
 /// G(x) = L(x) L(x)ᵀ + ½ I with L(x) = B + 0.3 diag(tanh(W x)) — a random smooth SPD field.
 struct Field {

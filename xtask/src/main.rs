@@ -44,9 +44,12 @@ pub struct BenchArgs {
     /// Create target/bench/venv with numpy (and JAX if it installs) first.
     #[arg(long)]
     setup: bool,
-    /// Also measure the peak RSS of the KSD statistic at n = 1e6 (about an hour).
+    /// Also measure the peak RSS of the KSD statistic at n = 1e6 (about 100 minutes).
     #[arg(long)]
     with_1e6: bool,
+    /// Measure the peak RSS of the KSD statistic at this n (d = 10).
+    #[arg(long, value_name = "N")]
+    rss_n: Option<usize>,
 }
 
 fn bench_compare(args: &BenchArgs) -> Result<()> {
@@ -69,6 +72,9 @@ fn bench_compare(args: &BenchArgs) -> Result<()> {
         if on {
             cmd.arg(flag);
         }
+    }
+    if let Some(n) = args.rss_n {
+        cmd.args(["--rss-n", &n.to_string()]);
     }
     let status = cmd.status().context("running bench-compare")?;
     if !status.success() {

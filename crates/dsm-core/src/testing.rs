@@ -69,6 +69,15 @@ pub fn close(a: f64, b: f64, rtol: f64, atol: f64) -> bool {
     (a - b).abs() <= atol + rtol * a.abs().max(b.abs())
 }
 
+/// Element-wise [`close`] with the absolute tolerance scaled by the largest magnitude (≥ 1).
+pub fn all_close(a: &[f64], b: &[f64], rtol: f64) -> bool {
+    let scale = a.iter().chain(b).fold(1.0f64, |m, v| m.max(v.abs()));
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| close(*x, *y, rtol, rtol * scale))
+}
+
 /// Tolerances used by the test suites, in one place.
 pub mod tol {
     /// Autodiff against closed forms (both exact; rounding only).

@@ -2,7 +2,7 @@
 //! (to 1e-12) and against central differences (the oracle of MATH.md section 9).
 
 use dsm_core::testing::{
-    close, finite_difference_diffusion_gradient, finite_difference_hessian,
+    all_close, close, finite_difference_diffusion_gradient, finite_difference_hessian,
     finite_difference_score, tol,
 };
 use dsm_core::*;
@@ -37,11 +37,7 @@ fn spd(d: usize, seed: f64) -> Vec<f64> {
 }
 
 fn assert_all_close(a: &[f64], b: &[f64], rtol: f64, what: &str) {
-    assert_eq!(a.len(), b.len());
-    let scale = a.iter().chain(b).fold(1.0f64, |m, v| m.max(v.abs()));
-    for (k, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(close(*x, *y, rtol, rtol * scale), "{what}[{k}]: {x} vs {y}");
-    }
+    assert!(all_close(a, b, rtol), "{what}: {a:?} vs {b:?}");
 }
 
 fn check_model<M>(model: &M, d: usize)

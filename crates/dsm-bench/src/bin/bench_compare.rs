@@ -25,12 +25,16 @@ struct Args {
     #[arg(long)]
     setup: bool,
     /// Also run the KSD statistic at n = 1e6, d = 10 in a child process to record its peak
-    /// resident set (about an hour on 2 cores).
+    /// resident set (about 100 minutes on 2 cores).
     #[arg(long)]
     with_1e6: bool,
-    /// Internal: run the n = 1e6 KSD and print the peak RSS in MB.
+    /// Run the KSD statistic at this n (d = 10) in a child process and record its peak
+    /// resident set, to check the O(n) memory at a size that finishes quickly.
+    #[arg(long, value_name = "N")]
+    rss_n: Option<usize>,
+    /// Internal: run the KSD at this n and print the peak RSS in MB.
     #[arg(long, hide = true)]
-    child_1e6: bool,
+    child_n: Option<usize>,
     /// Output folder.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -98,8 +102,8 @@ fn machine() -> Value {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if args.child_1e6 {
-        let xs = normal_data(1_000_000, 10, 11)?;
+    if let Some(n) = args.child_n {
+        let xs = normal_data(n, 10, 11)?;
         let v = ksd_v_imq(&xs, Par::rayon(0))?;
         println!("{} {}", peak_rss_mb().unwrap_or(f64::NAN), v);
         return Ok(());
@@ -210,20 +214,29 @@ fn main() -> Result<()> {
     let pairs = (n * (n - 1) / 2 + n) as f64;
     let achieved = pairs * ksd_flops_per_pair(d) / par / 1e9;
     let fraction = achieved / (peak * threads as f64);
-    let rss = if args.with_1e6 {
-        let exe = std::env::current_exe()?;
-        let o = Command::new(exe).arg("--child-1e6").output()?;
-        String::from_utf8_lossy(&o.stdout)
+    let child_rss = |n: usize| -> Result<Option<f64>> {
+        let o = Command::new(std::env::current_exe()?)
+            .args(["--child-n", &n.to_string()])
+            .output()?;
+        Ok(String::from_utf8_lossy(&o.stdout)
             .split_whitespace()
             .next()
-            .and_then(|v| v.parse::<f64>().ok())
+            .and_then(|v| v.parse::<f64>().ok()))
+    };
+    let rss = if args.with_1e6 {
+        child_rss(1_000_000)?
     } else {
         None
+    };
+    let rss_small = match args.rss_n {
+        Some(n) => Some((n, child_rss(n)?)),
+        None => None,
     };
     let summary = json!({
         "machine": machine(),
         "workloads": workloads,
         "ksd_1e6_peak_rss_mb": rss,
+        "ksd_peak_rss_at_n": rss_small.map(|(n, mb)| json!({ "n": n, "d": 10, "peak_rss_mb": mb })),
         "parallel_speedup": seq / par,
         "flops_fraction_of_peak": fraction,
         "peak_gflops_per_core": peak,
