@@ -295,6 +295,10 @@ fn main() -> Result<()> {
             "{v:.0} MB"
         ))
     );
+    if let Some((n, mb)) = rss_small {
+        let mb = mb.map_or("unknown".to_string(), |v| format!("{v:.1} MB"));
+        md += &format!("Peak RSS of the KSD statistic at n = {n}, d = 10: {mb}.\n");
+    }
     std::fs::write(out.join("compare.md"), &md)?;
     println!("{md}");
     let bad: Vec<_> = rows

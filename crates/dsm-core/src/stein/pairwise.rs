@@ -70,7 +70,7 @@ where
         Par::Seq => 1,
         Par::Rayon(t) => t.get(),
     };
-    let wave = (WAVE_FLOATS / n.max(1)).clamp(2 * threads, 256);
+    let wave = (WAVE_FLOATS / n.max(1)).clamp(threads, 256);
     let mut rows = vec![0.0; n];
     let mut off_diagonal = 0.0;
     let mut first = 0;
