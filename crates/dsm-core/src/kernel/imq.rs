@@ -86,14 +86,11 @@ impl Imq {
     #[inline]
     fn profile(&self, u: f64) -> [f64; 3] {
         let base = self.c * self.c + u;
-        // β = −½ (the default) by a square root: several times faster than powf.
-        let phi = if self.beta == -0.5 {
-            base.sqrt().recip()
-        } else {
-            base.powf(self.beta)
-        };
-        let d1 = self.beta * phi / base;
-        let d2 = (self.beta - 1.0) * d1 / base;
+        // One division and (for the default β = −½) one square root per pair.
+        let inv = base.recip();
+        let phi = if self.beta == -0.5 { inv.sqrt() } else { base.powf(self.beta) };
+        let d1 = self.beta * phi * inv;
+        let d2 = (self.beta - 1.0) * d1 * inv;
         [phi, d1, d2]
     }
 }

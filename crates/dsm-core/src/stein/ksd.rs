@@ -255,9 +255,22 @@ impl<K: Kernel> SteinPoints<'_, K> {
         }
         let weights = self.samples.weights();
         let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-        let sums = upper_triangle(n, weights, par, PairScratch::default, |s, i, j| {
-            self.stein_kernel(i, j, s)
-        })?;
+        let radial_langevin = !self.diffusion && self.kernel.radial_profile(0.0).is_some();
+        let sums = if radial_langevin {
+            // The O(d) part of every pair from matrix products per tile (same blocks, same order).
+            super::gram_tiles::langevin_radial_upper(
+                self.samples.as_slice(),
+                &self.data,
+                self.samples.dim(),
+                self.kernel,
+                weights,
+                par,
+            )?
+        } else {
+            upper_triangle(n, weights, par, PairScratch::default, |s, i, j| {
+                self.stein_kernel(i, j, s)
+            })?
+        };
         let total: f64 = (0..n).map(w).sum();
         let total_sq: f64 = (0..n).map(|i| w(i) * w(i)).sum();
         let value = match estimator {

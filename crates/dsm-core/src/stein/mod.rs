@@ -14,6 +14,7 @@
 
 mod bootstrap;
 mod estimate;
+mod gram_tiles;
 mod ksd;
 mod pairwise;
 mod points;

@@ -13,13 +13,13 @@ use crate::error::Result;
 use crate::mc::Par;
 
 /// Rows per block.
-const ROWS: usize = 64;
+pub(crate) const ROWS: usize = 64;
 /// Columns per tile.
-const COLS: usize = 256;
+pub(crate) const COLS: usize = 256;
 /// Floats of row-sum partials held at once across a wave (16 MB), unless the thread count
 /// needs more blocks in flight. The wave size changes only memory and speed: partials are
 /// added in block order whatever it is.
-const WAVE_FLOATS: usize = 2 << 20;
+pub(crate) const WAVE_FLOATS: usize = 2 << 20;
 
 /// Σ_{i<j} wᵢwⱼ k(i, j) and the row sums gᵢ = Σ_{j≠i} wⱼ k(i, j).
 pub(crate) struct PairSums {
