@@ -88,7 +88,11 @@ impl Imq {
         let base = self.c * self.c + u;
         // One division and (for the default β = −½) one square root per pair.
         let inv = base.recip();
-        let phi = if self.beta == -0.5 { inv.sqrt() } else { base.powf(self.beta) };
+        let phi = if self.beta == -0.5 {
+            inv.sqrt()
+        } else {
+            base.powf(self.beta)
+        };
         let d1 = self.beta * phi * inv;
         let d2 = (self.beta - 1.0) * d1 * inv;
         [phi, d1, d2]
