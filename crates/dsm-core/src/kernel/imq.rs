@@ -80,6 +80,26 @@ impl Kernel for Imq {
     fn radial_profile(&self, sq_dist: f64) -> Option<[f64; 3]> {
         Some(self.profile(sq_dist))
     }
+
+    /// The same values as [`Imq::profile`] entry by entry, with the test on β taken once so
+    /// that the β = −½ loop (one division, one square root) vectorises with `f`.
+    #[inline(always)]
+    fn radial_profile_each<F: FnMut(usize, [f64; 3])>(&self, u: &[f64], mut f: F) -> bool {
+        let (c2, beta) = (self.c * self.c, self.beta);
+        if beta == -0.5 {
+            for (a, &ua) in u.iter().enumerate() {
+                let inv = (c2 + ua).recip();
+                let phi = inv.sqrt();
+                let d1 = beta * phi * inv;
+                f(a, [phi, d1, (beta - 1.0) * d1 * inv]);
+            }
+        } else {
+            for (a, &ua) in u.iter().enumerate() {
+                f(a, self.profile(ua));
+            }
+        }
+        true
+    }
 }
 
 impl Imq {

@@ -37,6 +37,26 @@ pub trait Kernel: Sync {
     fn radial_profile(&self, _sq_dist: f64) -> Option<[f64; 3]> {
         None
     }
+
+    /// [`Kernel::radial_profile`] over many squared distances: calls `f(a, [φ, φ′, φ″](uₐ))`
+    /// for every a in order and returns `true`, or returns `false` without calling `f` for a
+    /// kernel that is not radial. The default calls [`Kernel::radial_profile`] per entry;
+    /// kernels override it to take their branches once, outside the loop, so that the loop
+    /// and the inlined `f` vectorise together (the values must equal the one-at-a-time ones
+    /// bit for bit).
+    #[inline]
+    fn radial_profile_each<F: FnMut(usize, [f64; 3])>(&self, u: &[f64], mut f: F) -> bool
+    where
+        Self: Sized,
+    {
+        if self.radial_profile(0.0).is_none() {
+            return false;
+        }
+        for (a, &ua) in u.iter().enumerate() {
+            f(a, self.radial_profile(ua).unwrap_or([f64::NAN; 3]));
+        }
+        true
+    }
 }
 
 /// [`Kernel::derivatives_into`] of a radial kernel from its profile.

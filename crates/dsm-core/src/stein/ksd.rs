@@ -255,6 +255,18 @@ impl<K: Kernel> SteinPoints<'_, K> {
         }
         let weights = self.samples.weights();
         let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+        let total: f64 = (0..n).map(w).sum();
+        let total_sq: f64 = (0..n).map(|i| w(i) * w(i)).sum();
+        // The diagonal first, so that its n values are freed before the pairwise sums.
+        let diag = match estimator {
+            Estimator::U => 0.0,
+            Estimator::V => {
+                let diag = mc::map_samples(self.samples, par, PairScratch::default, |s, i, _| {
+                    Ok(self.stein_kernel(i, i, s))
+                })?;
+                diag.iter().enumerate().map(|(i, k)| w(i) * w(i) * k).sum()
+            }
+        };
         let radial_langevin = !self.diffusion && self.kernel.radial_profile(0.0).is_some();
         let sums = if radial_langevin {
             // The O(d) part of every pair from matrix products per tile (same blocks, same order).
@@ -271,17 +283,9 @@ impl<K: Kernel> SteinPoints<'_, K> {
                 self.stein_kernel(i, j, s)
             })?
         };
-        let total: f64 = (0..n).map(w).sum();
-        let total_sq: f64 = (0..n).map(|i| w(i) * w(i)).sum();
         let value = match estimator {
             Estimator::U => 2.0 * sums.off_diagonal / (total * total - total_sq),
-            Estimator::V => {
-                let diag = mc::map_samples(self.samples, par, PairScratch::default, |s, i, _| {
-                    Ok(self.stein_kernel(i, i, s))
-                })?;
-                let d: f64 = diag.iter().enumerate().map(|(i, k)| w(i) * w(i) * k).sum();
-                (d + 2.0 * sums.off_diagonal) / (total * total)
-            }
+            Estimator::V => (diag + 2.0 * sums.off_diagonal) / (total * total),
         };
         if !value.is_finite() {
             let index = sums.rows.iter().position(|v| !v.is_finite()).unwrap_or(0);
@@ -290,9 +294,13 @@ impl<K: Kernel> SteinPoints<'_, K> {
                 index,
             });
         }
-        // h₁(xᵢ) = Σ_{j≠i} wⱼ k⁰ᵢⱼ / (W − wᵢ); std_err = 2 · se of its weighted mean.
+        // h₁(xᵢ) = Σ_{j≠i} wⱼ k⁰ᵢⱼ / (W − wᵢ), in place of the row sums; std_err = 2 · se of
+        // its weighted mean.
         let std_err = if n >= 2 {
-            let h1: Vec<f64> = (0..n).map(|i| sums.rows[i] / (total - w(i))).collect();
+            let mut h1 = sums.rows;
+            for (i, g) in h1.iter_mut().enumerate() {
+                *g /= total - w(i);
+            }
             match Estimate::from_values(&h1, weights, par) {
                 Ok(e) => 2.0 * e.std_err,
                 Err(_) => f64::INFINITY,
