@@ -35,6 +35,20 @@ pub trait Score: LogDensity {
     /// Writes s_p(x) into `out` (`x.len() == out.len() == dim()`).
     fn score_into(&self, x: &[f64], out: &mut [f64]);
 
+    /// Writes the scores of many points at once: `xs` holds k points row-major (k × dim()),
+    /// `out` receives their k scores the same way. The default calls [`Score::score_into`]
+    /// per point; models override it with a matrix product where one exists (the Gaussian:
+    /// S = −(X − 1μᵀ) Σ⁻ᵀ), which the objectives call per chunk of samples.
+    fn score_rows_into(&self, xs: &[f64], out: &mut [f64]) {
+        let d = self.dim();
+        if d == 0 {
+            return;
+        }
+        for (x, o) in xs.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+            self.score_into(x, o);
+        }
+    }
+
     /// Checked, allocating score.
     ///
     /// # Errors
@@ -141,6 +155,9 @@ impl<T: LogDensity + ?Sized> LogDensity for &T {
 impl<T: Score + ?Sized> Score for &T {
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
         (**self).score_into(x, out)
+    }
+    fn score_rows_into(&self, xs: &[f64], out: &mut [f64]) {
+        (**self).score_rows_into(xs, out)
     }
 }
 

@@ -35,6 +35,9 @@ struct Args {
     /// Internal: run the KSD at this n and print the peak RSS in MB.
     #[arg(long, hide = true)]
     child_n: Option<usize>,
+    /// Internal: run the SM workload at this n (d = 10) 50 times, for profiling.
+    #[arg(long, hide = true)]
+    profile_sm: Option<usize>,
     /// Output folder.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -102,6 +105,20 @@ fn machine() -> Value {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(n) = args.profile_sm {
+        let xs = normal_data(n, 10, 11)?;
+        let t = std::time::Instant::now();
+        let mut v = 0.0;
+        for _ in 0..50 {
+            v += sm_gaussian(&xs, Par::rayon(0))?;
+        }
+        println!(
+            "{:.4} s per run, value {}",
+            t.elapsed().as_secs_f64() / 50.0,
+            v / 50.0
+        );
+        return Ok(());
+    }
     if let Some(n) = args.child_n {
         let xs = normal_data(n, 10, 11)?;
         let v = ksd_v_imq(&xs, Par::rayon(0))?;

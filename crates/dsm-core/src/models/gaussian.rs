@@ -118,6 +118,27 @@ impl Score for Gaussian {
         self.cov.precision_times(x, &self.mean, out);
         out.iter_mut().for_each(|v| *v = -*v);
     }
+
+    /// S = −Z Σ⁻ᵀ with Z = X − 1μᵀ formed first (so no cancellation against μ), as one
+    /// faer matrix product (sequential; SIMD chosen at run time).
+    fn score_rows_into(&self, xs: &[f64], out: &mut [f64]) {
+        let d = self.mean.len();
+        let k = xs.len() / d;
+        let mut z = xs[..k * d].to_vec();
+        for row in z.chunks_exact_mut(d) {
+            for (v, m) in row.iter_mut().zip(&self.mean) {
+                *v -= m;
+            }
+        }
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_row_major_slice_mut(&mut out[..k * d], k, d),
+            faer::Accum::Replace,
+            faer::MatRef::from_row_major_slice(&z, k, d),
+            faer::MatRef::from_row_major_slice(&self.cov.inverse, d, d).transpose(),
+            -1.0,
+            faer::Par::Seq,
+        );
+    }
 }
 
 impl Hessian for Gaussian {

@@ -22,22 +22,33 @@ where
 {
     let d = samples.dim();
     same_dim("p", d, p.dim())?;
-    mc::map_samples(
+    // Scores a chunk at a time (Score::score_rows_into: one matrix product for a Gaussian).
+    mc::map_sample_chunks(
         samples,
         par,
-        || (vec![0.0; d], vec![0.0; d * d]),
-        |(s, h), i, x| {
-            p.score_into(x, s);
-            check_finite(s, "score of p", i)?;
-            let laplacian = p.laplacian(x, h);
-            if !laplacian.is_finite() {
-                return Err(crate::Error::NonFiniteValue {
-                    quantity: "hessian of log p",
-                    index: i,
-                });
+        || (vec![0.0; mc::CHUNK_SIZE * d], vec![0.0; d * d]),
+        |(s, h), first, rows, values| {
+            let s = &mut s[..rows.len()];
+            p.score_rows_into(rows, s);
+            // Counting (not short-circuiting) lets the check vectorise.
+            if s.iter().filter(|v| !v.is_finite()).count() > 0 {
+                for (k, s) in s.chunks_exact(d).enumerate() {
+                    check_finite(s, "score of p", first + k)?;
+                }
             }
-            let norm_sq: f64 = s.iter().map(|v| v * v).sum();
-            Ok(norm_sq + 2.0 * laplacian)
+            let points = rows.chunks_exact(d).zip(s.chunks_exact(d));
+            for (k, ((x, s), value)) in points.zip(values.iter_mut()).enumerate() {
+                let i = first + k;
+                let laplacian = p.laplacian(x, h);
+                if !laplacian.is_finite() {
+                    return Err(crate::Error::NonFiniteValue {
+                        quantity: "hessian of log p",
+                        index: i,
+                    });
+                }
+                *value = mc::sum_of_squares(s) + 2.0 * laplacian;
+            }
+            Ok(())
         },
     )
 }
