@@ -99,12 +99,35 @@ pub fn gemm_peak_gflops() -> f64 {
     2.0 * (k * k * k) as f64 / secs / 1e9
 }
 
-/// Peak resident set size of this process in MB (Linux `VmHWM`), if known.
+/// Peak resident set size of this process in MB of 10⁶ bytes (Linux `VmHWM`), if known.
 pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0 / 1e6)
+}
+
+/// Nanoseconds per element of the IMQ profile's divider work, 1/(1 + u) then its square
+/// root, in a loop compiled for the CPU's vector unit (pulp's run-time dispatch), as the KSD
+/// tile pass runs it. Division and square root share one unit that no other flop can use, so
+/// pairs × this is a floor for the pass however well the rest of it overlaps.
+pub fn sqrt_div_ns_per_element() -> f64 {
+    let u: Vec<f64> = (0..4096).map(|i| (i % 97) as f64 * 0.37).collect();
+    let mut out = vec![0.0; u.len()];
+    let reps = 4000;
+    let secs = median_seconds(3, || {
+        for r in 0..reps {
+            let shift = black_box(r as f64 * 1e-9);
+            pulp::Arch::new().dispatch(|| {
+                for (o, &v) in out.iter_mut().zip(&u) {
+                    let inv = (1.0 + v + shift).recip();
+                    *o = inv.sqrt();
+                }
+            });
+            black_box(&out);
+        }
+    });
+    secs / (reps * u.len()) as f64 * 1e9
 }
 
 /// Writes the samples as raw little-endian f64, row-major (what the Python side reads with

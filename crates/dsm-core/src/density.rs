@@ -5,6 +5,7 @@
 //! wrong (every dsm entry point checks them first). The provided `try_*` methods are the
 //! checked, allocating versions for one-off use.
 
+use faer::MatMut;
 use rand::Rng;
 
 use crate::error::{Error, Result, check_finite, same_dim};
@@ -36,16 +37,21 @@ pub trait Score: LogDensity {
     fn score_into(&self, x: &[f64], out: &mut [f64]);
 
     /// Writes the scores of many points at once: `xs` holds k points row-major (k × dim()),
-    /// `out` receives their k scores the same way. The default calls [`Score::score_into`]
-    /// per point; models override it with a matrix product where one exists (the Gaussian:
-    /// S = −(X − 1μᵀ) Σ⁻ᵀ), which the objectives call per chunk of samples.
-    fn score_rows_into(&self, xs: &[f64], out: &mut [f64]) {
+    /// and row r of `out` (k × dim(), any strides) receives s_p(x_r). The default calls
+    /// [`Score::score_into`] per point; models override it with a matrix product where one
+    /// exists (the Gaussian: S = −(X − 1μᵀ) Σ⁻ᵀ). The objectives call it per chunk of
+    /// samples with a column-major `out`, so that per-point norms run along its columns.
+    fn score_rows_into(&self, xs: &[f64], mut out: MatMut<'_, f64>) {
         let d = self.dim();
         if d == 0 {
             return;
         }
-        for (x, o) in xs.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-            self.score_into(x, o);
+        let mut s = vec![0.0; d];
+        for (r, x) in xs.chunks_exact(d).enumerate() {
+            self.score_into(x, &mut s);
+            for (j, v) in s.iter().enumerate() {
+                out[(r, j)] = *v;
+            }
         }
     }
 
@@ -156,7 +162,7 @@ impl<T: Score + ?Sized> Score for &T {
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
         (**self).score_into(x, out)
     }
-    fn score_rows_into(&self, xs: &[f64], out: &mut [f64]) {
+    fn score_rows_into(&self, xs: &[f64], out: MatMut<'_, f64>) {
         (**self).score_rows_into(xs, out)
     }
 }

@@ -400,26 +400,37 @@ fn samplers_have_the_right_moments() {
 
 #[test]
 fn batched_scores_equal_the_per_point_scores() {
-    // Gaussian: one matrix product per chunk, against s = −Σ⁻¹(x − μ) per point; a model with
-    // the default (per-point) batch must agree exactly.
+    // Gaussian: one matrix product per chunk, against s = −Σ⁻¹(x − μ) per point, into row- and
+    // column-major outputs; a model with the default (per-point) batch must agree exactly.
     let q = MultivariateStudentT::new(vec![0.5, -1.0, 0.0], &SIGMA_Q, 3.0).unwrap();
     let p = Gaussian::new(vec![40.0, 0.3, -25.0], &SIGMA_P).unwrap();
     for n in [1, 7, 256, 300] {
         let xs = q.sample_n(n, 5, Par::Seq).unwrap();
-        let mut batch = vec![f64::NAN; n * 3];
-        p.score_rows_into(xs.as_slice(), &mut batch);
+        let mut row_major = vec![f64::NAN; n * 3];
+        p.score_rows_into(
+            xs.as_slice(),
+            faer::MatMut::from_row_major_slice_mut(&mut row_major, n, 3),
+        );
+        let mut col_major = faer::Mat::<f64>::from_fn(n, 3, |_, _| f64::NAN);
+        p.score_rows_into(xs.as_slice(), col_major.as_mut());
+        let mut default_batch = faer::Mat::<f64>::from_fn(n, 3, |_, _| f64::NAN);
+        q.score_rows_into(xs.as_slice(), default_batch.as_mut());
         let mut single = vec![0.0; 3];
         for i in 0..n {
             p.score_into(xs.row(i), &mut single);
-            for (a, b) in batch[i * 3..(i + 1) * 3].iter().zip(&single) {
-                assert!(close(*a, *b, 1e-13, 1e-13), "n={n} i={i}: {a} vs {b}");
+            for j in 0..3 {
+                for got in [row_major[i * 3 + j], col_major[(i, j)]] {
+                    assert!(
+                        close(got, single[j], 1e-13, 1e-13),
+                        "n={n} i={i}: {got} vs {}",
+                        single[j]
+                    );
+                }
             }
-        }
-        let mut default_batch = vec![f64::NAN; n * 3];
-        q.score_rows_into(xs.as_slice(), &mut default_batch);
-        for i in 0..n {
             q.score_into(xs.row(i), &mut single);
-            assert_eq!(&default_batch[i * 3..(i + 1) * 3], &single[..]);
+            for j in 0..3 {
+                assert_eq!(default_batch[(i, j)], single[j]);
+            }
         }
     }
 }

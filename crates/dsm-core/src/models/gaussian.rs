@@ -121,7 +121,7 @@ impl Score for Gaussian {
 
     /// S = −Z Σ⁻ᵀ with Z = X − 1μᵀ formed first (so no cancellation against μ), as one
     /// faer matrix product (sequential; SIMD chosen at run time).
-    fn score_rows_into(&self, xs: &[f64], out: &mut [f64]) {
+    fn score_rows_into(&self, xs: &[f64], out: faer::MatMut<'_, f64>) {
         let d = self.mean.len();
         let k = xs.len() / d;
         let mut z = xs[..k * d].to_vec();
@@ -131,7 +131,7 @@ impl Score for Gaussian {
             }
         }
         faer::linalg::matmul::matmul(
-            faer::MatMut::from_row_major_slice_mut(&mut out[..k * d], k, d),
+            out,
             faer::Accum::Replace,
             faer::MatRef::from_row_major_slice(&z, k, d),
             faer::MatRef::from_row_major_slice(&self.cov.inverse, d, d).transpose(),

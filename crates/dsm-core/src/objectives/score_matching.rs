@@ -1,7 +1,9 @@
 //! The score-matching loss, MATH.md eq. (2).
 
 use crate::density::Hessian;
-use crate::error::{Result, check_finite, same_dim};
+use faer::Mat;
+
+use crate::error::{Result, same_dim};
 use crate::mc::{self, Estimate, Par};
 use crate::samples::Samples;
 
@@ -22,31 +24,47 @@ where
 {
     let d = samples.dim();
     same_dim("p", d, p.dim())?;
-    // Scores a chunk at a time (Score::score_rows_into: one matrix product for a Gaussian).
+    // Scores a chunk at a time (Score::score_rows_into: one matrix product for a Gaussian),
+    // column-major, so that the checks and the norms run along contiguous columns.
     mc::map_sample_chunks(
         samples,
         par,
-        || (vec![0.0; mc::CHUNK_SIZE * d], vec![0.0; d * d]),
+        || (Mat::<f64>::zeros(mc::CHUNK_SIZE, d), vec![0.0; d * d]),
         |(s, h), first, rows, values| {
-            let s = &mut s[..rows.len()];
-            p.score_rows_into(rows, s);
-            // Counting (not short-circuiting) lets the check vectorise.
-            if s.iter().filter(|v| !v.is_finite()).count() > 0 {
-                for (k, s) in s.chunks_exact(d).enumerate() {
-                    check_finite(s, "score of p", first + k)?;
+            let k = values.len();
+            p.score_rows_into(rows, s.as_mut().subrows_mut(0, k));
+            values.fill(0.0);
+            let mut bad = 0;
+            for j in 0..d {
+                let col = &s.col_as_slice(j)[..k];
+                // Counting (not short-circuiting) lets the check vectorise.
+                bad += col.iter().filter(|v| !v.is_finite()).count();
+                for (v, c) in values.iter_mut().zip(col) {
+                    *v += c * c;
                 }
             }
-            let points = rows.chunks_exact(d).zip(s.chunks_exact(d));
-            for (k, ((x, s), value)) in points.zip(values.iter_mut()).enumerate() {
-                let i = first + k;
+            // The first bad score by sample, so errors name the first bad sample whichever
+            // check fails.
+            let bad_score = (bad > 0).then(|| {
+                (0..k)
+                    .find(|&r| (0..d).any(|j| !s[(r, j)].is_finite()))
+                    .unwrap_or(0)
+            });
+            for (r, (x, value)) in rows.chunks_exact(d).zip(values.iter_mut()).enumerate() {
+                if bad_score == Some(r) {
+                    return Err(crate::Error::NonFiniteValue {
+                        quantity: "score of p",
+                        index: first + r,
+                    });
+                }
                 let laplacian = p.laplacian(x, h);
                 if !laplacian.is_finite() {
                     return Err(crate::Error::NonFiniteValue {
                         quantity: "hessian of log p",
-                        index: i,
+                        index: first + r,
                     });
                 }
-                *value = mc::sum_of_squares(s) + 2.0 * laplacian;
+                *value += 2.0 * laplacian;
             }
             Ok(())
         },
