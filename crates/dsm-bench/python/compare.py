@@ -4,7 +4,8 @@ Usage: python compare.py WORKLOAD DATA N D REPEATS
   WORKLOAD  ksd_v_imq | sm_gaussian
   DATA      raw little-endian float64, row-major N x D (written by the Rust harness)
 Prints one JSON object: {"numpy_s", "numpy_value", "jax_s", "jax_value", "torch_s", "torch_value"}
-with null where a reference is not installed. Times are medians of REPEATS runs after a warm-up.
+with null where a reference is not installed (JAX and PyTorch are optional; a message on stderr
+says which are missing). Times are medians of REPEATS runs after a warm-up.
 
 The KSD references are written the way a careful numpy user would: Gram-matrix products in row
 blocks (no n x n temporaries beyond one block), float64 throughout.
@@ -104,6 +105,45 @@ def jax_refs():
     return {"ksd_v_imq": ksd, "sm_gaussian": sm}
 
 
+def torch_refs():
+    """PyTorch CPU references, float64, written like the numpy ones (row blocks of Gram products).
+    None when torch is not installed."""
+    try:
+        import torch
+    except Exception:
+        return None
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    def ksd(x):
+        with torch.no_grad():
+            x = torch.from_numpy(x)
+            s = -x
+            n, d = x.shape
+            xx, xs = (x * x).sum(1), (x * s).sum(1)
+            total = torch.zeros((), dtype=torch.float64)
+            for a in range(0, n, BLOCK):
+                xb, sb = x[a:a + BLOCK], s[a:a + BLOCK]
+                sq = torch.clamp(xx[a:a + BLOCK, None] + xx[None, :] - 2.0 * (xb @ x.T), min=0.0)
+                u = 1.0 + sq
+                phi = 1.0 / torch.sqrt(u)
+                d1 = -0.5 * phi / u
+                d2 = -1.5 * d1 / u
+                dot = sb @ s.T
+                dr = xb @ s.T - xs[a:a + BLOCK, None] - xs[None, :] + sb @ x.T
+                total += torch.sum(phi * dot + 2.0 * d1 * dr - 2.0 * d * d1 - 4.0 * d2 * sq)
+            return float(total) / (n * n)
+
+    def sm(x):
+        with torch.no_grad():
+            x = torch.from_numpy(x)
+            d = x.shape[1]
+            mu, prec = torch.zeros(d, dtype=torch.float64), torch.eye(d, dtype=torch.float64)
+            s = -(x - mu) @ prec
+            return float(torch.mean(torch.einsum("ij,ij->i", s, s)) - 2.0 * torch.trace(prec))
+
+    return {"ksd_v_imq": ksd, "sm_gaussian": sm}
+
+
 def main():
     workload, path, n, d, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     x = np.fromfile(path, dtype="<f8").reshape(n, d)
@@ -115,6 +155,17 @@ def main():
         g = refs[workload]
         out["jax_s"] = median_time(lambda: g(x), repeats)
         out["jax_value"] = g(x)
+    else:
+        print("JAX is not installed: no JAX column (cargo xtask bench-compare --setup installs it)",
+              file=sys.stderr)
+    refs = torch_refs()
+    if refs is not None:
+        g = refs[workload]
+        out["torch_s"] = median_time(lambda: g(x), repeats)
+        out["torch_value"] = g(x)
+    else:
+        print("PyTorch is not installed: no PyTorch column (pip install torch into the venv to add it)",
+              file=sys.stderr)
     print(json.dumps(out))
 
 

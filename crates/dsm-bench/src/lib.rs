@@ -99,6 +99,18 @@ pub fn gemm_peak_gflops() -> f64 {
     2.0 * (k * k * k) as f64 / secs / 1e9
 }
 
+/// Seconds to read the samples once on all threads (a parallel sum in 256-row chunks): the
+/// memory floor of any objective that visits every sample, such as the SM loss.
+pub fn read_floor_seconds(xs: &Samples) -> f64 {
+    use rayon::prelude::*;
+    let data = xs.as_slice();
+    let chunk = 256 * xs.dim().max(1);
+    median_seconds(5, || {
+        let s: f64 = data.par_chunks(chunk).map(|c| c.iter().sum::<f64>()).sum();
+        black_box(s);
+    })
+}
+
 /// Peak resident set size of this process in MB of 10⁶ bytes (Linux `VmHWM`), if known.
 pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use dsm_bench::{
     fma_peak_gflops, gemm_peak_gflops, ksd_flops_per_pair, ksd_v_imq, median_seconds, normal_data,
-    peak_rss_mb, sm_gaussian, sqrt_div_ns_per_element, write_f64,
+    peak_rss_mb, read_floor_seconds, sm_gaussian, sqrt_div_ns_per_element, write_f64,
 };
 use dsm_core::Par;
 use serde_json::{Value, json};
@@ -183,6 +183,12 @@ fn main() -> Result<()> {
                         String::from_utf8_lossy(&o.stderr)
                     );
                 }
+                // Say once which references are missing (the script names them on stderr).
+                if n == ksd_sizes[0] && name == "ksd_v_imq" {
+                    for line in String::from_utf8_lossy(&o.stderr).lines() {
+                        eprintln!("{line}");
+                    }
+                }
                 serde_json::from_slice::<Value>(&o.stdout)?
             }
             None => json!({}),
@@ -194,7 +200,7 @@ fn main() -> Result<()> {
                 .and_then(Value::as_f64)
                 .map(|r| (r - value).abs() / value.abs().max(1e-300))
         };
-        let max_rel = [rel("numpy_value"), rel("jax_value")]
+        let max_rel = [rel("numpy_value"), rel("jax_value"), rel("torch_value")]
             .into_iter()
             .flatten()
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
@@ -202,7 +208,7 @@ fn main() -> Result<()> {
             "name": name, "n": n, "d": d, "dsm_s": dsm_s,
             "numpy_s": reference.get("numpy_s").cloned().unwrap_or(Value::Null),
             "jax_s": reference.get("jax_s").cloned().unwrap_or(Value::Null),
-            "torch_s": Value::Null,
+            "torch_s": reference.get("torch_s").cloned().unwrap_or(Value::Null),
             "max_rel_diff": max_rel,
             "dsm_value": value,
         });
@@ -216,6 +222,7 @@ fn main() -> Result<()> {
     }
     let (row, t, _) = run("sm_gaussian", sm_n, &|xs| sm_gaussian(xs, Par::rayon(0)))?;
     eprintln!("sm_gaussian n = {sm_n}: dsm {t:.4} s");
+    let sm_read_floor = read_floor_seconds(&normal_data(sm_n, d, 7)?);
     workloads.push(row);
 
     // Parallel speed-up and flop rate on the largest KSD workload.
@@ -267,6 +274,7 @@ fn main() -> Result<()> {
         "gemm_gflops_per_core": gemm_peak,
         "ksd_achieved_gflops": achieved,
         "sqrt_div_ns_per_element": divider_ns,
+        "sm_read_floor_s": sm_read_floor,
         "ksd_floor_s": floor_s,
         "ksd_time_over_floor": par / floor_s,
         "ksd_sequential_s": seq,
@@ -283,22 +291,23 @@ fn main() -> Result<()> {
         "Machine: {} ({} threads). Medians of {repeats} runs after a warm-up; identical seeded data; float64.\n\n",
         summary["machine"]["cpu"], threads
     );
-    md += "| workload | n | d | dsm (s) | numpy (s) | JAX (s) | fastest reference / dsm | max rel. diff |\n|---|---|---|---|---|---|---|---|\n";
+    md += "| workload | n | d | dsm (s) | numpy (s) | JAX (s) | PyTorch (s) | fastest reference / dsm | max rel. diff |\n|---|---|---|---|---|---|---|---|---|\n";
     for w in &summary["workloads"].as_array().cloned().unwrap_or_default() {
         let f = |k: &str| w[k].as_f64();
-        let best = [f("numpy_s"), f("jax_s")]
+        let best = [f("numpy_s"), f("jax_s"), f("torch_s")]
             .into_iter()
             .flatten()
             .fold(f64::INFINITY, f64::min);
         let show = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
         md += &format!(
-            "| {} | {} | {} | {:.4} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {:.4} | {} | {} | {} | {} | {} |\n",
             w["name"].as_str().unwrap_or(""),
             w["n"],
             w["d"],
             f("dsm_s").unwrap_or(f64::NAN),
             show(f("numpy_s")),
             show(f("jax_s")),
+            show(f("torch_s")),
             if best.is_finite() {
                 format!("{:.1}×", best / f("dsm_s").unwrap_or(f64::NAN))
             } else {
@@ -321,6 +330,9 @@ fn main() -> Result<()> {
         "Floor counting the divider: the products at the GEMM peak plus one division and one square root per pair \
          ({divider_ns:.2} ns per element, vectorised) = {floor_s:.3} s on {threads} threads; dsm takes {:.2}× that.\n",
         par / floor_s
+    );
+    md += &format!(
+        "SM n = {sm_n}, d = {d}: reading the samples once on {threads} threads takes {sm_read_floor:.4} s (the memory floor).\n"
     );
     md += &format!(
         "\nPeak RSS of the KSD statistic at n = 1e6, d = 10: {}.\n",
