@@ -81,8 +81,8 @@ impl Kernel for Imq {
         Some(self.profile(sq_dist))
     }
 
-    /// The same values as [`Imq::profile`] entry by entry, with the test on β taken once so
-    /// that the β = −½ loop (one division, one square root) vectorises with `f`.
+    /// The same values as [`Kernel::radial_profile`] entry by entry, with the test on β taken
+    /// once so that the β = −½ loop (one division, one square root) vectorises with `f`.
     #[inline(always)]
     fn radial_profile_each<F: FnMut(usize, [f64; 3])>(&self, u: &[f64], mut f: F) -> bool {
         let (c2, beta) = (self.c * self.c, self.beta);
