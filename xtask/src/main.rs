@@ -41,15 +41,18 @@ pub struct BenchArgs {
     /// Smaller workloads.
     #[arg(long)]
     quick: bool,
-    /// Create target/bench/venv with numpy (and JAX if it installs) first.
+    /// Create the virtual environment (OUT/venv) with numpy (and JAX if it installs) first.
     #[arg(long)]
     setup: bool,
-    /// Also measure the peak RSS of the KSD statistic at n = 1e6 (about 100 minutes).
+    /// Also measure the peak RSS of the KSD statistic at n = 1e6 (about 15 minutes).
     #[arg(long)]
     with_1e6: bool,
     /// Measure the peak RSS of the KSD statistic at this n (d = 10).
     #[arg(long, value_name = "N")]
     rss_n: Option<usize>,
+    /// Output folder for compare.md, compare.json, the data and the venv (default target/bench).
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
 }
 
 fn bench_compare(args: &BenchArgs) -> Result<()> {
@@ -75,6 +78,9 @@ fn bench_compare(args: &BenchArgs) -> Result<()> {
     }
     if let Some(n) = args.rss_n {
         cmd.args(["--rss-n", &n.to_string()]);
+    }
+    if let Some(out) = &args.out {
+        cmd.arg("--out").arg(out);
     }
     let status = cmd.status().context("running bench-compare")?;
     if !status.success() {

@@ -38,7 +38,7 @@ struct Args {
     /// Internal: run the SM workload at this n (d = 10) 50 times, for profiling.
     #[arg(long, hide = true)]
     profile_sm: Option<usize>,
-    /// Output folder.
+    /// Output folder (default target/bench); the venv lives in OUT/venv.
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -286,7 +286,7 @@ fn main() -> Result<()> {
         serde_json::to_string_pretty(&summary)?,
     )?;
 
-    let mut md = String::from("# dsm against numpy and JAX\n\n");
+    let mut md = String::from("# dsm against numpy, JAX and PyTorch\n\n");
     md += &format!(
         "Machine: {} ({} threads). Medians of {repeats} runs after a warm-up; identical seeded data; float64.\n\n",
         summary["machine"]["cpu"], threads
