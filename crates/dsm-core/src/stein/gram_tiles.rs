@@ -100,22 +100,19 @@ pub(crate) fn langevin_radial_upper_with<K: Kernel>(
             let c = t.hi - t.lo;
             // The columns' centred points, ‖x̃ⱼ‖², x̃ⱼ·sⱼ, wⱼ; then A X̃_Jᵀ and A S_Jᵀ (S_J straight
             // from the row-major data).
-            for (b, j) in (t.lo..t.hi).enumerate() {
-                centred(j, &mut sc.point);
+            for (b, (j, xj)) in (t.lo..t.hi).zip(sc.xj.chunks_exact_mut(d)).enumerate() {
+                centred(j, xj);
                 let sj = &s[j * d..(j + 1) * d];
-                sc.xx_j[b] = dot(&sc.point, &sc.point);
-                sc.xs_j[b] = dot(&sc.point, sj);
+                sc.xx_j[b] = dot(xj, xj);
+                sc.xs_j[b] = dot(xj, sj);
                 sc.w_j[b] = w(j);
-                for (k, v) in sc.point.iter().enumerate() {
-                    sc.xj[(b, k)] = *v;
-                }
             }
             let (gx, gs) =
                 sc.g.as_mut()
                     .submatrix_mut(0, 0, 2 * m, 2 * c)
                     .split_at_col_mut(c);
             for (dst, src) in [
-                (gx, sc.xj.as_ref().subrows(0, c)),
+                (gx, MatRef::from_row_major_slice(&sc.xj[..c * d], c, d)),
                 (gs, sm.subrows(t.lo, c)),
             ] {
                 faer::linalg::matmul::matmul(
@@ -153,7 +150,8 @@ struct Scratch {
     block: Option<usize>,
     point: Vec<f64>,
     a: Mat<f64>,
-    xj: Mat<f64>,
+    /// The tile's centred points, row-major.
+    xj: Vec<f64>,
     g: Mat<f64>,
     xx_i: [f64; ROWS],
     xs_i: [f64; ROWS],
@@ -169,7 +167,7 @@ impl Scratch {
             block: None,
             point: vec![0.0; d],
             a: Mat::zeros(0, d),
-            xj: Mat::zeros(COLS, d),
+            xj: vec![0.0; COLS * d],
             g: Mat::zeros(2 * ROWS, 2 * COLS),
             xx_i: [0.0; ROWS],
             xs_i: [0.0; ROWS],
