@@ -150,22 +150,18 @@ def main():
     f = {"ksd_v_imq": ksd_v_imq_numpy, "sm_gaussian": sm_gaussian_numpy}[workload]
     out = {"numpy_s": median_time(lambda: f(x), repeats), "numpy_value": float(f(x)),
            "jax_s": None, "jax_value": None, "torch_s": None, "torch_value": None}
-    refs = jax_refs()
-    if refs is not None:
+    optional = (
+        ("jax", jax_refs, "JAX is not installed: no JAX column (cargo xtask bench-compare --setup installs it)"),
+        ("torch", torch_refs, "PyTorch is not installed: no PyTorch column (pip install torch into the venv to add it)"),
+    )
+    for key, make_refs, missing in optional:
+        refs = make_refs()
+        if refs is None:
+            print(missing, file=sys.stderr)
+            continue
         g = refs[workload]
-        out["jax_s"] = median_time(lambda: g(x), repeats)
-        out["jax_value"] = g(x)
-    else:
-        print("JAX is not installed: no JAX column (cargo xtask bench-compare --setup installs it)",
-              file=sys.stderr)
-    refs = torch_refs()
-    if refs is not None:
-        g = refs[workload]
-        out["torch_s"] = median_time(lambda: g(x), repeats)
-        out["torch_value"] = g(x)
-    else:
-        print("PyTorch is not installed: no PyTorch column (pip install torch into the venv to add it)",
-              file=sys.stderr)
+        out[key + "_s"] = median_time(lambda: g(x), repeats)
+        out[key + "_value"] = g(x)
     print(json.dumps(out))
 
 
