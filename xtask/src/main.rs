@@ -31,28 +31,19 @@ struct Cli {
 enum Command {
     /// Regenerate the paper's figures, data and checked claims into the output folder.
     Reproduce(Settings),
-    /// Time dsm against numpy (and JAX) on identical data: target/bench/compare.{md,json}.
+    /// Time dsm against numpy, JAX and PyTorch on identical data: target/bench/compare.{md,json}.
     BenchCompare(BenchArgs),
 }
 
-/// Options of `cargo xtask bench-compare`, passed to the release-built `bench-compare`.
+/// Arguments of `cargo xtask bench-compare`, forwarded unchanged to the release-built
+/// `bench-compare` binary, which defines and documents them (`--quick`, `--setup`,
+/// `--with-1e6`, `--rss-n N`, `--out DIR`; `cargo xtask bench-compare --help` shows them).
 #[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
 pub struct BenchArgs {
-    /// Smaller workloads.
-    #[arg(long)]
-    quick: bool,
-    /// Create the virtual environment (OUT/venv) with numpy (and JAX if it installs) first.
-    #[arg(long)]
-    setup: bool,
-    /// Also measure the peak RSS of the KSD statistic at n = 1e6 (about 15 minutes).
-    #[arg(long)]
-    with_1e6: bool,
-    /// Measure the peak RSS of the KSD statistic at this n (d = 10).
-    #[arg(long, value_name = "N")]
-    rss_n: Option<usize>,
-    /// Output folder for compare.md, compare.json, the data and the venv (default target/bench).
-    #[arg(long, value_name = "DIR")]
-    out: Option<std::path::PathBuf>,
+    /// Passed to bench-compare.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    args: Vec<String>,
 }
 
 fn bench_compare(args: &BenchArgs) -> Result<()> {
@@ -67,21 +58,7 @@ fn bench_compare(args: &BenchArgs) -> Result<()> {
         "bench-compare",
         "--",
     ]);
-    for (flag, on) in [
-        ("--quick", args.quick),
-        ("--setup", args.setup),
-        ("--with-1e6", args.with_1e6),
-    ] {
-        if on {
-            cmd.arg(flag);
-        }
-    }
-    if let Some(n) = args.rss_n {
-        cmd.args(["--rss-n", &n.to_string()]);
-    }
-    if let Some(out) = &args.out {
-        cmd.arg("--out").arg(out);
-    }
+    cmd.args(&args.args);
     let status = cmd.status().context("running bench-compare")?;
     if !status.success() {
         bail!("bench-compare failed");

@@ -21,7 +21,7 @@ struct Args {
     /// Smaller workloads and fewer repeats.
     #[arg(long)]
     quick: bool,
-    /// Create target/bench/venv with numpy (and try JAX) before running.
+    /// Create OUT/venv (default target/bench/venv) with numpy (and try JAX) before running.
     #[arg(long)]
     setup: bool,
     /// Also run the KSD statistic at n = 1e6, d = 10 in a child process to record its peak
