@@ -108,6 +108,15 @@ pub enum Error {
         /// Index of the sample where it happened.
         index: usize,
     },
+    /// An iterative numerical method (a series, a continued fraction, a root finder) did not
+    /// reach its tolerance within its iteration limit; no partial result is returned.
+    #[error("{what} did not converge after {iterations} iterations")]
+    NotConverged {
+        /// The method (for example "Student-t tail series").
+        what: &'static str,
+        /// Iterations spent.
+        iterations: usize,
+    },
     /// Fewer samples than a method needs.
     #[error("too few samples: need at least {needed}, got {got}")]
     TooFewSamples {

@@ -49,6 +49,7 @@ pub mod models;
 pub mod objectives;
 pub mod quadrature;
 mod samples;
+pub mod special_functions;
 pub mod stein;
 pub mod testing;
 

@@ -47,7 +47,6 @@ mod kernel;
 pub mod layers;
 mod pushforward;
 mod scalar;
-pub mod tails;
 
 pub use diffusion::FlowDiffusion;
 pub use euler::{Drift, EulerFlow, FisherTrajectory};

@@ -226,11 +226,11 @@ fn constructor_errors() {
         Err(Error::InvalidParameter { name: "skew", .. })
     ));
     assert!(matches!(
-        tails::ndtri_log(0.1),
+        dsm_core::special_functions::normal::ndtri_log(0.1),
         Err(Error::InvalidParameter { .. })
     ));
     assert!(matches!(
-        tails::ndtri_log(f64::NAN),
+        dsm_core::special_functions::normal::ndtri_log(f64::NAN),
         Err(Error::InvalidParameter { .. })
     ));
 }

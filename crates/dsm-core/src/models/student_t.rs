@@ -2,11 +2,11 @@
 
 use num_dual::DualNum;
 use rand::{Rng, RngExt};
-use special::Gamma;
 
 use crate::autodiff::GenericLogDensity;
 use crate::density::{Hessian, LogDensity, Sampler, Score};
 use crate::error::{Result, finite, positive};
+use crate::special_functions::StudentTFunctions;
 
 /// The Student-t St(μ, σ, ν) on ℝ (MATH.md section 5), normalised, with closed forms.
 ///
@@ -31,6 +31,8 @@ pub struct StudentT {
     scale: f64,
     dof: f64,
     log_norm: f64,
+    ln_scale: f64,
+    standard: StudentTFunctions,
     chi2: rand_distr::ChiSquared<f64>,
 }
 
@@ -44,16 +46,16 @@ impl StudentT {
         finite("location", location)?;
         positive("scale", scale)?;
         positive("dof", dof)?;
-        let log_norm = Gamma::ln_gamma(0.5 * (dof + 1.0)).0
-            - Gamma::ln_gamma(0.5 * dof).0
-            - 0.5 * (dof * std::f64::consts::PI).ln()
-            - scale.ln();
+        let standard = StudentTFunctions::new(dof)?;
+        let log_norm = standard.log_pdf_at_zero() - scale.ln();
         let chi2 = super::chi_squared(dof)?;
         Ok(Self {
             location,
             scale,
             dof,
             log_norm,
+            ln_scale: scale.ln(),
+            standard,
             chi2,
         })
     }
@@ -73,6 +75,38 @@ impl StudentT {
         self.dof
     }
 
+    /// The standard Student-t functions (log-space CDF, survival function, quantile) of this
+    /// dof, shared with the Gaussian flow.
+    pub fn standard(&self) -> &StudentTFunctions {
+        &self.standard
+    }
+
+    /// log F(x), the log of the CDF, accurate in both tails (docs/math.md section 10).
+    ///
+    /// # Errors
+    /// As [`StudentTFunctions::log_cdf`].
+    pub fn log_cdf(&self, x: f64) -> Result<f64> {
+        self.standard.log_cdf(self.standardise(x))
+    }
+
+    /// log(1 − F(x)), the log of the survival function, accurate in both tails.
+    ///
+    /// # Errors
+    /// As [`StudentTFunctions::log_sf`].
+    pub fn log_sf(&self, x: f64) -> Result<f64> {
+        self.standard.log_sf(self.standardise(x))
+    }
+
+    /// z = (x − μ)/σ, without overflow where x − μ alone would overflow.
+    fn standardise(&self, x: f64) -> f64 {
+        let z = (x - self.location) / self.scale;
+        if z.is_finite() || x.is_nan() {
+            z
+        } else {
+            x / self.scale - self.location / self.scale
+        }
+    }
+
     /// A copy with another location (the model family St(μ, σ, ν) of MATH.md section 6.1).
     ///
     /// # Errors
@@ -87,23 +121,19 @@ impl LogDensity for StudentT {
         1
     }
     fn log_density(&self, x: &[f64]) -> f64 {
-        let z = (x[0] - self.location) / self.scale;
-        self.log_norm - 0.5 * (self.dof + 1.0) * (z * z / self.dof).ln_1p()
+        self.standard.log_pdf(self.standardise(x[0])) - self.ln_scale
     }
 }
 
 impl Score for StudentT {
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
-        let r = x[0] - self.location;
-        out[0] = -(self.dof + 1.0) * r / (self.dof * self.scale * self.scale + r * r);
+        out[0] = self.standard.score(self.standardise(x[0])) / self.scale;
     }
 }
 
 impl Hessian for StudentT {
     fn hessian_into(&self, x: &[f64], out: &mut [f64]) {
-        let z = (x[0] - self.location) / self.scale;
-        let t = self.dof + z * z;
-        out[0] = -(self.dof + 1.0) * (self.dof - z * z) / (self.scale * self.scale * t * t);
+        out[0] = self.standard.score_derivative(self.standardise(x[0])) / (self.scale * self.scale);
     }
 }
 
