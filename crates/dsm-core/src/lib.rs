@@ -44,6 +44,7 @@ pub mod density;
 pub mod diffusion;
 mod error;
 pub mod kernel;
+pub mod linalg;
 pub mod mc;
 pub mod models;
 pub mod objectives;

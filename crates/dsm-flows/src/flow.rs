@@ -1,15 +1,10 @@
 //! The `Flow` trait: an invertible map T on ℝᵈ, written once over the scalar type, with exact
 //! Jacobians and derivatives from forward-mode automatic differentiation.
 
-use faer::MatRef;
 use num_dual::{Dual64, HyperDual64, HyperHyperDual64};
 
 use crate::scalar::FlowScalar;
 use dsm_core::{Error, Result};
-
-/// Smallest accepted reciprocal condition number of a Jacobian; below it the Jacobian is
-/// treated as singular.
-pub const SINGULAR_RCOND: f64 = 1e-14;
 
 /// An invertible map y = T(x) on ℝᵈ (MATH.md section 1: J = ∂T/∂x, row i = component,
 /// column j = input).
@@ -141,50 +136,38 @@ pub trait Flow: Sync {
     }
 }
 
-/// log |det A| of a row-major d × d matrix by LU with partial pivoting (faer).
-///
-/// # Errors
-/// [`Error::SingularJacobian`] when A is singular to working precision.
-pub fn log_abs_det(a: &[f64], d: usize) -> Result<f64> {
-    let lu = MatRef::from_row_major_slice(a, d, d).partial_piv_lu();
-    let u = lu.U();
-    let mut total = 0.0;
-    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    for i in 0..d {
-        let uii = u[(i, i)].abs();
-        if !(uii > SINGULAR_RCOND * scale) {
-            return Err(Error::SingularJacobian { index: 0 });
-        }
-        total += uii.ln();
+/// The flow's reading of a linear-algebra error: a singular matrix is a singular Jacobian,
+/// a non-finite one a non-finite Jacobian (both at sample 0, re-indexed by the engines).
+fn jacobian_error(e: Error) -> Error {
+    match e {
+        Error::Singular { .. } => Error::SingularJacobian { index: 0 },
+        Error::NonFiniteMatrix { .. } => Error::NonFiniteValue {
+            quantity: "Jacobian",
+            index: 0,
+        },
+        other => other,
     }
-    Ok(total)
 }
 
-/// A⁻¹ of a row-major d × d matrix (LU through faer) into `inv`.
+/// log |det A| of a row-major d × d Jacobian ([`dsm_core::linalg::log_abs_det`]: equilibrated
+/// LU, one conditioning rule).
 ///
 /// # Errors
-/// [`Error::SingularJacobian`] when A is singular to working precision (reciprocal pivot
-/// ratio below [`SINGULAR_RCOND`]).
+/// [`Error::SingularJacobian`] when A is singular to working precision (equilibrated rcond
+/// below [`dsm_core::linalg::MIN_RCOND`]); [`Error::NonFiniteValue`] for non-finite entries;
+/// [`Error::DimensionMismatch`] when `a` does not hold d² entries.
+pub fn log_abs_det(a: &[f64], d: usize) -> Result<f64> {
+    dsm_core::linalg::log_abs_det(a, d).map_err(jacobian_error)
+}
+
+/// A⁻¹ of a row-major d × d Jacobian into `inv` ([`dsm_core::linalg::invert_into`]).
+///
+/// # Errors
+/// As [`log_abs_det`], and [`Error::DimensionMismatch`] when `inv` does not hold d² entries.
 pub fn invert_into(a: &[f64], d: usize, inv: &mut [f64]) -> Result<()> {
-    use faer::linalg::solvers::DenseSolveCore;
-    let lu = MatRef::from_row_major_slice(a, d, d).partial_piv_lu();
-    let u = lu.U();
-    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    for i in 0..d {
-        if !(u[(i, i)].abs() > SINGULAR_RCOND * scale) {
-            return Err(Error::SingularJacobian { index: 0 });
-        }
-    }
-    let m = lu.inverse();
-    for i in 0..d {
-        for j in 0..d {
-            inv[i * d + j] = m[(i, j)];
-        }
-    }
-    if inv.iter().any(|v| !v.is_finite()) {
-        return Err(Error::SingularJacobian { index: 0 });
-    }
-    Ok(())
+    dsm_core::linalg::invert_into(a, d, inv)
+        .map(|_| ())
+        .map_err(jacobian_error)
 }
 
 impl<F: Flow> Flow for &F {

@@ -50,7 +50,7 @@ mod scalar;
 
 pub use diffusion::FlowDiffusion;
 pub use euler::{Drift, EulerFlow, FisherTrajectory};
-pub use flow::{Flow, SINGULAR_RCOND, invert_into, log_abs_det};
+pub use flow::{Flow, invert_into, log_abs_det};
 pub use kernel::PulledBackKernel;
 pub use layers::{
     Affine, AffineCoupling, Chain, CouplingWeights, Elementwise, GaussianFlow, Layer, ManualFlow,

@@ -1,34 +1,21 @@
 //! The diffusion of a metric: m mᵀ = G⁻¹ (Proposition 3.1).
 
-use faer::linalg::solvers::DenseSolveCore;
-use faer::{MatRef, Side};
-
 use crate::metric::Metric;
 use dsm_core::{Diffusion, DiffusionWork, Error, Result};
 
-/// G = C Cᵀ (Cholesky through faer) and G⁻¹, or `NotPositiveDefinite` at the sample.
+/// G = C Cᵀ and G⁻¹ ([`dsm_core::linalg::cholesky_into`]), or `NotPositiveDefinite` at the
+/// sample.
 pub(crate) fn factor(g: &[f64], d: usize, chol: &mut [f64], inv: &mut [f64]) -> Result<()> {
-    let not_spd = || Error::NotPositiveDefinite {
-        name: "metric",
-        index: Some(0),
-    };
-    if g.iter().any(|v| !v.is_finite()) {
-        return Err(not_spd());
-    }
-    let llt = MatRef::from_row_major_slice(g, d, d)
-        .llt(Side::Lower)
-        .map_err(|_| not_spd())?;
-    let (l, gi) = (llt.L(), llt.inverse());
-    for a in 0..d {
-        for b in 0..d {
-            chol[a * d + b] = if b <= a { l[(a, b)] } else { 0.0 };
-            inv[a * d + b] = 0.5 * (gi[(a, b)] + gi[(b, a)]);
+    match dsm_core::linalg::cholesky_into("metric", g, d, chol, Some(inv)) {
+        Ok(_) => Ok(()),
+        Err(Error::NotPositiveDefinite { .. } | Error::NonFiniteMatrix { .. }) => {
+            Err(Error::NotPositiveDefinite {
+                name: "metric",
+                index: Some(0),
+            })
         }
+        Err(other) => Err(other),
     }
-    if inv.iter().any(|v| !v.is_finite()) {
-        return Err(not_spd());
-    }
-    Ok(())
 }
 
 /// The diffusion of a metric, m = C⁻ᵀ with G = C Cᵀ, so that m mᵀ = G⁻¹ (MATH.md eq. 13):

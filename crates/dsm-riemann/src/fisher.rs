@@ -1,8 +1,5 @@
 //! The Riemannian Fisher divergence, MATH.md eqs. (13) and (33).
 
-use faer::linalg::solvers::Solve;
-use faer::{MatRef, Side};
-
 use crate::metric::Metric;
 use dsm_core::validate::same_dim;
 use dsm_core::{Error, Estimate, Par, Result, Samples, Score, mc};
@@ -37,8 +34,8 @@ where
     mc::map_samples(
         samples,
         par,
-        || (vec![0.0; d], vec![0.0; d], vec![0.0; d * d]),
-        |(sq, sp, g), i, x| {
+        || (vec![0.0; d], vec![0.0; d], vec![0.0; d * d], vec![0.0; d]),
+        |(sq, sp, g, delta), i, x| {
             q.score_into(x, sq);
             p.score_into(x, sp);
             if sq.iter().chain(sp.iter()).any(|v| !v.is_finite()) {
@@ -52,15 +49,10 @@ where
                 name: "metric",
                 index: Some(i),
             };
-            if g.iter().any(|v| !v.is_finite()) {
-                return Err(not_spd);
+            for (a, (q, p)) in sq.iter().zip(sp.iter()).enumerate() {
+                delta[a] = q - p;
             }
-            let llt = MatRef::from_row_major_slice(g, d, d)
-                .llt(Side::Lower)
-                .map_err(|_| not_spd)?;
-            let delta = faer::Mat::from_fn(d, 1, |a, _| sq[a] - sp[a]);
-            let z = llt.solve(&delta);
-            Ok((0..d).map(|a| delta[(a, 0)] * z[(a, 0)]).sum())
+            dsm_core::linalg::spd_inverse_quadratic_form("metric", g, d, delta).map_err(|_| not_spd)
         },
     )
 }

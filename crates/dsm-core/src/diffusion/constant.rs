@@ -1,12 +1,8 @@
 //! A constant, invertible diffusion matrix.
 
-use faer::MatRef;
-
 use super::{Diffusion, DiffusionWork};
 use crate::error::{Error, Result};
-
-/// Smallest accepted reciprocal condition number (σ_min / σ_max) of a constant diffusion.
-pub const MIN_RCOND: f64 = 1e-13;
+use crate::linalg;
 
 /// m(x) = M for a fixed invertible d × d matrix M; A = M Mᵀ, ∇·m = 0, ∇·A = 0.
 ///
@@ -33,8 +29,9 @@ impl ConstantDiffusion {
     /// # Errors
     /// [`Error::InvalidParameter`] for `dim == 0`;
     /// [`Error::DimensionMismatch`] when `m.len() != dim²`; [`Error::NonFiniteMatrix`];
-    /// [`Error::Singular`] when σ_min/σ_max < [`MIN_RCOND`] (a diffusion that is not
-    /// invertible does not define a divergence).
+    /// [`Error::Singular`] when its equilibrated reciprocal condition number is below
+    /// [`linalg::MIN_RCOND`](crate::linalg::MIN_RCOND) (a diffusion that is not invertible
+    /// does not define a divergence).
     pub fn new(dim: usize, m: Vec<f64>) -> Result<Self> {
         if dim == 0 {
             return Err(Error::InvalidParameter {
@@ -43,16 +40,9 @@ impl ConstantDiffusion {
                 constraint: ">= 1",
             });
         }
-        crate::error::same_dim("diffusion matrix entries", dim * dim, m.len())?;
-        if let Some(pos) = m.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteMatrix {
-                name: "m",
-                row: pos / dim,
-                col: pos % dim,
-            });
-        }
-        let rcond = reciprocal_condition(MatRef::from_row_major_slice(&m, dim, dim));
-        if rcond.is_nan() || rcond < MIN_RCOND {
+        linalg::check_square("m", &m, dim)?;
+        let rcond = linalg::reciprocal_condition(&m, dim)?;
+        if !(rcond >= linalg::MIN_RCOND) {
             return Err(Error::Singular { name: "m", rcond });
         }
         let mut a = vec![0.0; dim * dim];
@@ -67,18 +57,6 @@ impl ConstantDiffusion {
     /// The matrix M, row-major.
     pub fn matrix(&self) -> &[f64] {
         &self.m
-    }
-}
-
-/// σ_min / σ_max of a square matrix (0 when the SVD fails or the matrix is zero).
-pub(crate) fn reciprocal_condition(m: MatRef<'_, f64>) -> f64 {
-    match m.singular_values() {
-        Ok(s) => {
-            let max = s.iter().copied().fold(0.0, f64::max);
-            let min = s.iter().copied().fold(f64::INFINITY, f64::min);
-            if max > 0.0 { min / max } else { 0.0 }
-        }
-        Err(_) => 0.0,
     }
 }
 

@@ -22,7 +22,7 @@ mod constant;
 mod identity;
 
 pub use closure::DiffusionFn;
-pub use constant::{ConstantDiffusion, MIN_RCOND};
+pub use constant::ConstantDiffusion;
 pub use identity::IdentityDiffusion;
 
 #[cfg(doc)]

@@ -1,8 +1,5 @@
 //! A validated symmetric positive-definite matrix and what the models need of it.
 
-use faer::linalg::solvers::DenseSolveCore;
-use faer::{MatRef, Side};
-
 use crate::error::{Error, Result};
 
 /// Relative tolerance for the symmetry check of a user matrix.
@@ -26,14 +23,7 @@ impl Spd {
     /// Validates `matrix` (row-major d × d): finite, symmetric to 1e-12 relative, and
     /// positive definite (Cholesky through faer).
     pub(crate) fn new(name: &'static str, dim: usize, matrix: &[f64]) -> Result<Self> {
-        crate::error::same_dim("matrix entries (d²)", dim * dim, matrix.len())?;
-        if let Some(pos) = matrix.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteMatrix {
-                name,
-                row: pos / dim,
-                col: pos % dim,
-            });
-        }
+        crate::linalg::check_square(name, matrix, dim)?;
         let scale = matrix.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let mut sym = matrix.to_vec();
         for i in 0..dim {
@@ -51,29 +41,9 @@ impl Spd {
                 sym[j * dim + i] = mean;
             }
         }
-        let view = MatRef::from_row_major_slice(&sym, dim, dim);
-        let llt = view
-            .llt(Side::Lower)
-            .map_err(|_| Error::NotPositiveDefinite { name, index: None })?;
-        let l = llt.L();
         let mut chol = vec![0.0; dim * dim];
-        let mut log_det = 0.0;
-        for i in 0..dim {
-            for j in 0..=i {
-                chol[i * dim + j] = l[(i, j)];
-            }
-            log_det += 2.0 * l[(i, i)].ln();
-        }
-        let inv = llt.inverse();
         let mut inverse = vec![0.0; dim * dim];
-        for i in 0..dim {
-            for j in 0..dim {
-                inverse[i * dim + j] = 0.5 * (inv[(i, j)] + inv[(j, i)]);
-            }
-        }
-        if !log_det.is_finite() || inverse.iter().any(|v: &f64| !v.is_finite()) {
-            return Err(Error::NotPositiveDefinite { name, index: None });
-        }
+        let log_det = crate::linalg::cholesky_into(name, &sym, dim, &mut chol, Some(&mut inverse))?;
         Ok(Self {
             dim,
             matrix: sym,

@@ -43,7 +43,7 @@ CHECKS (all asserted; the largest disagreements are printed at the end):
 x and nu are the exact decimals written in the CSV (not their nearest f64).
 
 Run from this folder: python3 student_t_mpmath.py   (needs mpmath; writes student_t_mpmath.csv,
-about a minute) The Rust tests read the committed CSV; they never run Python. scipy is not a
+about 3.5 minutes). The Rust tests read the committed CSV; they never run Python. scipy is not a
 reference here: t.logsf / norm.ppf lose all accuracy below about 1e-300, and at nu >= 1e7
 betainc-based t.sf is inaccurate in the tails long before that.
 """

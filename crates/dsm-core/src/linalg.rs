@@ -1,0 +1,333 @@
+//! Dense linear algebra for the small d × d matrices of the objectives (Jacobians, diffusion
+//! matrices, metrics), in one place with one conditioning rule: LU with partial pivoting
+//! and Cholesky through faer, on row-major slices.
+//!
+//! **The conditioning rule.** A matrix is accepted as invertible when the reciprocal
+//! condition number of its *equilibrated* form is at least [`MIN_RCOND`]:
+//!
+//! ```text
+//! B = R⁻¹ A C⁻¹,   R = diag(row maxima), C = diag(column maxima of R⁻¹A), both powers of 2
+//! rcond(A) = 1 / (‖B‖₁ ‖B⁻¹‖₁)
+//! ```
+//! The scaling is exact (powers of two). rcond is invariant under scaling the rows of A by
+//! powers of two, and moves little under any row and column scaling: a diagonal Jacobian with entries 1 and 1e-200 (an elementwise flow with one
+//! coordinate far in its tail) is perfectly conditioned, as it is in floating point, while a
+//! matrix with two nearly parallel rows is not (docs/math.md section 1).
+
+use faer::linalg::solvers::{DenseSolveCore, Solve};
+use faer::{Mat, MatRef, Side};
+
+use crate::error::{Error, Result};
+
+/// Smallest accepted reciprocal condition number of an equilibrated matrix.
+pub const MIN_RCOND: f64 = 1e-14;
+
+/// Largest dimension accepted by the dense routines (a d × d matrix of 8d² bytes; 2²⁴
+/// keeps d² far from overflow).
+pub const MAX_DIM: usize = 1 << 24;
+
+/// The power of two at or below |v| (v finite and non-zero).
+#[inline]
+fn power_of_two_below(v: f64) -> f64 {
+    2f64.powi(v.abs().log2().floor() as i32)
+}
+
+/// Checks that `a` holds d² finite entries.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for d = 0 or d > [`MAX_DIM`]; [`Error::DimensionMismatch`] for
+/// a slice of another length; [`Error::NonFiniteMatrix`] naming the first bad entry.
+pub fn check_square(name: &'static str, a: &[f64], d: usize) -> Result<()> {
+    if d == 0 || d > MAX_DIM {
+        return Err(Error::InvalidParameter {
+            name: "dimension",
+            value: d as f64,
+            constraint: "in 1..=2^24",
+        });
+    }
+    crate::error::same_dim("matrix entries (d²)", d * d, a.len())?;
+    if let Some(pos) = a.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFiniteMatrix {
+            name,
+            row: pos / d,
+            col: pos % d,
+        });
+    }
+    Ok(())
+}
+
+/// An LU factorisation of an equilibrated square matrix: the work behind [`log_abs_det`],
+/// [`invert_into`] and [`reciprocal_condition`].
+struct Equilibrated {
+    d: usize,
+    rows: Vec<f64>,
+    cols: Vec<f64>,
+    lu: faer::linalg::solvers::PartialPivLu<f64>,
+    norm1: f64,
+}
+
+impl Equilibrated {
+    /// Factorises A; `None` when a row or column is zero (A is singular).
+    fn new(a: &[f64], d: usize) -> Option<Self> {
+        let mut rows = vec![0.0; d];
+        for (i, r) in rows.iter_mut().enumerate() {
+            let max = a[i * d..(i + 1) * d]
+                .iter()
+                .fold(0.0f64, |m, v| m.max(v.abs()));
+            if max == 0.0 {
+                return None;
+            }
+            *r = power_of_two_below(max);
+        }
+        let mut cols = vec![0.0f64; d];
+        for (j, c) in cols.iter_mut().enumerate() {
+            let max = (0..d).fold(0.0f64, |m, i| m.max((a[i * d + j] / rows[i]).abs()));
+            if max == 0.0 {
+                return None;
+            }
+            *c = power_of_two_below(max);
+        }
+        let b = Mat::from_fn(d, d, |i, j| a[i * d + j] / rows[i] / cols[j]);
+        let norm1 = (0..d)
+            .map(|j| (0..d).map(|i| b[(i, j)].abs()).sum::<f64>())
+            .fold(0.0, f64::max);
+        let lu = b.partial_piv_lu();
+        Some(Self {
+            d,
+            rows,
+            cols,
+            lu,
+            norm1,
+        })
+    }
+
+    /// B⁻¹ and rcond(B) = 1/(‖B‖₁‖B⁻¹‖₁) (0 when B⁻¹ is not finite).
+    fn inverse_and_rcond(&self) -> (Mat<f64>, f64) {
+        let inv = self.lu.inverse();
+        let d = self.d;
+        let norm_inv = (0..d)
+            .map(|j| (0..d).map(|i| inv[(i, j)].abs()).sum::<f64>())
+            .fold(0.0, f64::max);
+        let rcond = 1.0 / (self.norm1 * norm_inv);
+        (inv, if rcond.is_finite() { rcond } else { 0.0 })
+    }
+
+    /// log |det B| + Σ ln rᵢ + Σ ln cⱼ = log |det A|.
+    fn log_abs_det(&self) -> f64 {
+        let u = self.lu.U();
+        let mut total = 0.0;
+        for i in 0..self.d {
+            total += u[(i, i)].abs().ln() + self.rows[i].ln() + self.cols[i].ln();
+        }
+        total
+    }
+}
+
+/// The reciprocal condition number of the equilibrated A (module docs), 0 for a matrix
+/// with a zero row or column.
+///
+/// # Errors
+/// As [`check_square`].
+pub fn reciprocal_condition(a: &[f64], d: usize) -> Result<f64> {
+    check_square("matrix", a, d)?;
+    Ok(Equilibrated::new(a, d).map_or(0.0, |e| e.inverse_and_rcond().1))
+}
+
+/// log |det A| of a row-major d × d matrix by equilibrated LU with partial pivoting.
+///
+/// # Errors
+/// As [`check_square`]; [`Error::Singular`] when rcond(A) < [`MIN_RCOND`].
+pub fn log_abs_det(a: &[f64], d: usize) -> Result<f64> {
+    check_square("matrix", a, d)?;
+    let singular = |rcond| Error::Singular {
+        name: "matrix",
+        rcond,
+    };
+    let e = Equilibrated::new(a, d).ok_or(singular(0.0))?;
+    let (_, rcond) = e.inverse_and_rcond();
+    if !(rcond >= MIN_RCOND) {
+        return Err(singular(rcond));
+    }
+    Ok(e.log_abs_det())
+}
+
+/// A⁻¹ of a row-major d × d matrix into `inv` (row-major); returns log |det A|.
+///
+/// # Errors
+/// As [`log_abs_det`]; [`Error::DimensionMismatch`] when `inv` does not hold d² entries.
+pub fn invert_into(a: &[f64], d: usize, inv: &mut [f64]) -> Result<f64> {
+    check_square("matrix", a, d)?;
+    crate::error::same_dim("inverse entries (d²)", d * d, inv.len())?;
+    let singular = |rcond| Error::Singular {
+        name: "matrix",
+        rcond,
+    };
+    let e = Equilibrated::new(a, d).ok_or(singular(0.0))?;
+    let (b_inv, rcond) = e.inverse_and_rcond();
+    if !(rcond >= MIN_RCOND) {
+        return Err(singular(rcond));
+    }
+    // A⁻¹ = C⁻¹ B⁻¹ R⁻¹.
+    for i in 0..d {
+        for j in 0..d {
+            inv[i * d + j] = b_inv[(i, j)] / e.cols[i] / e.rows[j];
+        }
+    }
+    if inv.iter().any(|v| !v.is_finite()) {
+        return Err(singular(0.0));
+    }
+    Ok(e.log_abs_det())
+}
+
+/// The Cholesky factorisation G = L Lᵀ of a symmetric positive-definite row-major matrix:
+/// writes L (lower, row-major, zeros above) and, if given, G⁻¹ (symmetrised); returns
+/// log det G = 2 Σᵢ ln Lᵢᵢ. Only the lower triangle of G is read.
+///
+/// # Errors
+/// As [`check_square`] (with `name`); [`Error::NotPositiveDefinite`] naming `name` when the
+/// factorisation fails or its inverse is not finite.
+pub fn cholesky_into(
+    name: &'static str,
+    g: &[f64],
+    d: usize,
+    chol: &mut [f64],
+    inverse: Option<&mut [f64]>,
+) -> Result<f64> {
+    check_square(name, g, d)?;
+    crate::error::same_dim("Cholesky factor entries (d²)", d * d, chol.len())?;
+    let not_spd = || Error::NotPositiveDefinite { name, index: None };
+    let llt = MatRef::from_row_major_slice(g, d, d)
+        .llt(Side::Lower)
+        .map_err(|_| not_spd())?;
+    let l = llt.L();
+    let mut log_det = 0.0;
+    for i in 0..d {
+        for j in 0..d {
+            chol[i * d + j] = if j <= i { l[(i, j)] } else { 0.0 };
+        }
+        log_det += 2.0 * l[(i, i)].ln();
+    }
+    if !log_det.is_finite() {
+        return Err(not_spd());
+    }
+    if let Some(inv) = inverse {
+        crate::error::same_dim("inverse entries (d²)", d * d, inv.len())?;
+        let gi = llt.inverse();
+        for i in 0..d {
+            for j in 0..d {
+                inv[i * d + j] = 0.5 * (gi[(i, j)] + gi[(j, i)]);
+            }
+        }
+        if inv.iter().any(|v| !v.is_finite()) {
+            return Err(not_spd());
+        }
+    }
+    Ok(log_det)
+}
+
+/// δᵀ G⁻¹ δ for a symmetric positive-definite row-major G, by a Cholesky solve (no inverse).
+///
+/// # Errors
+/// As [`cholesky_into`]; [`Error::DimensionMismatch`] when δ has not d entries.
+pub fn spd_inverse_quadratic_form(
+    name: &'static str,
+    g: &[f64],
+    d: usize,
+    delta: &[f64],
+) -> Result<f64> {
+    check_square(name, g, d)?;
+    crate::error::same_dim("vector entries", d, delta.len())?;
+    let llt = MatRef::from_row_major_slice(g, d, d)
+        .llt(Side::Lower)
+        .map_err(|_| Error::NotPositiveDefinite { name, index: None })?;
+    let rhs = Mat::from_fn(d, 1, |a, _| delta[a]);
+    let z = llt.solve(&rhs);
+    Ok((0..d).map(|a| delta[a] * z[(a, 0)]).sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagonal_with_a_huge_dynamic_range_is_well_conditioned() {
+        let a = [1.0, 0.0, 0.0, 1e-200];
+        assert!(reciprocal_condition(&a, 2).unwrap() > 0.5);
+        let mut inv = [0.0; 4];
+        let log_det = invert_into(&a, 2, &mut inv).unwrap();
+        assert_eq!(inv, [1.0, 0.0, 0.0, 1e200]);
+        assert!((log_det - (1e-200f64).ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rcond_is_invariant_under_row_scaling_and_stable_under_column_scaling() {
+        let a = [2.0, 1.0, 1.0, 3.0];
+        let (r, s) = (2f64.powi(300), 2f64.powi(-170));
+        let by_two = [2.0 * r, r, s, 3.0 * s];
+        let by_ten = [2.0 * 1e100, 1e100 * 1e-50, 1.0, 3.0 * 1e-50];
+        let r1 = reciprocal_condition(&a, 2).unwrap();
+        let r2 = reciprocal_condition(&by_two, 2).unwrap();
+        let r3 = reciprocal_condition(&by_ten, 2).unwrap();
+        assert_eq!(r1, r2);
+        assert!(r3 > r1 / 4.0 && r3 < r1 * 4.0, "{r1} {r3}");
+    }
+
+    #[test]
+    fn near_parallel_rows_are_singular() {
+        let a = [1.0, 2.0, 1.0, 2.0 + 1e-15];
+        assert!(matches!(log_abs_det(&a, 2), Err(Error::Singular { .. })));
+        assert!(matches!(
+            log_abs_det(&[1.0, 2.0, 2.0, 4.0], 2),
+            Err(Error::Singular { .. })
+        ));
+        assert!(matches!(
+            log_abs_det(&[0.0; 4], 2),
+            Err(Error::Singular { .. })
+        ));
+    }
+
+    #[test]
+    fn wrong_sizes_and_bad_entries_are_errors() {
+        assert!(matches!(
+            log_abs_det(&[1.0; 3], 2),
+            Err(Error::DimensionMismatch { .. })
+        ));
+        assert!(matches!(
+            log_abs_det(&[1.0, f64::NAN, 0.0, 1.0], 2),
+            Err(Error::NonFiniteMatrix { row: 0, col: 1, .. })
+        ));
+        assert!(log_abs_det(&[], 0).is_err());
+        let mut inv = [0.0; 3];
+        assert!(invert_into(&[1.0, 0.0, 0.0, 1.0], 2, &mut inv).is_err());
+    }
+
+    #[test]
+    fn determinant_and_inverse_of_a_general_matrix() {
+        // det [[4, 3], [6, 3]] = −6; inverse [[−0.5, 0.5], [1, −2/3]].
+        let a = [4.0, 3.0, 6.0, 3.0];
+        let mut inv = [0.0; 4];
+        let log_det = invert_into(&a, 2, &mut inv).unwrap();
+        assert!((log_det - 6f64.ln()).abs() < 1e-15);
+        for (got, want) in inv.iter().zip([-0.5, 0.5, 1.0, -2.0 / 3.0]) {
+            assert!((got - want).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn cholesky_and_quadratic_form() {
+        let g = [4.0, 2.0, 2.0, 3.0];
+        let (mut l, mut inv) = ([0.0; 4], [0.0; 4]);
+        let log_det = cholesky_into("g", &g, 2, &mut l, Some(&mut inv)).unwrap();
+        assert!((log_det - 8f64.ln()).abs() < 1e-15);
+        for (got, want) in l.iter().zip([2.0, 0.0, 1.0, 2f64.sqrt()]) {
+            assert!((got - want).abs() < 1e-15);
+        }
+        // G⁻¹ = [[3, −2], [−2, 4]] / 8; δ = (1, 1): δᵀG⁻¹δ = 3/8.
+        let q = spd_inverse_quadratic_form("g", &g, 2, &[1.0, 1.0]).unwrap();
+        assert!((q - 3.0 / 8.0).abs() < 1e-15);
+        assert!(matches!(
+            cholesky_into("g", &[1.0, 2.0, 2.0, 1.0], 2, &mut l, None),
+            Err(Error::NotPositiveDefinite { name: "g", .. })
+        ));
+    }
+}
