@@ -78,6 +78,28 @@ pub fn log_normal_hazard(t: f64) -> f64 {
     }
 }
 
+/// The z ≥ 0 with Φ(z) − ½ = `delta` (0 ≤ δ < ½), to a few ulp relative, also for tiny δ
+/// where Φ⁻¹(½ + δ) would lose digits: the inverse error function, then Newton steps on
+/// ½ erf(z/√2) − δ.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for δ outside [0, ½) or NaN.
+pub fn central_quantile(delta: f64) -> Result<f64> {
+    if !(0.0..0.5).contains(&delta) {
+        return Err(Error::InvalidParameter {
+            name: "delta",
+            value: delta,
+            constraint: "in [0, 1/2)",
+        });
+    }
+    let mut z = SQRT_2 * (2.0 * delta).inv_error();
+    for _ in 0..3 {
+        let residual = 0.5 * (z * FRAC_1_SQRT_2).error() - delta;
+        z -= residual / norm_log_pdf(z).exp();
+    }
+    Ok(z.max(0.0))
+}
+
 /// Φ⁻¹ of a log-probability: the z with log Φ(z) = `log_p` (log p ≤ 0), by Newton's method on
 /// log Φ from an asymptotic start. Accurate where p itself underflows (log p < −745): the
 /// relative error of z is a few ulp.

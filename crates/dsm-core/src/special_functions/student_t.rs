@@ -24,6 +24,11 @@ const FRACTION_MAX_ITERATIONS: usize = 2_000;
 const LARGE_A_TERMS: usize = 30;
 const QUANTILE_MAX_ITERATIONS: usize = 300;
 
+/// The central region z f(0) ≤ 0.2 of [`StudentTFunctions::central`] (δ ≤ 0.2 there), and
+/// the largest δ its quantile accepts (so that the Newton iterates stay inside).
+const CENTRAL_LIMIT: f64 = 0.2;
+const CENTRAL_QUANTILE_LIMIT: f64 = 0.19;
+
 /// Relative size at which a series term is negligible.
 const SERIES_TOL: f64 = 1e-17;
 
@@ -135,12 +140,12 @@ impl StudentTFunctions {
     pub fn score_derivative(&self, z: f64) -> f64 {
         if z.abs() <= 1.0 {
             let t = self.nu + z * z;
-            -(self.nu + 1.0) * (self.nu - z * z) / (t * t)
+            -((self.nu + 1.0) / t) * ((self.nu - z * z) / t)
         } else {
             // Divide through by z⁴: w = 1/z.
             let w = 1.0 / z;
             let t = self.nu * w * w + 1.0;
-            -(self.nu + 1.0) * (self.nu * w * w - 1.0) * w * w / (t * t)
+            -((self.nu + 1.0) / t) * ((self.nu * w * w - 1.0) / t) * (w * w)
         }
     }
 
@@ -245,6 +250,93 @@ impl StudentTFunctions {
         } else {
             z.ln() - self.ln_nu
         }
+    }
+
+    /// The central probability δ(z) = F(z) − ½ for z ≥ 0, to a few ulp relative (also for tiny
+    /// z, where ½ − sf(z) would cancel), for the central region z f(0) ≤ 0.2 (|T| < ½ for the
+    /// Gaussian flow), y ≤ ½ and (a + ½) y ≤ ¾, where its series converges at least like 2⁻ⁿ:
+    ///
+    /// ```text
+    /// δ(z) = ½ I_y(½, ν/2) = z f(z) Σₙ (a + ½)ₙ / (3/2)ₙ yⁿ,   y = z²/(ν + z²)   (eq. 10.6)
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for z outside the central region or NaN;
+    /// [`Error::NotConverged`] if the series does not converge (not observed).
+    pub fn central(&self, z: f64) -> Result<f64> {
+        if !self.is_central(z) {
+            return Err(Error::InvalidParameter {
+                name: "z",
+                value: z,
+                constraint: "in the central region (z f(0) <= 0.2, z^2/(nu + z^2) <= 1/2)",
+            });
+        }
+        if z == 0.0 {
+            return Ok(0.0);
+        }
+        let (r, _, ln1p_r) = log_ratio_terms(z, self.nu, self.ln_nu);
+        let y = r / (1.0 + r);
+        let a = self.a;
+        let (mut term, mut sum) = (1.0, 1.0);
+        for n in 0..SERIES_MAX_TERMS {
+            let nf = n as f64;
+            term *= (a + B + nf) / (1.5 + nf) * y;
+            sum += term;
+            if term <= SERIES_TOL * sum {
+                let log_pdf = self.log_pdf_at_zero - (a + 0.5) * ln1p_r;
+                return Ok(z * log_pdf.exp() * sum);
+            }
+        }
+        Err(Error::NotConverged {
+            what: "Student-t central series",
+            iterations: SERIES_MAX_TERMS,
+        })
+    }
+
+    /// Whether z ≥ 0 lies in the central region of [`StudentTFunctions::central`].
+    pub fn is_central(&self, z: f64) -> bool {
+        if !(z >= 0.0 && z * self.log_pdf_at_zero.exp() <= CENTRAL_LIMIT) {
+            return false;
+        }
+        let (r, _, _) = log_ratio_terms(z, self.nu, self.ln_nu);
+        let y = r / (1.0 + r);
+        y <= 0.5 && (self.a + B) * y <= 0.75
+    }
+
+    /// The z ≥ 0 with F(z) − ½ = δ, for 0 ≤ δ ≤ 0.19, by Newton's method from z₀ = δ/f(0)
+    /// (monotone: δ(z) is concave for z ≥ 0), as long as the iterates stay in the central
+    /// region; use [`StudentTFunctions::quantile_log_sf`] when this returns an error.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for δ outside [0, 0.19] or NaN; [`Error::InverseFailed`] if
+    /// an iterate leaves the central region or Newton's method does not settle.
+    pub fn quantile_central(&self, delta: f64) -> Result<f64> {
+        if !(0.0..=CENTRAL_QUANTILE_LIMIT).contains(&delta) {
+            return Err(Error::InvalidParameter {
+                name: "delta",
+                value: delta,
+                constraint: "in [0, 0.19]",
+            });
+        }
+        let mut z = delta / self.log_pdf_at_zero.exp();
+        for iteration in 0..QUANTILE_MAX_ITERATIONS {
+            let residual = self.central(z)? - delta;
+            let step = residual / self.log_pdf(z).exp();
+            z -= step;
+            if step.abs() <= 2.0 * f64::EPSILON * z || z == 0.0 {
+                return Ok(z);
+            }
+            if !z.is_finite() || !self.is_central(z) {
+                return Err(Error::InverseFailed {
+                    index: 0,
+                    iterations: iteration + 1,
+                });
+            }
+        }
+        Err(Error::InverseFailed {
+            index: 0,
+            iterations: QUANTILE_MAX_ITERATIONS,
+        })
     }
 
     /// S = Σₙ (a + ½)ₙ / (a + 1)ₙ xⁿ for x ≤ ½ (the ratio of terms is below x).

@@ -2,9 +2,12 @@
 
 use super::elementwise::{ScalarMap, scalar_flow};
 use dsm_core::special_functions::StudentTFunctions;
-use dsm_core::special_functions::normal::{log_ndtr, log_normal_hazard, ndtri_log};
+use dsm_core::special_functions::normal::{
+    central_quantile, log_ndtr, log_normal_hazard, ndtri_log, norm_log_pdf,
+};
 use dsm_core::validate::{finite, positive};
 use dsm_core::{Error, Result};
+use special::Error as _;
 
 /// The Gaussian flow of a Student-t St(μ, σ, ν) (MATH.md eq. 12):
 ///
@@ -17,7 +20,8 @@ use dsm_core::{Error, Result};
 /// ([`StudentTFunctions`], its constants computed here, once) and a tail-accurate Φ⁻¹:
 ///
 /// ```text
-/// T(z)    = sign(z) · (−Φ⁻¹(sf_ν(|z|)))
+/// T(z)    = sign(z) · (−Φ⁻¹(sf_ν(|z|)))                          (tails)
+///         = sign(z) · Φ⁻¹(½ + δ(|z|)),  δ = F_ν − ½              (centre, |T| < ½)
 /// log T′  = −log(sf_ν/f_ν)(|z|) − log σ − log(φ/Φ̄)(|T|)       (no large terms cancel)
 /// ```
 /// For every ν > 0 and every finite x, T is finite and increasing; measured against a
@@ -101,11 +105,18 @@ impl GaussianFlow {
                 coordinate: 0,
             });
         }
-        let tail = self.student.upper_tail(z.abs())?;
-        let magnitude = -ndtri_log(tail.log_sf)?;
-        let t = if z >= 0.0 { magnitude } else { -magnitude };
-        let log_slope = -tail.log_sf_over_pdf - self.ln_scale - log_normal_hazard(magnitude);
-        Ok((t, log_slope))
+        let (magnitude, log_slope) = if self.student.is_central(z.abs()) {
+            // |T| < ½: through δ = F(|z|) − ½, so T keeps its relative accuracy near 0.
+            let magnitude = central_quantile(self.student.central(z.abs())?)?;
+            let log_slope = self.student.log_pdf(z) - self.ln_scale - norm_log_pdf(magnitude);
+            (magnitude, log_slope)
+        } else {
+            let tail = self.student.upper_tail(z.abs())?;
+            let magnitude = -ndtri_log(tail.log_sf)?;
+            let log_slope = -tail.log_sf_over_pdf - self.ln_scale - log_normal_hazard(magnitude);
+            (magnitude, log_slope)
+        };
+        Ok((if z >= 0.0 { magnitude } else { -magnitude }, log_slope))
     }
 }
 
@@ -139,7 +150,12 @@ impl ScalarMap for GaussianFlow {
         if y == 0.0 {
             return Ok(self.location);
         }
-        let z = self.student.quantile_log_sf(log_ndtr(-y.abs()))?;
+        let delta = 0.5 * (y.abs() * std::f64::consts::FRAC_1_SQRT_2).error();
+        // Near the centre through δ (full relative accuracy), else through the tail.
+        let z = match self.student.quantile_central(delta) {
+            Ok(z) => z,
+            Err(_) => self.student.quantile_log_sf(log_ndtr(-y.abs()))?,
+        };
         let x = self.location + self.scale * if y > 0.0 { z } else { -z };
         if x.is_finite() {
             Ok(x)
