@@ -9,7 +9,7 @@ use faer::MatMut;
 use rand::Rng;
 
 use crate::error::{Error, Result, check_finite, same_dim};
-use crate::mc::{CHUNK_SIZE, Par, chunk_rng};
+use crate::mc::{CHUNK_SIZE, Par, RandomPurpose, random_stream};
 use crate::samples::Samples;
 
 /// A log-density log p(x), up to an additive constant unless the type says it is normalised.
@@ -104,7 +104,7 @@ pub trait Sampler: LogDensity {
     fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]);
 
     /// Draws `n` points from the seed `seed`: chunk c of [`CHUNK_SIZE`] points uses the
-    /// stream [`chunk_rng`]`(seed, c)`, so the result is identical for every `par`.
+    /// stream [`random_stream`]`(seed, RandomPurpose::Sampling, c)`, so the result is identical for every `par`.
     ///
     /// # Errors
     /// [`Error::TooFewSamples`] for `n == 0`; [`Error::NonFiniteSample`] if a draw overflowed;
@@ -119,7 +119,7 @@ pub trait Sampler: LogDensity {
         let d = self.dim();
         let mut data = vec![0.0; n * d];
         let fill = |(c, block): (usize, &mut [f64])| {
-            let mut rng = chunk_rng(seed, c as u64);
+            let mut rng = random_stream(seed, RandomPurpose::Sampling, c as u64);
             for row in block.chunks_exact_mut(d) {
                 self.sample_into(&mut rng, row);
             }

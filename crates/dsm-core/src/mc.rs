@@ -4,7 +4,8 @@
 //! per-sample value is computed by the same code whatever the thread count, and partial sums
 //! are formed per chunk and then added in chunk order, so an estimate is **bit-identical** for
 //! [`Par::Seq`] and any [`Par::Rayon`] thread count. Random streams are keyed by
-//! `(seed, chunk)` ([`chunk_rng`]), so sampling is reproducible in the same way.
+//! `(seed, purpose, chunk)` ([`random_stream`]), so sampling is reproducible in the same way
+//! and no two purposes share a stream.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -71,13 +72,50 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     Ok(p)
 }
 
-/// A portable, seeded random stream for chunk `chunk` of a computation seeded by `seed`.
+/// What a random stream is for: each purpose draws from its own ChaCha key, so one seed
+/// given to several computations never makes them share (or correlate) random numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RandomPurpose {
+    /// Drawing samples from a model ([`Sampler::sample_n`](crate::Sampler::sample_n)).
+    Sampling,
+    /// Wild-bootstrap weights of a test ([`KsdTest`](crate::KsdTest)).
+    BootstrapWeights,
+    /// Any other use, with a caller-chosen tag (downstream crates and users).
+    Other(u64),
+}
+
+impl RandomPurpose {
+    /// The 64-bit domain tag mixed into the key.
+    fn tag(self) -> u64 {
+        match self {
+            // ASCII "dsm/samp" and "dsm/boot": fixed, documented, never reused.
+            RandomPurpose::Sampling => 0x6473_6d2f_7361_6d70,
+            RandomPurpose::BootstrapWeights => 0x6473_6d2f_626f_6f74,
+            RandomPurpose::Other(tag) => tag ^ 0x6473_6d2f_6f74_6872,
+        }
+    }
+}
+
+/// A portable, seeded random stream: ChaCha8 with the 256-bit key
+/// (seed, purpose tag, 0, 0) in little-endian words and stream id `index` (the chunk or
+/// replicate). Streams for different purposes have different keys, streams for different
+/// indices different ids: independent, identical on every platform and for every thread
+/// count.
 ///
-/// ChaCha8 keyed by `seed` with stream id `chunk`: independent streams, identical on every
-/// platform and for every thread count.
-pub fn chunk_rng(seed: u64, chunk: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(chunk);
+/// ```
+/// use dsm_core::mc::{RandomPurpose, random_stream};
+/// use rand::RngExt;
+/// let a: u64 = random_stream(7, RandomPurpose::Sampling, 0).random();
+/// let b: u64 = random_stream(7, RandomPurpose::BootstrapWeights, 0).random();
+/// assert_ne!(a, b);
+/// ```
+pub fn random_stream(seed: u64, purpose: RandomPurpose, index: u64) -> ChaCha8Rng {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8..16].copy_from_slice(&purpose.tag().to_le_bytes());
+    let mut rng = ChaCha8Rng::from_seed(key);
+    rng.set_stream(index);
     rng
 }
 

@@ -10,7 +10,7 @@ use super::pairwise::gram;
 use super::points::{PairScratch, SteinKernel};
 use crate::density::Score;
 use crate::error::{Error, Result};
-use crate::mc::{Par, chunk_rng};
+use crate::mc::{Par, RandomPurpose, random_stream};
 use crate::samples::Samples;
 
 /// Default memory cap of the bootstrap: 1 GiB (the Stein Gram matrix of n ≈ 11 500 points).
@@ -46,7 +46,8 @@ pub enum Bootstrap {
 /// 800 MB at n = 10 000) plus 8nB bytes of weights. A test that would need more than the cap
 /// ([`DEFAULT_MEMORY_CAP`], see [`KsdTest::with_memory_cap`]) returns
 /// [`Error::MemoryCap`] before allocating anything. Weights and replicates are seeded
-/// (replicate b uses the stream [`chunk_rng`]`(seed, b)`), and the result is bit-identical
+/// (replicate b uses the stream
+/// [`random_stream`]`(seed, RandomPurpose::BootstrapWeights, b)`), and the result is bit-identical
 /// for any thread count.
 ///
 /// # Examples
@@ -236,7 +237,7 @@ impl KsdTest {
     fn weights(&self, n: usize, par: Par) -> Result<Vec<f64>> {
         let mut w = vec![0.0; n * self.replicates];
         let fill = |(b, row): (usize, &mut [f64])| {
-            let mut rng = chunk_rng(self.seed, b as u64);
+            let mut rng = random_stream(self.seed, RandomPurpose::BootstrapWeights, b as u64);
             let mut sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
             for (t, slot) in row.iter_mut().enumerate() {
                 match self.bootstrap {
