@@ -4,6 +4,9 @@ use faer::{Mat, MatRef};
 
 use crate::error::{Error, Result};
 
+/// Largest weights are rescaled (by a power of two) beyond 2^500 or below 2^−500.
+const WEIGHT_RESCALE_BEYOND: f64 = 3.273_390_607_896_142e150;
+
 /// n points in d dimensions, stored contiguously in row-major order, with optional weights.
 ///
 /// Construction validates everything once (n ≥ 1, d ≥ 1, every value finite, weights finite,
@@ -108,6 +111,8 @@ impl Samples {
     }
 
     /// Attaches per-sample weights (they need not sum to one; estimates normalise them).
+    /// Weights whose largest is beyond 2^±500 are stored rescaled by a power of two (exact,
+    /// ratios unchanged), so that no estimate overflows.
     ///
     /// # Errors
     /// [`Error::DimensionMismatch`] when `weights.len() != n`; [`Error::InvalidWeight`] for a
@@ -128,12 +133,23 @@ impl Samples {
         {
             return Err(Error::InvalidWeight { index, value });
         }
-        let total: f64 = weights.iter().sum();
-        if !(total > 0.0 && total.is_finite()) {
+        let mut weights = weights;
+        let max = weights.iter().fold(0.0f64, |m, &w| m.max(w));
+        if !(max > 0.0) {
             return Err(Error::InvalidWeight {
                 index: self.n,
-                value: total,
+                value: 0.0,
             });
+        }
+        // Estimates depend on ratios of weights only: rescale extreme ones by a power of two
+        // (exactly), so that sums and sums of squares cannot overflow or underflow.
+        if !(max <= WEIGHT_RESCALE_BEYOND && max >= 1.0 / WEIGHT_RESCALE_BEYOND) {
+            // 2^−e in two exact halves (2^1074 alone would overflow for subnormal weights).
+            let e = max.log2().floor() as i32;
+            let (half, rest) = (2f64.powi(-e / 2), 2f64.powi(-(e - e / 2)));
+            for w in &mut weights {
+                *w = *w * half * rest;
+            }
         }
         self.weights = Some(weights);
         Ok(self)

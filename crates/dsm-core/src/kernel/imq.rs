@@ -30,9 +30,17 @@ impl Imq {
     /// The IMQ kernel with offset `c` and exponent `beta`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] unless c is finite and positive and β ∈ (−1, 0).
+    /// [`Error::InvalidParameter`] unless c is positive with c² a normal finite number and
+    /// β ∈ (−1, 0).
     pub fn new(c: f64, beta: f64) -> Result<Self> {
         positive("c", c)?;
+        if !((c * c).is_normal() && (c * c).is_finite()) {
+            return Err(Error::InvalidParameter {
+                name: "c",
+                value: c,
+                constraint: "with c² a normal, finite number (1e-154 < c < 1e154)",
+            });
+        }
         if !(beta > -1.0 && beta < 0.0) {
             return Err(Error::InvalidParameter {
                 name: "beta",

@@ -35,13 +35,18 @@ impl Rbf {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) unless h is finite and
-    /// positive.
+    /// positive, and large enough that 1/(2h²) does not overflow.
     pub fn new(bandwidth: f64) -> Result<Self> {
         positive("bandwidth", bandwidth)?;
-        Ok(Self {
-            bandwidth,
-            inv_2h2: 0.5 / (bandwidth * bandwidth),
-        })
+        let inv_2h2 = 0.5 / (bandwidth * bandwidth);
+        if !inv_2h2.is_finite() {
+            return Err(crate::Error::InvalidParameter {
+                name: "bandwidth",
+                value: bandwidth,
+                constraint: "large enough that 1/(2h²) is finite (h >= 1e-154)",
+            });
+        }
+        Ok(Self { bandwidth, inv_2h2 })
     }
 
     /// The bandwidth by the median heuristic: h² = the median of the squared pairwise

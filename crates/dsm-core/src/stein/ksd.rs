@@ -246,8 +246,8 @@ impl<K: Kernel> SteinPoints<'_, K> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::TooFewSamples`] for U with n < 2; [`Error::NonFiniteValue`] when k⁰ is not
-    /// finite; [`Error::ThreadPool`].
+    /// [`Error::TooFewSamples`] for U with fewer than 2 points of positive weight;
+    /// [`Error::NonFiniteValue`] when k⁰ is not finite; [`Error::ThreadPool`].
     pub fn estimate(&self, estimator: Estimator, par: Par) -> Result<KsdEstimate> {
         let n = self.n();
         if estimator == Estimator::U && n < 2 {
@@ -255,8 +255,19 @@ impl<K: Kernel> SteinPoints<'_, K> {
         }
         let weights = self.samples.weights();
         let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+        let positive = weights.map_or(n, |ws| ws.iter().filter(|&&v| v > 0.0).count());
+        if estimator == Estimator::U && positive < 2 {
+            // All weight on one point: no pair carries weight.
+            return Err(Error::TooFewSamples {
+                needed: 2,
+                got: positive,
+            });
+        }
         let total: f64 = (0..n).map(w).sum();
-        let total_sq: f64 = (0..n).map(|i| w(i) * w(i)).sum();
+        // W − wᵢ from prefix and suffix sums, not by subtraction, which cancels when one
+        // weight dominates ([1e300, 1, 1, …]); W² − Σwᵢ² = Σᵢ wᵢ (W − wᵢ) likewise.
+        let leave_one_out = leave_one_out_totals(n, w);
+        let pair_total: f64 = (0..n).map(|i| w(i) * leave_one_out[i]).sum();
         // The diagonal first, so that its n values are freed before the pairwise sums.
         let diag = match estimator {
             Estimator::U => 0.0,
@@ -284,7 +295,7 @@ impl<K: Kernel> SteinPoints<'_, K> {
             })?
         };
         let value = match estimator {
-            Estimator::U => 2.0 * sums.off_diagonal / (total * total - total_sq),
+            Estimator::U => 2.0 * sums.off_diagonal / pair_total,
             Estimator::V => (diag + 2.0 * sums.off_diagonal) / (total * total),
         };
         if !value.is_finite() {
@@ -299,7 +310,7 @@ impl<K: Kernel> SteinPoints<'_, K> {
         let std_err = if n >= 2 {
             let mut h1 = sums.rows;
             for (i, g) in h1.iter_mut().enumerate() {
-                *g /= total - w(i);
+                *g /= leave_one_out[i];
             }
             match Estimate::from_values(&h1, weights, par) {
                 Ok(e) => 2.0 * e.std_err,
@@ -315,4 +326,20 @@ impl<K: Kernel> SteinPoints<'_, K> {
             estimator,
         })
     }
+}
+
+/// W − wᵢ for every i, as the sum of the weights before i plus the sum after i.
+fn leave_one_out_totals(n: usize, w: impl Fn(usize) -> f64) -> Vec<f64> {
+    let mut out = vec![0.0; n];
+    let mut prefix = 0.0;
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = prefix;
+        prefix += w(i);
+    }
+    let mut suffix = 0.0;
+    for (i, slot) in out.iter_mut().enumerate().rev() {
+        *slot += suffix;
+        suffix += w(i);
+    }
+    out
 }
