@@ -108,6 +108,18 @@ pub enum Error {
         /// Index of the sample where it happened.
         index: usize,
     },
+    /// A flow layer mapped a finite input to a non-finite value (it overflowed).
+    #[error(
+        "layer {layer} of the flow maps sample {index} to a non-finite value (coordinate {coordinate})"
+    )]
+    NonFiniteLayerOutput {
+        /// Position of the layer in its chain (0 for a single layer).
+        layer: usize,
+        /// Index of the sample (0 when raised for a single point, before re-indexing).
+        index: usize,
+        /// The coordinate of the output that is not finite.
+        coordinate: usize,
+    },
     /// An iterative numerical method (a series, a continued fraction, a root finder) did not
     /// reach its tolerance within its iteration limit; no partial result is returned.
     #[error("{what} did not converge after {iterations} iterations")]
@@ -164,6 +176,13 @@ impl Error {
             },
             Error::InverseFailed { iterations, .. } => Error::InverseFailed { index, iterations },
             Error::NonFiniteValue { quantity, .. } => Error::NonFiniteValue { quantity, index },
+            Error::NonFiniteLayerOutput {
+                layer, coordinate, ..
+            } => Error::NonFiniteLayerOutput {
+                layer,
+                index,
+                coordinate,
+            },
             Error::NonFiniteSample { coordinate, .. } => {
                 Error::NonFiniteSample { index, coordinate }
             }

@@ -12,6 +12,8 @@ use crate::density::LogDensity;
 use crate::error::{Error, Result, positive, same_dim};
 use crate::samples::Samples;
 
+/// Largest number of Simpson intervals (nodes and weights are stored: 1 GiB at the cap).
+pub const MAX_INTERVALS: usize = 1 << 26;
 /// Quadrature nodes and weights for E_q over ℝ (q one-dimensional), centred at `centre` with
 /// scale `scale`, on u ∈ [−`half_width`, `half_width`] with `intervals` Simpson intervals
 /// (rounded up to an even number).
@@ -42,6 +44,13 @@ pub fn sinh_simpson<Q: LogDensity + ?Sized>(
     crate::error::finite("centre", centre)?;
     positive("scale", scale)?;
     positive("half_width", half_width)?;
+    if intervals > MAX_INTERVALS {
+        return Err(Error::InvalidParameter {
+            name: "intervals",
+            value: intervals as f64,
+            constraint: "<= 2^26 (the rule stores its nodes)",
+        });
+    }
     if intervals < 2 {
         return Err(Error::InvalidParameter {
             name: "intervals",

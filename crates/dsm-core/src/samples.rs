@@ -143,7 +143,7 @@ impl Samples {
         }
         // Estimates depend on ratios of weights only: rescale extreme ones by a power of two
         // (exactly), so that sums and sums of squares cannot overflow or underflow.
-        if !(max <= WEIGHT_RESCALE_BEYOND && max >= 1.0 / WEIGHT_RESCALE_BEYOND) {
+        if !(1.0 / WEIGHT_RESCALE_BEYOND..=WEIGHT_RESCALE_BEYOND).contains(&max) {
             // 2^−e in two exact halves (2^1074 alone would overflow for subnormal weights).
             let e = max.log2().floor() as i32;
             let (half, rest) = (2f64.powi(-e / 2), 2f64.powi(-(e - e / 2)));

@@ -7,6 +7,12 @@ use crate::scalar::FlowScalar;
 use dsm_core::validate::{finite, positive, same_dim};
 use dsm_core::{Error, Estimate, Par, Result, Samples, Score, mc};
 
+/// Largest number of Euler steps K (the trajectory has 2(K + 1) entries per sample).
+pub const MAX_EULER_STEPS: usize = u32::MAX as usize;
+
+/// Largest Fisher trajectory [`EulerFlow::fisher_trajectory`] allocates: 4 GiB.
+pub const MAX_TRAJECTORY_BYTES: u128 = 1 << 32;
+
 /// A drift f(x, t) of the ODE dx/dt = f(x, t) (MATH.md eq. 14), written once over the scalar
 /// type so that its Jacobian J_f is exact.
 pub trait Drift: Sync {
@@ -65,17 +71,19 @@ impl<V: Drift> EulerFlow<V> {
     /// K = `steps` Euler steps of size h = `step` from time `t0`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for a non-finite t₀, h not finite and positive, or K = 0.
+    /// [`Error::InvalidParameter`] for a non-finite t₀, h not finite and positive, K = 0 or
+    /// K > [`MAX_EULER_STEPS`], or a final time t₀ + K h that is not finite.
     pub fn new(drift: V, t0: f64, step: f64, steps: usize) -> Result<Self> {
         finite("t0", t0)?;
         positive("step", step)?;
-        if steps == 0 {
+        if steps == 0 || steps > MAX_EULER_STEPS {
             return Err(Error::InvalidParameter {
                 name: "steps",
-                value: 0.0,
-                constraint: ">= 1",
+                value: steps as f64,
+                constraint: "in 1..=2^32 - 1",
             });
         }
+        finite("final time t0 + steps * step", t0 + steps as f64 * step)?;
         if drift.dim() == 0 {
             return Err(Error::InvalidParameter {
                 name: "drift dimension",
@@ -149,6 +157,14 @@ impl<V: Drift> EulerFlow<V> {
         same_dim("p0", d, p0.dim())?;
         let k_max = self.steps;
         let width = 2 * (k_max + 1);
+        let needed = 8 * samples.n() as u128 * width as u128;
+        if needed > MAX_TRAJECTORY_BYTES {
+            return Err(Error::MemoryCap {
+                what: "Fisher trajectory (2 (K + 1) floats per sample)",
+                needed_bytes: needed,
+                cap_bytes: MAX_TRAJECTORY_BYTES,
+            });
+        }
         let h = self.step;
         let rows = mc::map_rows(
             samples,
@@ -271,6 +287,17 @@ impl<V: Drift> Flow for EulerFlow<V> {
             for _ in 0..100 {
                 self.drift.drift(&z, t, &mut f);
                 let r: Vec<f64> = (0..d).map(|a| z[a] + self.step * f[a] - cur[a]).collect();
+                // Converged when every residual is at the rounding level of its own terms:
+                // scale-aware, so badly scaled coordinates do not fail spuriously.
+                if (0..d).all(|a| {
+                    r[a].abs()
+                        <= 8.0
+                            * f64::EPSILON
+                            * (z[a].abs() + (self.step * f[a]).abs() + cur[a].abs())
+                }) {
+                    converged = true;
+                    break;
+                }
                 self.drift_jacobian_into(&z, t, &mut jf);
                 for a in 0..d {
                     for b in 0..d {

@@ -45,12 +45,50 @@ pub trait Flow: Sync {
         log_abs_det(&j, d)
     }
 
+    /// y = T(x) with its input and output checked: the library's own paths call this, never
+    /// an unchecked [`Flow::transform`] on values.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when x or y has not d entries; [`Error::NonFiniteSample`]
+    /// for a non-finite x; [`Error::NonFiniteLayerOutput`] when T(x) is not finite (a
+    /// [`Chain`](crate::Chain) names the layer).
+    fn try_transform_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
+        check_point(self.dim(), x, y.len())?;
+        self.transform(x, y);
+        match y.iter().position(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(coordinate) => Err(Error::NonFiniteLayerOutput {
+                layer: 0,
+                index: 0,
+                coordinate,
+            }),
+        }
+    }
+
+    /// x = T⁻¹(y) with its input and output checked.
+    ///
+    /// # Errors
+    /// As [`Flow::inverse_into`]; [`Error::DimensionMismatch`], [`Error::NonFiniteSample`] for
+    /// a non-finite y; [`Error::InverseFailed`] when the inverse is not finite.
+    fn try_inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        check_point(self.dim(), y, x.len())?;
+        self.inverse_into(y, x)?;
+        if x.iter().all(|v| v.is_finite()) {
+            Ok(())
+        } else {
+            Err(Error::InverseFailed {
+                index: 0,
+                iterations: 0,
+            })
+        }
+    }
+
     /// y = T(x); returns log |det J(x)|.
     ///
     /// # Errors
-    /// As [`Flow::log_abs_det_jacobian`].
+    /// As [`Flow::try_transform_into`] and [`Flow::log_abs_det_jacobian`].
     fn forward_into(&self, x: &[f64], y: &mut [f64]) -> Result<f64> {
-        self.transform(x, y);
+        self.try_transform_into(x, y)?;
         self.log_abs_det_jacobian(x)
     }
 
@@ -59,7 +97,7 @@ pub trait Flow: Sync {
     /// # Errors
     /// As [`Flow::inverse_into`] and [`Flow::log_abs_det_jacobian`].
     fn inverse_with_log_det(&self, y: &[f64], x: &mut [f64]) -> Result<f64> {
-        self.inverse_into(y, x)?;
+        self.try_inverse_into(y, x)?;
         Ok(-self.log_abs_det_jacobian(x)?)
     }
 
@@ -136,6 +174,19 @@ pub trait Flow: Sync {
     }
 }
 
+/// Checks a point of a d-dimensional flow: d finite entries in, room for d out.
+pub(crate) fn check_point(d: usize, input: &[f64], out_len: usize) -> Result<()> {
+    dsm_core::validate::same_dim("flow input", d, input.len())?;
+    dsm_core::validate::same_dim("flow output", d, out_len)?;
+    match input.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(coordinate) => Err(Error::NonFiniteSample {
+            index: 0,
+            coordinate,
+        }),
+    }
+}
+
 /// The flow's reading of a linear-algebra error: a singular matrix is a singular Jacobian,
 /// a non-finite one a non-finite Jacobian (both at sample 0, re-indexed by the engines).
 fn jacobian_error(e: Error) -> Error {
@@ -179,6 +230,12 @@ impl<F: Flow> Flow for &F {
     }
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         (**self).inverse_into(y, x)
+    }
+    fn try_transform_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
+        (**self).try_transform_into(x, y)
+    }
+    fn try_inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        (**self).try_inverse_into(y, x)
     }
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
         (**self).log_abs_det_jacobian(x)

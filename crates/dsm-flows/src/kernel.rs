@@ -26,11 +26,21 @@ impl<K: Kernel, F: Flow> PulledBackKernel<K, F> {
 }
 
 impl<K: Kernel, F: Flow> Kernel for PulledBackKernel<K, F> {
+    /// The flow's dimension: the Stein discrepancies check it against the samples.
+    fn dim(&self) -> Option<usize> {
+        Some(self.flow.dim())
+    }
+
+    /// k̃(T(x), T(y)); NaN where x or y has the wrong length or T overflows (the Stein
+    /// discrepancies report it as an error; [`Kernel::try_value`] does so directly).
     fn value(&self, x: &[f64], y: &[f64]) -> f64 {
-        let d = x.len();
+        let d = self.flow.dim();
         let (mut tx, mut ty) = (vec![0.0; d], vec![0.0; d]);
-        self.flow.transform(x, &mut tx);
-        self.flow.transform(y, &mut ty);
+        if self.flow.try_transform_into(x, &mut tx).is_err()
+            || self.flow.try_transform_into(y, &mut ty).is_err()
+        {
+            return f64::NAN;
+        }
         self.kernel.value(&tx, &ty)
     }
 
@@ -42,10 +52,19 @@ impl<K: Kernel, F: Flow> Kernel for PulledBackKernel<K, F> {
         gy: &mut [f64],
         cross: &mut [f64],
     ) -> f64 {
-        let d = x.len();
+        let d = self.flow.dim();
         let (mut tx, mut ty) = (vec![0.0; d], vec![0.0; d]);
-        self.flow.transform(x, &mut tx);
-        self.flow.transform(y, &mut ty);
+        if self.flow.try_transform_into(x, &mut tx).is_err()
+            || self.flow.try_transform_into(y, &mut ty).is_err()
+            || gx.len() != d
+            || gy.len() != d
+            || cross.len() != d * d
+        {
+            gx.fill(f64::NAN);
+            gy.fill(f64::NAN);
+            cross.fill(f64::NAN);
+            return f64::NAN;
+        }
         let (mut jx, mut jy) = (vec![0.0; d * d], vec![0.0; d * d]);
         self.flow.jacobian_into(x, &mut jx);
         self.flow.jacobian_into(y, &mut jy);

@@ -49,12 +49,12 @@ mod pushforward;
 mod scalar;
 
 pub use diffusion::FlowDiffusion;
-pub use euler::{Drift, EulerFlow, FisherTrajectory};
+pub use euler::{Drift, EulerFlow, FisherTrajectory, MAX_EULER_STEPS, MAX_TRAJECTORY_BYTES};
 pub use flow::{Flow, invert_into, log_abs_det};
 pub use kernel::PulledBackKernel;
 pub use layers::{
     Affine, AffineCoupling, Chain, CouplingWeights, Elementwise, GaussianFlow, Layer, ManualFlow,
     Planar, Radial, ScalarMap, SinhArcsinh,
 };
-pub use pushforward::Pushforward;
+pub use pushforward::{MAX_PUSHFORWARD_DIM, Pushforward};
 pub use scalar::{FlowScalar, derivatives_of};

@@ -3,6 +3,9 @@
 use crate::flow::{Flow, invert_into};
 use dsm_core::{Hessian, LogDensity, Result, Score};
 
+/// Largest dimension of a [`Pushforward`]: its Hessian evaluates d⁴ third derivatives of T
+/// (8 MB at d = 32).
+pub const MAX_PUSHFORWARD_DIM: usize = 32;
 /// The density of y = T(x) for x ~ p (MATH.md section 1 and eq. 18):
 ///
 /// ```text
@@ -39,6 +42,13 @@ impl<P: LogDensity, F: Flow> Pushforward<P, F> {
     /// dimension.
     pub fn new(base: P, flow: F) -> Result<Self> {
         dsm_core::validate::same_dim("flow", base.dim(), flow.dim())?;
+        if flow.dim() > MAX_PUSHFORWARD_DIM {
+            return Err(dsm_core::Error::InvalidParameter {
+                name: "flow dimension",
+                value: flow.dim() as f64,
+                constraint: "<= 32 (the pushforward Hessian needs d⁴ third derivatives)",
+            });
+        }
         Ok(Self { base, flow })
     }
 
@@ -65,7 +75,7 @@ impl<P, F: Flow> Pushforward<P, F> {
     fn point(&self, y: &[f64]) -> Option<Point> {
         let d = self.flow.dim();
         let mut x = vec![0.0; d];
-        self.flow.inverse_into(y, &mut x).ok()?;
+        self.flow.try_inverse_into(y, &mut x).ok()?;
         let mut j = vec![0.0; d * d];
         self.flow.jacobian_into(&x, &mut j);
         let mut m = vec![0.0; d * d];
@@ -94,8 +104,8 @@ impl<P: LogDensity, F: Flow> LogDensity for Pushforward<P, F> {
     }
 
     fn log_density(&self, y: &[f64]) -> f64 {
-        let mut x = vec![0.0; y.len()];
-        if self.flow.inverse_into(y, &mut x).is_err() {
+        let mut x = vec![0.0; self.flow.dim()];
+        if self.flow.try_inverse_into(y, &mut x).is_err() {
             return f64::NAN;
         }
         match self.flow.log_abs_det_jacobian(&x) {

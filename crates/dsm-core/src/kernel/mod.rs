@@ -17,7 +17,43 @@ pub use rbf::{MEDIAN_HEURISTIC_POINTS, Rbf};
 
 /// A kernel k: ℝᵈ × ℝᵈ → ℝ with closed-form derivatives.
 pub trait Kernel: Sync {
-    /// k(x, y).
+    /// The dimension the kernel is defined on, or `None` for any dimension (the built-in
+    /// radial kernels). The Stein discrepancies check it against the samples.
+    fn dim(&self) -> Option<usize> {
+        None
+    }
+
+    /// k(x, y) with its inputs checked: equal lengths (and [`Kernel::dim`]), finite entries,
+    /// a finite value.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`](crate::Error::DimensionMismatch);
+    /// [`Error::NonFiniteSample`](crate::Error::NonFiniteSample) for a non-finite input
+    /// (index 0 for x, 1 for y); [`Error::NonFiniteValue`](crate::Error::NonFiniteValue) when
+    /// the value is not finite.
+    fn try_value(&self, x: &[f64], y: &[f64]) -> crate::Result<f64> {
+        crate::error::same_dim("kernel arguments", x.len(), y.len())?;
+        if let Some(d) = self.dim() {
+            crate::error::same_dim("kernel", d, x.len())?;
+        }
+        for (index, v) in [x, y].iter().enumerate() {
+            if let Some(coordinate) = v.iter().position(|c| !c.is_finite()) {
+                return Err(crate::Error::NonFiniteSample { index, coordinate });
+            }
+        }
+        let k = self.value(x, y);
+        if k.is_finite() {
+            Ok(k)
+        } else {
+            Err(crate::Error::NonFiniteValue {
+                quantity: "kernel value",
+                index: 0,
+            })
+        }
+    }
+
+    /// k(x, y), for x and y of the same length (unchecked: use [`Kernel::try_value`] for
+    /// input that may be ragged or non-finite).
     fn value(&self, x: &[f64], y: &[f64]) -> f64;
 
     /// Writes ∇_x k (d), ∇_y k (d) and the cross derivatives ∂²k/∂x_a∂y_b (row-major d × d)
@@ -89,6 +125,9 @@ pub(crate) fn sq_dist(x: &[f64], y: &[f64]) -> f64 {
 }
 
 impl<T: Kernel + ?Sized> Kernel for &T {
+    fn dim(&self) -> Option<usize> {
+        (**self).dim()
+    }
     fn value(&self, x: &[f64], y: &[f64]) -> f64 {
         (**self).value(x, y)
     }

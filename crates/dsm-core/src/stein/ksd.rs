@@ -82,6 +82,8 @@ impl<K: Kernel> SteinKernel for Ksd<K> {
     {
         let d = samples.dim();
         same_dim("model", d, model.dim())?;
+        check_kernel_dim(&self.kernel, d)?;
+        check_table_size(samples.n(), d)?;
         let data = mc::map_rows(
             samples,
             d,
@@ -202,7 +204,8 @@ impl<K: Kernel, M: Diffusion> SteinKernel for DiffusionKsd<K, M> {
         let d = samples.dim();
         same_dim("model", d, model.dim())?;
         same_dim("diffusion", d, self.diffusion.dim())?;
-        let stride = d + d * d;
+        check_kernel_dim(&self.kernel, d)?;
+        let stride = check_table_size(samples.n(), d + d * d)?;
         let data = mc::map_rows(
             samples,
             stride,
@@ -342,4 +345,29 @@ fn leave_one_out_totals(n: usize, w: impl Fn(usize) -> f64) -> Vec<f64> {
         suffix += w(i);
     }
     out
+}
+
+/// Largest per-point table the Stein discrepancies build: n·stride floats (for DKSD,
+/// stride = d + d²: b and m at every point), 4 GiB.
+pub const MAX_POINT_TABLE_BYTES: u128 = 1 << 32;
+
+/// Checks that n·stride floats fit under [`MAX_POINT_TABLE_BYTES`]; returns the stride.
+fn check_table_size(n: usize, stride: usize) -> Result<usize> {
+    let needed = 8 * n as u128 * stride as u128;
+    if needed > MAX_POINT_TABLE_BYTES {
+        return Err(Error::MemoryCap {
+            what: "Stein per-point table (n (d + d²) floats for DKSD)",
+            needed_bytes: needed,
+            cap_bytes: MAX_POINT_TABLE_BYTES,
+        });
+    }
+    Ok(stride)
+}
+
+/// Checks a kernel's own dimension (if it has one) against the samples'.
+fn check_kernel_dim<K: Kernel>(kernel: &K, d: usize) -> Result<()> {
+    match kernel.dim() {
+        Some(k) => same_dim("kernel", d, k),
+        None => Ok(()),
+    }
 }

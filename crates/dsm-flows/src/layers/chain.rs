@@ -74,8 +74,21 @@ impl<F: Flow> Flow for Chain<F> {
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         let mut cur = y.to_vec();
         for layer in self.layers.iter().rev() {
-            layer.inverse_into(&cur, x)?;
+            layer.try_inverse_into(&cur, x)?;
             cur.copy_from_slice(x);
+        }
+        Ok(())
+    }
+
+    /// Each layer checked in turn; an overflow names the layer that produced it.
+    fn try_transform_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
+        crate::flow::check_point(self.dim(), x, y.len())?;
+        let mut cur = x.to_vec();
+        for (k, layer) in self.layers.iter().enumerate() {
+            layer
+                .try_transform_into(&cur, y)
+                .map_err(|e| name_layer(e, k))?;
+            cur.copy_from_slice(y);
         }
         Ok(())
     }
@@ -84,9 +97,11 @@ impl<F: Flow> Flow for Chain<F> {
         let mut cur = x.to_vec();
         let mut next = vec![0.0; x.len()];
         let mut total = 0.0;
-        for layer in &self.layers {
+        for (k, layer) in self.layers.iter().enumerate() {
             total += layer.log_abs_det_jacobian(&cur)?;
-            layer.transform(&cur, &mut next);
+            layer
+                .try_transform_into(&cur, &mut next)
+                .map_err(|e| name_layer(e, k))?;
             std::mem::swap(&mut cur, &mut next);
         }
         Ok(total)
@@ -137,6 +152,9 @@ impl Flow for Layer {
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         dispatch!(self, l => l.inverse_into(y, x))
     }
+    fn try_transform_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
+        dispatch!(self, l => l.try_transform_into(x, y))
+    }
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
         dispatch!(self, l => l.log_abs_det_jacobian(x))
     }
@@ -167,3 +185,17 @@ layer_from!(Coupling, AffineCoupling);
 layer_from!(Gaussian, Elementwise<GaussianFlow>);
 layer_from!(Manual, Elementwise<ManualFlow>);
 layer_from!(SinhArcsinh, Elementwise<SinhArcsinh>);
+
+/// The error of layer `k` of a chain, naming that layer.
+fn name_layer(e: Error, k: usize) -> Error {
+    match e {
+        Error::NonFiniteLayerOutput {
+            index, coordinate, ..
+        } => Error::NonFiniteLayerOutput {
+            layer: k,
+            index,
+            coordinate,
+        },
+        other => other,
+    }
+}

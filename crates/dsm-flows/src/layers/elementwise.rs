@@ -31,6 +31,19 @@ pub(crate) fn finite_log_det(value: f64) -> Result<f64> {
     }
 }
 
+/// An inverse value, or [`Error::InverseFailed`] where it overflowed (y beyond the range of
+/// the map in floating point).
+pub(crate) fn finite_inverse(x: f64) -> Result<f64> {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(Error::InverseFailed {
+            index: 0,
+            iterations: 0,
+        })
+    }
+}
+
 /// Implements [`Flow`] in one dimension for a [`ScalarMap`].
 macro_rules! scalar_flow {
     ($t:ty) => {

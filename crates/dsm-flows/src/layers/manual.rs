@@ -60,7 +60,7 @@ impl ScalarMap for ManualFlow {
     }
 
     fn inverse(&self, y: f64) -> Result<f64> {
-        Ok(self.location + self.width * (y / self.width).sinh())
+        super::elementwise::finite_inverse(self.location + self.width * (y / self.width).sinh())
     }
 }
 

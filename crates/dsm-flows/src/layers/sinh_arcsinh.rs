@@ -59,7 +59,7 @@ impl ScalarMap for SinhArcsinh {
     }
 
     fn inverse(&self, y: f64) -> Result<f64> {
-        Ok(((y.asinh() + self.skew) / self.tail).sinh())
+        super::elementwise::finite_inverse(((y.asinh() + self.skew) / self.tail).sinh())
     }
 }
 
