@@ -39,6 +39,7 @@
 //! # Ok::<(), dsm_core::Error>(())
 //! ```
 
+pub mod autocorrelation;
 mod autodiff;
 pub mod density;
 pub mod diffusion;

@@ -218,6 +218,150 @@ fn stein_pair<S: SteinKernel, P: Score + Sync>(
     points.stein_kernel(i, j, &mut PairScratch::default())
 }
 
+/// Rows of a committed comma-separated file of numbers.
+fn csv_rows(text: &str) -> Vec<Vec<f64>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').map(|v| v.trim().parse().unwrap()).collect())
+        .collect()
+}
+
+/// `<case>/<quantity>` of tests/reference/ksd_test_reference.py.
+fn test_reference(name: &str) -> f64 {
+    include_str!("reference/ksd_test_reference.csv")
+        .lines()
+        .skip(1)
+        .find_map(|l| {
+            l.split_once(',')
+                .filter(|(n, _)| *n == name)
+                .map(|(_, v)| v.parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no reference value {name}"))
+}
+
+/// Checks one case of ksd_test_reference.py: value and std_err to 1e-11 relative; for the
+/// unweighted data sets the statistic, every replicate and the critical value to 1e-12 of
+/// the replicate scale Σ|Hᵢⱼ|/n (they cancel), and the p-value and decision exactly.
+fn check_test_case<S: SteinKernel>(case: &str, stein: &S, samples: &Samples, weights: &[f64]) {
+    let p = reference_model();
+    let estimate = stein
+        .points(&p, samples, Par::rayon(2))
+        .unwrap()
+        .estimate(stein.estimator(), Par::rayon(2))
+        .unwrap();
+    for (quantity, got) in [("value", estimate.value), ("std_err", estimate.std_err)] {
+        let want = test_reference(&format!("{case}/{quantity}"));
+        assert!(
+            close(got, want, 1e-11, 1e-300),
+            "{case}/{quantity}: {got} vs {want}"
+        );
+    }
+    if samples.weights().is_some() {
+        return;
+    }
+    let test = KsdTest::new(Bootstrap::Rademacher, 0).unwrap();
+    let (result, replicates) = test
+        .run_with_weights(stein, &p, samples, weights, Par::rayon(2))
+        .unwrap();
+    let scale = test_reference(&format!("{case}/replicate_scale"));
+    let tol = 1e-12 * scale;
+    let statistic = test_reference(&format!("{case}/statistic"));
+    assert!(
+        (result.statistic - statistic).abs() <= tol,
+        "{case}: T = {} vs {statistic}",
+        result.statistic
+    );
+    let critical = test_reference(&format!("{case}/critical_value"));
+    assert!(
+        (result.critical_value - critical).abs() <= tol,
+        "{case}: critical {} vs {critical}",
+        result.critical_value
+    );
+    let want: Vec<f64> = include_str!("reference/ksd_test_replicates.csv")
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.strip_prefix(case).and_then(|r| r.strip_prefix(',')))
+        .map(|r| r.split_once(',').unwrap().1.parse().unwrap())
+        .collect();
+    assert_eq!(replicates.len(), want.len(), "{case}: replicate count");
+    for (b, (got, want)) in replicates.iter().zip(&want).enumerate() {
+        assert!(
+            (got - want).abs() <= tol,
+            "{case}: T*_{b} = {got} vs {want}"
+        );
+    }
+    assert_eq!(
+        result.p_value,
+        test_reference(&format!("{case}/p_value")),
+        "{case}: p-value"
+    );
+    assert_eq!(
+        f64::from(u8::from(result.reject)),
+        test_reference(&format!("{case}/reject")),
+        "{case}: decision"
+    );
+    assert_eq!(result.replicates, 50);
+}
+
+#[test]
+fn std_err_statistic_and_bootstrap_match_the_numpy_reference() {
+    // tests/reference/ksd_test_reference.py: KsdEstimate::std_err, the test statistic, the
+    // replicates for committed weights, the p-value and the critical value, computed
+    // independently with numpy over all pairs.
+    let t40 = Samples::from_rows(&csv_rows(include_str!("reference/ksd_data.csv"))[..40]).unwrap();
+    let sample_weights: Vec<f64> = csv_rows(include_str!("reference/ksd_test_sample_weights.csv"))
+        .into_iter()
+        .map(|r| r[0])
+        .collect();
+    let data = [
+        ("t40", t40.clone()),
+        (
+            "null40",
+            Samples::from_rows(&csv_rows(include_str!("reference/ksd_test_null40.csv"))).unwrap(),
+        ),
+        (
+            "shift40",
+            Samples::from_rows(&csv_rows(include_str!("reference/ksd_test_shift40.csv"))).unwrap(),
+        ),
+        ("t40w", t40.with_weights(sample_weights).unwrap()),
+    ];
+    let weights: Vec<f64> = csv_rows(include_str!("reference/ksd_test_weights.csv")).concat();
+    assert_eq!(weights.len(), 50 * 40);
+    let mut cases = 0;
+    for (est_name, est) in [("u", Estimator::U), ("v", Estimator::V)] {
+        for (data_name, xs) in &data {
+            let ksd_cases = [
+                ("imq_c1_b-0.5", Ksd::new(Imq::default(), est)),
+                ("imq_c2_b-0.3", Ksd::new(Imq::new(2.0, -0.3).unwrap(), est)),
+            ];
+            for (kernel, ksd) in &ksd_cases {
+                check_test_case(
+                    &format!("ksd_{est_name}_{kernel}_{data_name}"),
+                    ksd,
+                    xs,
+                    &weights,
+                );
+            }
+            let rbf = Ksd::new(Rbf::new(1.3).unwrap(), est);
+            check_test_case(
+                &format!("ksd_{est_name}_rbf_h1.3_{data_name}"),
+                &rbf,
+                xs,
+                &weights,
+            );
+            let dksd = DiffusionKsd::new(Imq::default(), reference_diffusion(), est).unwrap();
+            check_test_case(
+                &format!("dksd_{est_name}_imq_c1_b-0.5_{data_name}"),
+                &dksd,
+                xs,
+                &weights,
+            );
+            cases += 4;
+        }
+    }
+    assert_eq!(cases, 32);
+}
+
 #[test]
 fn closed_form_stein_kernel_equals_its_definition() {
     // 1-D: Student-t model, the manual-flow diffusion, IMQ.
@@ -567,51 +711,106 @@ fn the_test_has_power_against_heavy_tails() {
     assert!(rejections > 36, "power {rejections}/40");
 }
 
-#[test]
-fn markov_chain_bootstrap_is_calibrated_on_a_dependent_chain() {
-    // An AR(1) chain x_t = ρ x_{t−1} + sqrt(1 − ρ²) ε_t (ρ = 0.8) has stationary law N(0, 1)
-    // = the model. I.i.d. signs ignore the dependence and over-reject; the Markov-chain
-    // weights with flip probability 0.02 (about 1/(2τ), τ ≈ (1+ρ)/(1−ρ) = 9) keep the level. 100 replications, n = 300, α = 0.05:
-    // exact binomial(100, 0.05) 99% interval [0, 11].
-    let rho: f64 = 0.8;
+/// An AR(1) chain xₜ = ρ xₜ₋₁ + √(1 − ρ²) εₜ started in its stationary law N(0, 1).
+fn ar1_chain(n: usize, rho: f64, seed: u64) -> Samples {
+    let noise = Gaussian::standard(1)
+        .unwrap()
+        .sample_n(n, seed, Par::Seq)
+        .unwrap();
+    let mut x = 0.0;
+    let chain = (0..n)
+        .map(|t| {
+            let e = noise.row(t)[0];
+            x = if t == 0 {
+                e
+            } else {
+                rho * x + (1.0 - rho * rho).sqrt() * e
+            };
+            x
+        })
+        .collect();
+    Samples::from_scalars(chain).unwrap()
+}
+
+/// Rejections at α = 0.05 of `chains` seeded AR(1) chains against their own stationary law
+/// N(0, 1) (IMQ, V-statistic, B = 39: p ≤ 0.05 means at most one replicate reaches T), and
+/// the median flip probability used.
+fn ar1_rejections(bootstrap: Bootstrap, n: usize, rho: f64, chains: u64) -> (u64, f64) {
     let model = Gaussian::standard(1).unwrap();
     let ksd = Ksd::new(Imq::default(), Estimator::V);
-    let (lo, hi) = binomial_interval(100, 0.05, 0.99);
-    assert_eq!((lo, hi), (0, 11), "the critical values stated above");
-    let count = |bootstrap: Bootstrap| {
-        (0..100u64)
-            .filter(|&rep| {
-                let noise = model.sample_n(300, 7000 + rep, Par::Seq).unwrap();
-                let mut chain = Vec::with_capacity(300);
-                let mut x = noise.row(0)[0];
-                for t in 0..300 {
-                    if t > 0 {
-                        x = rho * x + (1.0 - rho * rho).sqrt() * noise.row(t)[0];
-                    }
-                    chain.push(x);
-                }
-                let xs = Samples::from_scalars(chain).unwrap();
-                let test = KsdTest::new(bootstrap, rep)
-                    .unwrap()
-                    .with_replicates(200)
-                    .unwrap();
-                test.run(&ksd, &model, &xs, Par::rayon(2)).unwrap().reject
-            })
-            .count() as u64
-    };
-    let markov = count(Bootstrap::MarkovChain {
-        flip_probability: 0.02,
-    });
-    let iid = count(Bootstrap::Rademacher);
-    eprintln!("AR(1) rejections: Markov-chain {markov}/100, i.i.d. {iid}/100");
-    assert!(
-        (lo..=hi).contains(&markov),
-        "Markov-chain bootstrap: {markov} rejections of 100"
-    );
+    let mut flips = Vec::new();
+    let mut rejections = 0;
+    for rep in 0..chains {
+        let xs = ar1_chain(n, rho, 70_000 + rep + (n as u64) * 1000);
+        let test = KsdTest::new(bootstrap, rep)
+            .unwrap()
+            .with_replicates(39)
+            .unwrap();
+        let result = test.run(&ksd, &model, &xs, Par::rayon(2)).unwrap();
+        rejections += u64::from(result.reject);
+        flips.push(result.flip_probability.unwrap_or(f64::NAN));
+    }
+    flips.sort_by(f64::total_cmp);
+    (rejections, flips[flips.len() / 2])
+}
+
+#[test]
+fn markov_chain_bootstrap_is_calibrated_on_dependent_chains() {
+    // The data-driven Markov-chain bootstrap (flip probability min(½, 1/√(n τ̂))) keeps the
+    // level on AR(1) chains of every dependence: rejections of the true model at α = 0.05
+    // fall in the exact two-sided binomial 99% interval around 0.05, for ρ ∈ {0, 0.5, 0.9}
+    // (τ = 1, 3, 19) and n ∈ {500, 2000}. I.i.d. signs over-reject at ρ = 0.9.
+    for (n, chains) in [(500, 400), (2000, 160)] {
+        let (lo, hi) = binomial_interval(chains, 0.05, 0.99);
+        for rho in [0.0, 0.5, 0.9] {
+            let (rejections, flip) = ar1_rejections(Bootstrap::MarkovChainAuto, n, rho, chains);
+            eprintln!(
+                "n = {n}, ρ = {rho}: {rejections}/{chains} rejections (99% interval [{lo}, {hi}]), median flip probability {flip:.4}"
+            );
+            assert!(
+                (lo..=hi).contains(&rejections),
+                "n = {n}, ρ = {rho}: {rejections} rejections of {chains}, outside [{lo}, {hi}]"
+            );
+        }
+    }
+    let (iid, _) = ar1_rejections(Bootstrap::Rademacher, 500, 0.9, 100);
+    let (_, hi) = binomial_interval(100, 0.05, 0.99);
     assert!(
         iid > hi,
-        "i.i.d. signs should over-reject on a dependent chain: {iid} of 100"
+        "i.i.d. signs should over-reject at ρ = 0.9: {iid} of 100"
     );
+}
+
+#[test]
+fn the_flip_probability_follows_the_autocorrelation_time() {
+    // τ̂ of a long AR(1) chain is near (1 + ρ)/(1 − ρ); the test uses τ̂ of the score
+    // s(x) = −x (the same as of x) and a = min(½, 1/√(n τ̂)).
+    let model = Gaussian::standard(1).unwrap();
+    let ksd = Ksd::new(Imq::default(), Estimator::V);
+    let test = KsdTest::new(Bootstrap::MarkovChainAuto, 3)
+        .unwrap()
+        .with_replicates(9)
+        .unwrap();
+    for rho in [0.0, 0.5, 0.9] {
+        let truth = (1.0 + rho) / (1.0 - rho);
+        let long = ar1_chain(100_000, rho, 11);
+        let tau = autocorrelation::integrated_autocorrelation_time(long.as_slice()).unwrap();
+        assert!(
+            (tau / truth - 1.0).abs() < 0.1,
+            "ρ = {rho}: τ̂ = {tau}, τ = {truth}"
+        );
+        let n = 1000;
+        let xs = ar1_chain(n, rho, 12);
+        let r = test.run(&ksd, &model, &xs, Par::rayon(2)).unwrap();
+        let tau = autocorrelation::integrated_autocorrelation_time(xs.as_slice())
+            .unwrap()
+            .max(1.0);
+        assert_eq!(r.autocorrelation_time, Some(tau));
+        assert_eq!(
+            r.flip_probability,
+            Some((1.0 / (n as f64 * tau).sqrt()).min(0.5))
+        );
+    }
 }
 
 #[test]

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::estimate::Estimator;
 use super::pairwise::gram;
-use super::points::{PairScratch, SteinKernel};
+use super::points::{PairScratch, SteinKernel, SteinPoints};
+use crate::autocorrelation::integrated_autocorrelation_time;
 use crate::density::Score;
 use crate::error::{Error, Result};
 use crate::mc::{Par, RandomPurpose, random_stream};
@@ -32,6 +33,18 @@ pub enum Bootstrap {
         /// The sign-flip probability aₙ ∈ (0, 1).
         flip_probability: f64,
     },
+    /// The Markov chain with the flip probability chosen from the data (recommended for MCMC
+    /// output, section 8 of docs/math.md):
+    /// ```text
+    /// τ̂ = max(1, maxₖ τ̂ₖ),   a = min(½, 1/√(n τ̂))
+    /// ```
+    /// where τ̂ₖ is the [integrated autocorrelation time](crate::autocorrelation) of
+    /// coordinate k of the per-point Stein vector (the score s_p(xₜ) for the Langevin
+    /// kernel, mᵀs_p + ∇·m for a diffusion) along the sample order. The sign blocks, of mean
+    /// length 1/a = √(n τ̂), grow with the dependence and with n (aₙ → 0, n aₙ → ∞, as the
+    /// theory asks). Calibrated on AR(1) chains with ρ ∈ {0, 0.5, 0.9} at n ∈ {500, 2000}
+    /// (crates/dsm-core/tests/stein.rs). The result reports τ̂ and a.
+    MarkovChainAuto,
 }
 
 /// A wild-bootstrap goodness-of-fit test of H₀: q = p with a kernel Stein discrepancy.
@@ -89,6 +102,11 @@ pub struct KsdTestResult {
     pub n: usize,
     /// The estimator behind the statistic.
     pub estimator: Estimator,
+    /// The sign-flip probability of the Markov-chain weights (`None` for Rademacher).
+    pub flip_probability: Option<f64>,
+    /// The estimated autocorrelation time τ̂ behind the flip probability
+    /// ([`Bootstrap::MarkovChainAuto`] only).
+    pub autocorrelation_time: Option<f64>,
 }
 
 impl KsdTest {
@@ -164,9 +182,10 @@ impl KsdTest {
     /// V) is the Stein kernel's.
     ///
     /// # Errors
-    /// [`Error::TooFewSamples`] for n < 2; [`Error::Unsupported`] for weighted samples;
-    /// [`Error::MemoryCap`] when [`KsdTest::memory_needed`] exceeds the cap; the errors of
-    /// [`SteinKernel::points`]; [`Error::NonFiniteValue`] when k⁰ is not finite.
+    /// [`Error::TooFewSamples`] for n < 2 (n < 3 for [`Bootstrap::MarkovChainAuto`]);
+    /// [`Error::Unsupported`] for weighted samples; [`Error::MemoryCap`] when
+    /// [`KsdTest::memory_needed`] exceeds the cap; the errors of [`SteinKernel::points`];
+    /// [`Error::NonFiniteValue`] when k⁰ is not finite.
     pub fn run<S, P>(
         &self,
         stein: &S,
@@ -179,23 +198,100 @@ impl KsdTest {
         P: Score + Sync + ?Sized,
     {
         let n = samples.n();
-        if n < 2 {
-            return Err(Error::TooFewSamples { needed: 2, got: n });
+        self.check_size(samples, self.replicates)?;
+        let points = stein.points(model, samples, par)?;
+        let (flip_probability, autocorrelation_time) = match self.bootstrap {
+            Bootstrap::Rademacher => (None, None),
+            Bootstrap::MarkovChain { flip_probability } => (Some(flip_probability), None),
+            Bootstrap::MarkovChainAuto => {
+                let tau = stein_vector_autocorrelation_time(&points)?;
+                (Some((1.0 / (n as f64 * tau).sqrt()).min(0.5)), Some(tau))
+            }
+        };
+        let weights = self.weights(n, flip_probability, par)?;
+        let (mut result, _) = self.finish(stein.estimator(), &points, &weights, par)?;
+        result.flip_probability = flip_probability;
+        result.autocorrelation_time = autocorrelation_time;
+        Ok(result)
+    }
+
+    /// [`KsdTest::run`] with given bootstrap weights (B × n, replicate-major, B = len / n)
+    /// instead of seeded ones; also returns the replicates T*_b. For checking the test
+    /// against an independent implementation; the level and memory cap apply, the bootstrap
+    /// law and the replicate count do not.
+    ///
+    /// # Errors
+    /// Those of [`KsdTest::run`], and [`Error::DimensionMismatch`] when the weights are not
+    /// a positive multiple of n long, [`Error::NonFiniteValue`] for a non-finite weight.
+    #[doc(hidden)]
+    pub fn run_with_weights<S, P>(
+        &self,
+        stein: &S,
+        model: &P,
+        samples: &Samples,
+        weights: &[f64],
+        par: Par,
+    ) -> Result<(KsdTestResult, Vec<f64>)>
+    where
+        S: SteinKernel,
+        P: Score + Sync + ?Sized,
+    {
+        let n = samples.n();
+        if n == 0 || weights.is_empty() || !weights.len().is_multiple_of(n) {
+            return Err(Error::DimensionMismatch {
+                what: "bootstrap weights (a positive multiple of n)",
+                expected: n.max(1),
+                got: weights.len(),
+            });
+        }
+        if let Some(index) = weights.iter().position(|w| !w.is_finite()) {
+            return Err(Error::NonFiniteValue {
+                quantity: "bootstrap weight",
+                index,
+            });
+        }
+        self.check_size(samples, weights.len() / n)?;
+        let points = stein.points(model, samples, par)?;
+        self.finish(stein.estimator(), &points, weights, par)
+    }
+
+    /// Sample-count, weighting and memory checks before any work.
+    fn check_size(&self, samples: &Samples, replicates: usize) -> Result<()> {
+        let n = samples.n();
+        let needed = if self.bootstrap == Bootstrap::MarkovChainAuto {
+            3
+        } else {
+            2
+        };
+        if n < needed {
+            return Err(Error::TooFewSamples { needed, got: n });
         }
         if samples.weights().is_some() {
             return Err(Error::Unsupported {
                 what: "weighted samples in the wild bootstrap",
             });
         }
-        let needed = self.memory_needed(n);
-        if needed > self.memory_cap {
+        let bytes = 8 * (n as u128) * (n as u128) + 8 * (n as u128) * (replicates as u128);
+        if bytes > self.memory_cap {
             return Err(Error::MemoryCap {
                 what: "bootstrap Gram matrix and weights",
-                needed_bytes: needed,
+                needed_bytes: bytes,
                 cap_bytes: self.memory_cap,
             });
         }
-        let points = stein.points(model, samples, par)?;
+        Ok(())
+    }
+
+    /// The statistic, the replicates for the weights, the p-value and critical value.
+    fn finish<K: crate::kernel::Kernel>(
+        &self,
+        estimator: Estimator,
+        points: &SteinPoints<'_, K>,
+        weights: &[f64],
+        par: Par,
+    ) -> Result<(KsdTestResult, Vec<f64>)> {
+        let n = points.n();
+        let replicate_count = weights.len() / n;
         let h = gram(n, par, PairScratch::default, |s, i, j| {
             points.stein_kernel(i, j, s)
         })?;
@@ -205,7 +301,6 @@ impl KsdTest {
                 index: pos / n,
             });
         }
-        let estimator = stein.estimator();
         let trace: f64 = (0..n).map(|i| h[i * n + i]).sum();
         let (scale, remove) = match estimator {
             Estimator::V => (1.0 / n as f64, 0.0),
@@ -213,42 +308,43 @@ impl KsdTest {
         };
         let total: f64 = h.iter().sum();
         let statistic = scale * (total - remove);
-        let weights = self.weights(n, par)?;
-        let replicates = self.replicate_statistics(&h, &weights, n, par, scale, remove)?;
+        let replicates = replicate_statistics(&h, weights, n, par, scale, remove)?;
         let exceed = replicates.iter().filter(|&&t| t >= statistic).count();
-        let p_value = (1 + exceed) as f64 / (1 + self.replicates) as f64;
-        let mut sorted = replicates;
+        let p_value = (1 + exceed) as f64 / (1 + replicate_count) as f64;
+        let mut sorted = replicates.clone();
         sorted.sort_by(f64::total_cmp);
-        let q = ((1.0 - self.level) * self.replicates as f64).ceil() as usize;
-        let critical_value = sorted[q.clamp(1, self.replicates) - 1];
-        Ok(KsdTestResult {
+        let q = ((1.0 - self.level) * replicate_count as f64).ceil() as usize;
+        let critical_value = sorted[q.clamp(1, replicate_count) - 1];
+        let result = KsdTestResult {
             statistic,
             p_value,
             critical_value,
             level: self.level,
             reject: p_value <= self.level,
-            replicates: self.replicates,
+            replicates: replicate_count,
             n,
             estimator,
-        })
+            flip_probability: None,
+            autocorrelation_time: None,
+        };
+        Ok((result, replicates))
     }
 
-    /// Bootstrap weights, replicate-major (B × n): replicate b from the stream (seed, b).
-    fn weights(&self, n: usize, par: Par) -> Result<Vec<f64>> {
+    /// Bootstrap weights, replicate-major (B × n): replicate b from the stream
+    /// (seed, BootstrapWeights, b); Markov-chain signs when a flip probability is given.
+    fn weights(&self, n: usize, flip_probability: Option<f64>, par: Par) -> Result<Vec<f64>> {
         let mut w = vec![0.0; n * self.replicates];
         let fill = |(b, row): (usize, &mut [f64])| {
             let mut rng = random_stream(self.seed, RandomPurpose::BootstrapWeights, b as u64);
             let mut sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
             for (t, slot) in row.iter_mut().enumerate() {
-                match self.bootstrap {
-                    Bootstrap::Rademacher => {
-                        if t > 0 {
-                            sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
-                        }
-                    }
-                    Bootstrap::MarkovChain { flip_probability } => {
-                        if t > 0 && rng.random::<f64>() < flip_probability {
-                            sign = -sign;
+                if t > 0 {
+                    match flip_probability {
+                        None => sign = if rng.random::<bool>() { 1.0 } else { -1.0 },
+                        Some(a) => {
+                            if rng.random::<f64>() < a {
+                                sign = -sign;
+                            }
                         }
                     }
                 }
@@ -261,46 +357,70 @@ impl KsdTest {
         }
         Ok(w)
     }
+}
 
-    /// T*_b = scale · (W_bᵀ H W_b − remove), blocks of replicates per pass over H.
-    fn replicate_statistics(
-        &self,
-        h: &[f64],
-        w: &[f64],
-        n: usize,
-        par: Par,
-        scale: f64,
-        remove: f64,
-    ) -> Result<Vec<f64>> {
-        let mut out = vec![0.0; self.replicates];
-        let block = |(c, slots): (usize, &mut [f64])| {
-            let first = c * REPLICATE_BLOCK;
-            let count = slots.len();
-            let mut quad = [0.0; REPLICATE_BLOCK];
-            for i in 0..n {
-                let row = &h[i * n..(i + 1) * n];
-                let mut acc = [0.0; REPLICATE_BLOCK];
-                for (j, hij) in row.iter().enumerate() {
-                    for (b, a) in acc.iter_mut().enumerate().take(count) {
-                        *a += hij * w[(first + b) * n + j];
-                    }
-                }
-                for b in 0..count {
-                    quad[b] += w[(first + b) * n + i] * acc[b];
-                }
-            }
-            for (b, slot) in slots.iter_mut().enumerate() {
-                *slot = scale * (quad[b] - remove);
-            }
-        };
-        match par {
-            Par::Seq => out.chunks_mut(REPLICATE_BLOCK).enumerate().for_each(block),
-            Par::Rayon(_) => par.install(|| {
-                out.par_chunks_mut(REPLICATE_BLOCK)
-                    .enumerate()
-                    .for_each(block)
-            })?,
+/// τ̂ = max(1, maxₖ τ̂ₖ) over the coordinates k of the per-point Stein vector b (the first d
+/// entries of each point's data), in sample order.
+fn stein_vector_autocorrelation_time<K>(points: &SteinPoints<'_, K>) -> Result<f64> {
+    let n = points.samples.n();
+    let d = points.samples.dim();
+    let mut series = vec![0.0; n];
+    let mut tau = 1.0_f64;
+    for k in 0..d {
+        for (t, slot) in series.iter_mut().enumerate() {
+            *slot = points.data[t * points.stride + k];
         }
-        Ok(out)
+        tau = tau.max(integrated_autocorrelation_time(&series)?);
     }
+    Ok(tau)
+}
+
+/// T*_b = scale · (W_bᵀ H W_b − remove), blocks of replicates per pass over H.
+fn replicate_statistics(
+    h: &[f64],
+    w: &[f64],
+    n: usize,
+    par: Par,
+    scale: f64,
+    remove: f64,
+) -> Result<Vec<f64>> {
+    let mut out = vec![0.0; w.len() / n];
+    let block = |(c, slots): (usize, &mut [f64])| {
+        let first = c * REPLICATE_BLOCK;
+        let count = slots.len();
+        // The block's weights point-major (n × REPLICATE_BLOCK, zero-padded), so that the
+        // inner loop runs over contiguous lanes; the summation order per replicate is j.
+        let mut lanes = vec![0.0; n * REPLICATE_BLOCK];
+        for b in 0..count {
+            let row = &w[(first + b) * n..(first + b + 1) * n];
+            for (j, &wj) in row.iter().enumerate() {
+                lanes[j * REPLICATE_BLOCK + b] = wj;
+            }
+        }
+        let mut quad = [0.0; REPLICATE_BLOCK];
+        for (i, row) in h.chunks_exact(n).enumerate() {
+            let mut acc = [0.0; REPLICATE_BLOCK];
+            for (hij, wj) in row.iter().zip(lanes.chunks_exact(REPLICATE_BLOCK)) {
+                for (a, wjb) in acc.iter_mut().zip(wj) {
+                    *a += hij * wjb;
+                }
+            }
+            let wi = &lanes[i * REPLICATE_BLOCK..(i + 1) * REPLICATE_BLOCK];
+            for ((q, a), wib) in quad.iter_mut().zip(&acc).zip(wi) {
+                *q += wib * a;
+            }
+        }
+        for (slot, q) in slots.iter_mut().zip(&quad) {
+            *slot = scale * (q - remove);
+        }
+    };
+    match par {
+        Par::Seq => out.chunks_mut(REPLICATE_BLOCK).enumerate().for_each(block),
+        Par::Rayon(_) => par.install(|| {
+            out.par_chunks_mut(REPLICATE_BLOCK)
+                .enumerate()
+                .for_each(block)
+        })?,
+    }
+    Ok(out)
 }
