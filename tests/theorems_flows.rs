@@ -6,7 +6,8 @@
 //!   the parameter space (planar with wᵀu near −1, radial with β near −α);
 //! * N1 (Theorem 3.1 pointwise) and N2 (the score transform), against scores obtained by
 //!   differencing log p_T;
-//! * N3 (the Piola identity); N4 (DSM in x minus SM in y depends on T only);
+//! * N3 (the Piola identity); N4 (DSM in x minus SM in y depends on T only, and equals its
+//!   closed form, docs/math.md eqs. N4.3 and N4.4);
 //! * N5 (Theorem 3.2 pointwise); N6 (DKSD with m = J⁻¹ is the KSD of the pushforwards).
 //!
 //! Proposition 3.2 (N7) is in `tests/ode_flow.rs`.
@@ -170,6 +171,73 @@ fn forward(t: &impl Flow, x: &[f64]) -> Vec<f64> {
     y
 }
 
+/// The closed form of N4, docs/math.md eq. (N4.3), from J, ∂J and ∂²J alone (no
+/// `FlowDiffusion`, no `Pushforward`): with m = J⁻¹, A = m mᵀ, g = ∇ log|det J|,
+///
+/// ```text
+/// h_DSM(x) − h_SM(T x) = gᵀA g + 2 [ (∇·A)ᵀ g + tr(A ∇g) ],
+/// g_i = tr(m ∂ᵢJ),   ∂ᵢg_l = tr(m ∂ᵢ∂ₗJ) − tr(m ∂ᵢJ m ∂ₗJ),   ∂ᵢA = −(m ∂ᵢJ) A − A (m ∂ᵢJ)ᵀ,
+/// ```
+///
+/// and the same in y, eq. (N4.4): 2 ∇_y·w − ‖w‖², w = mᵀg, ∇_y·w = Σ_ik m_ik ∂ᵢw_k.
+fn n4_closed_form(t: &impl Flow, x: &[f64]) -> (f64, f64) {
+    let d = x.len();
+    let mut m = vec![0.0; d * d];
+    invert_into(&jacobian(t, x), d, &mut m).unwrap();
+    let mut dj = vec![0.0; d * d * d];
+    t.jacobian_gradient_into(x, &mut dj);
+    let mut ddj = vec![0.0; d * d * d * d];
+    t.third_derivatives_into(x, &mut ddj);
+    let mul = |a: &[f64], b: &[f64]| -> Vec<f64> {
+        (0..d * d)
+            .map(|rc| (0..d).map(|k| a[rc / d * d + k] * b[k * d + rc % d]).sum())
+            .collect()
+    };
+    let tr = |a: &[f64]| -> f64 { (0..d).map(|k| a[k * d + k]).sum() };
+    let mdj: Vec<Vec<f64>> = (0..d)
+        .map(|i| mul(&m, &dj[i * d * d..(i + 1) * d * d]))
+        .collect();
+    let g: Vec<f64> = mdj.iter().map(|a| tr(a)).collect();
+    // dg[i·d + l] = ∂ᵢg_l
+    let dg: Vec<f64> = (0..d * d)
+        .map(|il| {
+            let (i, l) = (il / d, il % d);
+            tr(&mul(&m, &ddj[il * d * d..(il + 1) * d * d])) - tr(&mul(&mdj[i], &mdj[l]))
+        })
+        .collect();
+    let a: Vec<f64> = (0..d * d)
+        .map(|jk| (0..d).map(|r| m[jk / d * d + r] * m[jk % d * d + r]).sum())
+        .collect();
+    // (∇·A)_k = Σᵢ (∂ᵢA)_ik, where (A (m∂ᵢJ)ᵀ)_ik = (m∂ᵢJ A)_ki (A symmetric).
+    let mut div_a = vec![0.0; d];
+    for (i, b) in mdj.iter().enumerate() {
+        let ba = mul(b, &a);
+        for (k, v) in div_a.iter_mut().enumerate() {
+            *v -= ba[i * d + k] + ba[k * d + i];
+        }
+    }
+    let quad: f64 = (0..d * d).map(|jk| g[jk / d] * a[jk] * g[jk % d]).sum();
+    let div_term: f64 = div_a.iter().zip(&g).map(|(u, v)| u * v).sum();
+    let trace: f64 = (0..d * d).map(|ik| a[ik] * dg[ik]).sum();
+    let in_x = quad + 2.0 * (div_term + trace);
+    // In y: w_k = Σⱼ m_jk g_j; ∂ᵢw_k = Σⱼ (∂ᵢm)_jk g_j + m_jk ∂ᵢg_j with ∂ᵢm = −m ∂ᵢJ m.
+    let w: Vec<f64> = (0..d)
+        .map(|k| (0..d).map(|j| m[j * d + k] * g[j]).sum())
+        .collect();
+    let mut div_y = 0.0;
+    for i in 0..d {
+        let dm = mul(&mdj[i], &m);
+        for k in 0..d {
+            let dw: f64 = (0..d)
+                .map(|j| -dm[j * d + k] * g[j] + m[j * d + k] * dg[i * d + j])
+                .sum();
+            div_y += m[i * d + k] * dw;
+        }
+    }
+    let in_y = 2.0 * div_y - w.iter().map(|v| v * v).sum::<f64>();
+    (in_x, in_y)
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -283,7 +351,8 @@ proptest! {
 
     #[test]
     fn dsm_in_x_minus_sm_in_y_depends_on_t_only((d, kinds, p, x, _) in case()) {
-        // N4: DSM_integrand(x) − SM_integrand_y(T(x)) is the same for two models.
+        // N4: DSM_integrand(x) − SM_integrand_y(T(x)) is the same for two models, and equals
+        // its closed form, docs/math.md eqs. (N4.3) and (N4.4), a function of T alone.
         let t = flow(d, &kinds, &p);
         let (_, p1, p2) = models(d, &p);
         let m = FlowDiffusion::new(&t);
@@ -297,6 +366,9 @@ proptest! {
         let ((a1, b1, d1), (a2, b2, d2)) = (diff(&p1), diff(&p2));
         let scale = [a1, b1, a2, b2].iter().fold(1.0f64, |m, v| m.max(v.abs()));
         prop_assert!(close(d1, d2, 1e-8, 1e-8 * scale), "{kinds:?}: {d1} vs {d2}");
+        let (in_x, in_y) = n4_closed_form(&t, &x);
+        prop_assert!(close(d1, in_x, 1e-8, 1e-8 * scale), "{kinds:?}: {d1} vs (N4.3) {in_x}");
+        prop_assert!(close(in_x, in_y, 1e-8, 1e-8 * scale.max(in_x.abs())), "{kinds:?}: (N4.3) {in_x} vs (N4.4) {in_y}");
     }
 
     #[test]

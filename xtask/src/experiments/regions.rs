@@ -1,15 +1,132 @@
 //! Section 3.2: the "fast convergence region" {μ : |dL/dμ| > thr} of the two DSM surrogates
 //! (MATH.md section 6.4), its length for each threshold, and the ratio Gaussian / manual.
+//!
+//! The lengths on the N samples are checked against the population lengths (the same slopes
+//! on quadrature nodes). Where the population |dL/dμ| crosses thr at μ_c, the sample crossing
+//! moves by about (Ŝ − S)(μ_c) / (d|S|/dμ)(μ_c), Ŝ the sample slope with standard error se; on
+//! the grid each crossing adds at most one step more. The tolerance is therefore
+//!
+//! ```text
+//! tol = Σ_c [ Z · se(μ_c) / |d|S|/dμ (μ_c)| + Δμ ],     Z = 4,
+//! ```
+//!
+//! summed over the interior crossings c (a region cut off by the plotted range has no crossing
+//! there: both lengths stop at ±R). Each sample crossing μ̂_c (linear interpolation on the grid)
+//! is also checked on its own: |μ̂_c − μ_c| · |d|S|/dμ| / se ≤ Z, with the same number of
+//! crossings as the population.
 
 use std::path::Path;
 
 use anyhow::Result;
+use dsm_core::{
+    Estimate, Par, Samples, StudentT, diffusion_score_matching_integrand, score_matching_integrand,
+};
+use dsm_flows::{FlowDiffusion, GaussianFlow, ManualFlow};
 
 use super::{region_length, write_csv};
 use crate::Settings;
 use crate::claims::Claim;
 use crate::plot::{self, BLUE_, GREEN_, ORANGE_, Panel, Series};
 use crate::student::{Family, Loss, grid};
+
+/// Standard errors of the sample slope allowed at each crossing of the threshold.
+const Z: f64 = 4.0;
+
+/// Per-sample values of the loss integrand at model location `mu` (m moving with μ).
+fn integrand(fam: &Family, loss: Loss, mu: f64, points: &Samples) -> Result<Vec<f64>> {
+    let model = StudentT::new(mu, fam.sigma, fam.nu)?;
+    Ok(match loss {
+        Loss::Sm => score_matching_integrand(&model, points, Par::Seq)?,
+        Loss::Manual => {
+            let m = FlowDiffusion::new(ManualFlow::new(mu, fam.sigma, fam.nu0)?);
+            diffusion_score_matching_integrand(&model, &m, points, Par::Seq)?
+        }
+        Loss::Gaussian => {
+            let m = FlowDiffusion::new(GaussianFlow::new(mu, fam.sigma, fam.nu)?);
+            diffusion_score_matching_integrand(&model, &m, points, Par::Seq)?
+        }
+    })
+}
+
+/// The sample slope dL/dμ at `mu` with its standard error: the mean of the per-sample central
+/// differences (step 10⁻³σ, as [`Family::slope`]).
+fn slope_estimate(fam: &Family, loss: Loss, mu: f64, data: &Samples) -> Result<Estimate> {
+    let h = 1e-3 * fam.sigma;
+    let (up, down) = (
+        integrand(fam, loss, mu + h, data)?,
+        integrand(fam, loss, mu - h, data)?,
+    );
+    let per_sample: Vec<f64> = up
+        .iter()
+        .zip(&down)
+        .map(|(u, d)| (u - d) / (2.0 * h))
+        .collect();
+    Ok(Estimate::from_values(&per_sample, None, Par::Seq)?)
+}
+
+/// Interior crossings of |slope| through `thr` on the grid: (position by linear interpolation,
+/// d|slope|/dμ over the grid cell).
+fn crossings(mus: &[f64], slope: &[f64], thr: f64) -> Vec<(f64, f64)> {
+    mus.windows(2)
+        .zip(slope.windows(2))
+        .filter_map(|(m, v)| {
+            let (a, b) = (v[0].abs() - thr, v[1].abs() - thr);
+            ((a > 0.0) != (b > 0.0))
+                .then(|| (m[0] + (m[1] - m[0]) * a / (a - b), (b - a) / (m[1] - m[0])))
+        })
+        .collect()
+}
+
+/// A crossing of the population |dL/dμ| through the threshold.
+struct Boundary {
+    /// Its position μ_c.
+    at: f64,
+    /// d|S|/dμ there.
+    rate: f64,
+    /// Standard error of the sample slope at μ_c.
+    std_err: f64,
+}
+
+impl Boundary {
+    /// The standard error of the sample crossing's position, se(μ_c) / |d|S|/dμ (μ_c)|.
+    fn position_err(&self) -> f64 {
+        self.std_err / self.rate.abs()
+    }
+}
+
+/// The interior crossings of the population slope, with the sample slope's standard error.
+fn boundaries(
+    fam: &Family,
+    loss: Loss,
+    mus: &[f64],
+    population_slope: &[f64],
+    thr: f64,
+    data: &Samples,
+) -> Result<Vec<Boundary>> {
+    crossings(mus, population_slope, thr)
+        .into_iter()
+        .map(|(at, rate)| {
+            Ok(Boundary {
+                at,
+                rate,
+                std_err: slope_estimate(fam, loss, at, data)?.std_err,
+            })
+        })
+        .collect()
+}
+
+/// The largest |μ̂_c − μ_c| / (se/|d|S|/dμ|) over matched crossings, μ̂_c those of the sample
+/// slope; +∞ when the sample and the population cross the threshold a different number of times.
+fn boundary_max_z(population: &[Boundary], sample: &[(f64, f64)]) -> f64 {
+    if population.len() != sample.len() {
+        return f64::INFINITY;
+    }
+    population
+        .iter()
+        .zip(sample)
+        .map(|(b, (at, _))| (at - b.at).abs() / b.position_err())
+        .fold(0.0, f64::max)
+}
 
 /// Runs the experiment.
 pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
@@ -19,6 +136,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
         sigma: s.sigma,
     };
     let data = fam.data(s.n, s.seed)?;
+    let population = fam.population(s.intervals())?;
     let step = s.step();
     let mus: Vec<f64> = grid(s.range, step).iter().map(|m| m * s.sigma).collect();
     let total_manual = fam.slope(Loss::Manual, &mus, &data, true)?;
@@ -26,6 +144,8 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     let frozen_manual = fam.slope(Loss::Manual, &mus, &data, false)?;
     let frozen_gauss = fam.slope(Loss::Gaussian, &mus, &data, false)?;
     let sm = fam.slope(Loss::Sm, &mus, &data, true)?;
+    let population_manual = fam.slope(Loss::Manual, &mus, &population, true)?;
+    let population_gauss = fam.slope(Loss::Gaussian, &mus, &population, true)?;
     let xs: Vec<f64> = mus.iter().map(|m| m / s.sigma).collect();
     let rows: Vec<Vec<f64>> = (0..mus.len())
         .map(|i| {
@@ -36,6 +156,8 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
                 total_gauss[i],
                 frozen_manual[i],
                 frozen_gauss[i],
+                population_manual[i],
+                population_gauss[i],
             ]
         })
         .collect();
@@ -48,6 +170,8 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
             "dsm_slope_gaussian",
             "frozen_slope_manual",
             "frozen_slope_gaussian",
+            "population_slope_manual",
+            "population_slope_gaussian",
         ],
         &rows,
     )?;
@@ -84,6 +208,8 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
 
     let mut claims = Vec::new();
     let mut table = Vec::new();
+    // Per surrogate, the largest standardised shift of a region boundary over the thresholds.
+    let mut max_z = [0.0f64; 2];
     for &thr in &s.thresholds {
         let (lm, lg) = (
             region_length(&total_manual, step * s.sigma, thr),
@@ -93,7 +219,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
             region_length(&frozen_manual, step * s.sigma, thr),
             region_length(&frozen_gauss, step * s.sigma, thr),
         );
-        table.push(vec![thr, lm, lg, lg / lm, fm, fg]);
+        let mut row = vec![thr, lm, lg, lg / lm, fm, fg];
         claims.push(Claim {
             name: format!("gaussian_region_wider_thr_{thr}"),
             paper_ref: "paper §3.2; MATH.md §6.4".into(),
@@ -104,6 +230,32 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
             ),
             pass: lg > lm,
         });
+        for (k, (loss, sample_len, sample_slope, pop_slope)) in [
+            (Loss::Manual, lm, &total_manual, &population_manual),
+            (Loss::Gaussian, lg, &total_gauss, &population_gauss),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let pop_len = region_length(pop_slope, step * s.sigma, thr);
+            let bs = boundaries(&fam, loss, &mus, pop_slope, thr, &data)?;
+            let monte_carlo: f64 = bs.iter().map(|b| Z * b.position_err()).sum();
+            let grid_part = step * s.sigma * bs.len() as f64;
+            let tol = monte_carlo + grid_part;
+            row.extend([pop_len, tol]);
+            claims.push(Claim {
+                name: format!("{}_region_thr_{thr}_vs_population", loss.name()),
+                paper_ref: "MATH.md §6.4 (population by quadrature)".into(),
+                measured: sample_len,
+                expected: format!(
+                    "{pop_len:.2} ± {tol:.2} ({} crossings: {Z} s.e. {monte_carlo:.2} + grid {grid_part:.2})",
+                    bs.len()
+                ),
+                pass: (sample_len - pop_len).abs() <= tol,
+            });
+            max_z[k] = max_z[k].max(boundary_max_z(&bs, &crossings(&mus, sample_slope, thr)));
+        }
+        table.push(row);
     }
     write_csv(
         &out.join("regions_lengths.csv"),
@@ -114,8 +266,37 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
             "ratio",
             "frozen_length_manual",
             "frozen_length_gaussian",
+            "population_length_manual",
+            "tolerance_manual",
+            "population_length_gaussian",
+            "tolerance_gaussian",
         ],
         &table,
     )?;
+    for (loss, z) in [Loss::Manual, Loss::Gaussian].into_iter().zip(max_z) {
+        claims.push(Claim::at_most(
+            &format!("{}_region_boundaries_max_z", loss.name()),
+            "MATH.md §6.4 (population by quadrature)",
+            z,
+            Z,
+        ));
+    }
     Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crossings_are_interpolated_and_the_range_edge_is_not_one() {
+        // |slope| = 0, 1, 3, 3, 1 on μ = 0 … 4: crossings of thr = 2 at 1.5 (rising by 2 per
+        // unit) and 3.5 (falling); thr = 0.5 crosses once, at 0.5, and the region runs to the
+        // edge.
+        let mus = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let slope = [0.0, -1.0, -3.0, 3.0, 1.0];
+        assert_eq!(crossings(&mus, &slope, 2.0), vec![(1.5, 2.0), (3.5, -2.0)]);
+        assert_eq!(crossings(&mus, &slope, 0.5), vec![(0.5, 1.0)]);
+        assert!(crossings(&mus, &slope, 5.0).is_empty());
+    }
 }
