@@ -22,9 +22,25 @@ use crate::error::{Error, Result};
 /// Smallest accepted reciprocal condition number of an equilibrated matrix.
 pub const MIN_RCOND: f64 = 1e-14;
 
-/// Largest dimension accepted by the dense routines (a d × d matrix of 8d² bytes; 2²⁴
-/// keeps d² far from overflow).
-pub const MAX_DIM: usize = 1 << 24;
+/// Largest dimension accepted by the dense routines and by the models and diffusions that
+/// store d × d matrices: 2¹⁴ = 16 384, so that one matrix takes at most 8d² = 2 GiB and no
+/// size product overflows.
+pub const MAX_DIM: usize = 1 << 14;
+
+/// Checks a dimension for dense d × d storage.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming `name` for d = 0 or d > [`MAX_DIM`].
+pub fn check_dim(name: &'static str, d: usize) -> Result<()> {
+    if d == 0 || d > MAX_DIM {
+        return Err(Error::InvalidParameter {
+            name,
+            value: d as f64,
+            constraint: "in 1..=16384 (linalg::MAX_DIM)",
+        });
+    }
+    Ok(())
+}
 
 /// The power of two at or below |v| (v finite and non-zero).
 #[inline]
@@ -38,13 +54,7 @@ fn power_of_two_below(v: f64) -> f64 {
 /// [`Error::InvalidParameter`] for d = 0 or d > [`MAX_DIM`]; [`Error::DimensionMismatch`] for
 /// a slice of another length; [`Error::NonFiniteMatrix`] naming the first bad entry.
 pub fn check_square(name: &'static str, a: &[f64], d: usize) -> Result<()> {
-    if d == 0 || d > MAX_DIM {
-        return Err(Error::InvalidParameter {
-            name: "dimension",
-            value: d as f64,
-            constraint: "in 1..=2^24",
-        });
-    }
+    check_dim("dimension", d)?;
     crate::error::same_dim("matrix entries (d²)", d * d, a.len())?;
     if let Some(pos) = a.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFiniteMatrix {
@@ -228,7 +238,8 @@ pub fn cholesky_into(
 /// δᵀ G⁻¹ δ for a symmetric positive-definite row-major G, by a Cholesky solve (no inverse).
 ///
 /// # Errors
-/// As [`cholesky_into`]; [`Error::DimensionMismatch`] when δ has not d entries.
+/// As [`cholesky_into`]; [`Error::DimensionMismatch`] when δ has not d entries;
+/// [`Error::NonFiniteValue`] when the form is beyond f64.
 pub fn spd_inverse_quadratic_form(
     name: &'static str,
     g: &[f64],
@@ -242,7 +253,15 @@ pub fn spd_inverse_quadratic_form(
         .map_err(|_| Error::NotPositiveDefinite { name, index: None })?;
     let rhs = Mat::from_fn(d, 1, |a, _| delta[a]);
     let z = llt.solve(&rhs);
-    Ok((0..d).map(|a| delta[a] * z[(a, 0)]).sum())
+    let form: f64 = (0..d).map(|a| delta[a] * z[(a, 0)]).sum();
+    if form.is_finite() {
+        Ok(form)
+    } else {
+        Err(Error::NonFiniteValue {
+            quantity: "quadratic form δᵀG⁻¹δ (beyond f64)",
+            index: 0,
+        })
+    }
 }
 
 #[cfg(test)]

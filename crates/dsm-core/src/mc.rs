@@ -182,11 +182,20 @@ impl Estimate {
 /// Two ordered chunked passes: the weighted mean, then the weighted squared deviations.
 fn reduce(values: &[f64], weights: Option<&[f64]>, par: Par) -> Result<Estimate> {
     let n = values.len();
+    // Values near f64::MAX would overflow the sums: reduce them divided by a power of two
+    // (exact), and scale back at the end. Ordinary values (|h| ≤ 2⁵⁰⁰) are untouched.
+    let largest = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    let unit = if largest > 2f64.powi(500) {
+        2f64.powi(largest.log2().ceil() as i32 - 1)
+    } else {
+        1.0
+    };
+    let h = |i: usize| values[i] / unit;
     let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
     // Pass 1: Σw, Σw², Σw·h per chunk.
     let first = chunk_sums(n, par, |i| {
         let w = weight(i);
-        [w, w * w, w * values[i]]
+        [w, w * w, w * h(i)]
     });
     let [total, total_sq, weighted_sum] = first;
     if !(total > 0.0 && total.is_finite()) {
@@ -199,7 +208,7 @@ fn reduce(values: &[f64], weights: Option<&[f64]>, par: Par) -> Result<Estimate>
     // Pass 2: Σ w² (h − value)².
     let [dev, _, _] = chunk_sums(n, par, |i| {
         let w = weight(i);
-        let r = values[i] - value;
+        let r = h(i) - value;
         [w * w * r * r, 0.0, 0.0]
     });
     let sum_sq_norm = total_sq / (total * total);
@@ -208,6 +217,13 @@ fn reduce(values: &[f64], weights: Option<&[f64]>, par: Par) -> Result<Estimate>
     } else {
         f64::INFINITY
     };
+    let (value, std_err) = (value * unit, std_err * unit);
+    if !value.is_finite() || std_err.is_nan() || (std_err.is_infinite() && sum_sq_norm < 1.0) {
+        return Err(Error::NonFiniteValue {
+            quantity: "mean or standard error (beyond f64)",
+            index: 0,
+        });
+    }
     Ok(Estimate { value, std_err, n })
 }
 

@@ -266,6 +266,7 @@ impl<V: Drift> Flow for EulerFlow<V> {
     }
 
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        crate::flow::check_point(self.dim(), y, x.len())?;
         let d = y.len();
         let mut cur = y.to_vec();
         let (mut f, mut jf, mut s, mut s_inv) = (
@@ -329,6 +330,7 @@ impl<V: Drift> Flow for EulerFlow<V> {
     }
 
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
         let d = x.len();
         let mut cur = x.to_vec();
         let (mut f, mut jf, mut s) = (vec![0.0; d], vec![0.0; d * d], vec![0.0; d * d]);
@@ -347,6 +349,6 @@ impl<V: Drift> Flow for EulerFlow<V> {
                 *xa += self.step * fa;
             }
         }
-        Ok(total)
+        crate::layers::elementwise::finite_log_det(total)
     }
 }

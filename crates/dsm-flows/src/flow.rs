@@ -39,6 +39,7 @@ pub trait Flow: Sync {
     /// # Errors
     /// [`Error::SingularJacobian`] for a singular Jacobian.
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
         let d = self.dim();
         let mut j = vec![0.0; d * d];
         self.jacobian_into(x, &mut j);

@@ -85,16 +85,12 @@ impl ConstantMetric {
     /// The constant metric with row-major SPD matrix `g`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for d = 0; [`Error::DimensionMismatch`];
-    /// [`Error::NonFiniteMatrix`]; [`Error::NotSymmetric`]; [`Error::NotPositiveDefinite`].
+    /// [`Error::InvalidParameter`] for d = 0 or d > [`MAX_DIM`](dsm_core::linalg::MAX_DIM);
+    /// [`Error::DimensionMismatch`]; [`Error::NonFiniteMatrix`]; [`Error::NotSymmetric`];
+    /// [`Error::NotPositiveDefinite`].
     pub fn new(dim: usize, g: Vec<f64>) -> Result<Self> {
-        if dim == 0 {
-            return Err(Error::InvalidParameter {
-                name: "dim",
-                value: 0.0,
-                constraint: ">= 1",
-            });
-        }
+        dsm_core::linalg::check_dim("dim", dim)?;
+        dsm_core::linalg::check_square("metric", &g, dim)?;
         // Validation through the Gaussian's SPD check (finite, symmetric, Cholesky).
         dsm_core::Gaussian::new(vec![0.0; dim], &g).map_err(|e| rename(e, "metric"))?;
         Ok(Self { dim, g })

@@ -68,6 +68,7 @@ impl Gaussian {
     pub fn isotropic(mean: Vec<f64>, variance: f64) -> Result<Self> {
         positive("variance", variance)?;
         let d = mean.len();
+        crate::linalg::check_dim("mean (dimension)", d)?;
         let mut cov = vec![0.0; d * d];
         for i in 0..d {
             cov[i * d + i] = variance;
@@ -78,8 +79,10 @@ impl Gaussian {
     /// The standard normal N(0, I_d).
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for `dim == 0`.
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for `dim == 0` or
+    /// `dim >` [`MAX_DIM`](crate::linalg::MAX_DIM).
     pub fn standard(dim: usize) -> Result<Self> {
+        crate::linalg::check_dim("dim", dim)?;
         Self::isotropic(vec![0.0; dim], 1.0)
     }
 

@@ -2,6 +2,12 @@
 
 use special::Gamma;
 
+/// Below this a, ln Γ(a) is replaced by its two-term expansion −ln a − γa.
+const TINY_FROM: f64 = 1e-8;
+
+/// The Euler–Mascheroni constant γ.
+const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+
 /// Below this a, E(a) is computed from ln Γ directly; above it from the Stirling series.
 const STIRLING_FROM: f64 = 10.0;
 
@@ -40,7 +46,11 @@ fn stirling_remainder(x: f64) -> f64 {
 /// a ≥ 10:  E(a) = a · ln(1 + 1/(2a)) − ½ + S(a + ½) − S(a)
 /// ```
 pub fn ln_gamma_half_ratio_excess(a: f64) -> f64 {
-    if a < STIRLING_FROM {
+    if a < TINY_FROM {
+        // ln Γ(a) = −ln a − γa + O(a²) (ζ(2)a²/2 < 1e-16 here), and Γ(a) itself overflows
+        // for a < 1/f64::MAX: E(a) = ln Γ(a + ½) + ½ ln a + γa.
+        Gamma::ln_gamma(a + 0.5).0 + 0.5 * a.ln() + EULER_GAMMA * a
+    } else if a < STIRLING_FROM {
         Gamma::ln_gamma(a + 0.5).0 - Gamma::ln_gamma(a).0 - 0.5 * a.ln()
     } else {
         let leading = a * (0.5 / a).ln_1p() - 0.5;
@@ -57,7 +67,13 @@ mod tests {
     #[allow(clippy::excessive_precision)] // the reference digits as mpmath printed them
     fn excess_against_mpmath() {
         for (a, expected) in [
+            (1e-320, -367.8412555025622529884217),
             (1e-300, -344.815399006182152515627),
+            (1e-100, -114.5568897067775841038319),
+            (1e-10, -10.94056052218415775089768),
+            (9.99e-9, -8.638475693067354896623243),
+            (1e-8, -8.637975442914426085244474),
+            (2e-8, -8.291401866497396548254561),
             (1e-05, -5.184111652339534319270556),
             (0.15, -0.5537015958519908632341886),
             (0.5, -0.2257913526447274323630976),

@@ -97,9 +97,17 @@ impl StudentTFunctions {
     /// The functions of the standard Student-t with `dof` = ν degrees of freedom.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for ν not finite and positive.
+    /// [`Error::InvalidParameter`] for ν not finite or below `f64::MIN_POSITIVE` (the
+    /// smallest normal number; ν/2 must not underflow).
     pub fn new(dof: f64) -> Result<Self> {
         positive("dof", dof)?;
+        if dof < f64::MIN_POSITIVE {
+            return Err(Error::InvalidParameter {
+                name: "dof",
+                value: dof,
+                constraint: ">= f64::MIN_POSITIVE (2.2e-308)",
+            });
+        }
         let a = 0.5 * dof;
         let excess = ln_gamma_half_ratio_excess(a);
         Ok(Self {

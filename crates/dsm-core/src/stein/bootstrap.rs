@@ -309,6 +309,12 @@ impl KsdTest {
         let total: f64 = h.iter().sum();
         let statistic = scale * (total - remove);
         let replicates = replicate_statistics(&h, weights, n, par, scale, remove)?;
+        if !statistic.is_finite() || replicates.iter().any(|t| !t.is_finite()) {
+            return Err(Error::NonFiniteValue {
+                quantity: "test statistic or replicate (sums beyond f64)",
+                index: 0,
+            });
+        }
         let exceed = replicates.iter().filter(|&&t| t >= statistic).count();
         let p_value = (1 + exceed) as f64 / (1 + replicate_count) as f64;
         let mut sorted = replicates.clone();

@@ -87,6 +87,7 @@ impl Flow for Affine {
     }
 
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        crate::flow::check_point(self.dim(), y, x.len())?;
         let d = self.dim;
         for (j, xj) in x.iter_mut().enumerate() {
             *xj = (0..d)
@@ -96,7 +97,8 @@ impl Flow for Affine {
         Ok(())
     }
 
-    fn log_abs_det_jacobian(&self, _x: &[f64]) -> Result<f64> {
+    fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
         Ok(self.log_det)
     }
 

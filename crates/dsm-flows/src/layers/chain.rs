@@ -72,6 +72,7 @@ impl<F: Flow> Flow for Chain<F> {
     }
 
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        crate::flow::check_point(self.dim(), y, x.len())?;
         let mut cur = y.to_vec();
         for layer in self.layers.iter().rev() {
             layer.try_inverse_into(&cur, x)?;
@@ -94,6 +95,7 @@ impl<F: Flow> Flow for Chain<F> {
     }
 
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
         let mut cur = x.to_vec();
         let mut next = vec![0.0; x.len()];
         let mut total = 0.0;
@@ -104,7 +106,7 @@ impl<F: Flow> Flow for Chain<F> {
                 .map_err(|e| name_layer(e, k))?;
             std::mem::swap(&mut cur, &mut next);
         }
-        Ok(total)
+        crate::layers::elementwise::finite_log_det(total)
     }
 }
 

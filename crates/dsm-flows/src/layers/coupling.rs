@@ -200,6 +200,7 @@ impl Flow for AffineCoupling {
     }
 
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        crate::flow::check_point(self.dim(), y, x.len())?;
         let nb = self.out.len();
         let (mut s, mut t, mut h) = (vec![0.0; nb], vec![0.0; nb], vec![0.0; self.hidden]);
         self.conditioner(y, &mut s, &mut t, &mut h); // y_A = x_A
@@ -213,9 +214,10 @@ impl Flow for AffineCoupling {
     }
 
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
         let nb = self.out.len();
         let (mut s, mut t, mut h) = (vec![0.0; nb], vec![0.0; nb], vec![0.0; self.hidden]);
         self.conditioner(x, &mut s, &mut t, &mut h);
-        Ok(s.iter().sum())
+        crate::layers::elementwise::finite_log_det(s.iter().sum())
     }
 }

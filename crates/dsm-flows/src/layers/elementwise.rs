@@ -55,10 +55,12 @@ macro_rules! scalar_flow {
                 y[0] = x[0].lift($crate::layers::ScalarMap::derivatives(self, x[0].value()));
             }
             fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> dsm_core::Result<()> {
+                $crate::flow::check_point(self.dim(), y, x.len())?;
                 x[0] = $crate::layers::ScalarMap::inverse(self, y[0])?;
                 Ok(())
             }
             fn log_abs_det_jacobian(&self, x: &[f64]) -> dsm_core::Result<f64> {
+                $crate::flow::check_point(self.dim(), x, self.dim())?;
                 $crate::layers::elementwise::finite_log_det(
                     $crate::layers::ScalarMap::log_derivative(self, x[0]),
                 )
@@ -144,6 +146,7 @@ impl<M: ScalarMap> Flow for Elementwise<M> {
     }
 
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        crate::flow::check_point(self.dim(), y, x.len())?;
         for ((xi, yi), m) in x.iter_mut().zip(y).zip(&self.maps) {
             *xi = m.inverse(*yi)?;
         }
@@ -151,6 +154,7 @@ impl<M: ScalarMap> Flow for Elementwise<M> {
     }
 
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
         finite_log_det(
             x.iter()
                 .zip(&self.maps)

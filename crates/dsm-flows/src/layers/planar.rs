@@ -81,6 +81,7 @@ impl Flow for Planar {
     }
 
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        crate::flow::check_point(self.dim(), y, x.len())?;
         let c: f64 = self.b + y.iter().zip(&self.w).map(|(a, b)| a * b).sum::<f64>();
         let (mut lo, mut hi) = (c - self.wu.abs(), c + self.wu.abs());
         let mut a = c;
@@ -123,8 +124,9 @@ impl Flow for Planar {
     }
 
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
         let a: f64 = self.b + x.iter().zip(&self.w).map(|(a, b)| a * b).sum::<f64>();
         let t = a.tanh();
-        Ok((self.wu * (1.0 - t * t)).ln_1p())
+        crate::layers::elementwise::finite_log_det((self.wu * (1.0 - t * t)).ln_1p())
     }
 }

@@ -89,6 +89,7 @@ impl Flow for Radial {
     }
 
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        crate::flow::check_point(self.dim(), y, x.len())?;
         let rho = y
             .iter()
             .zip(&self.centre)
@@ -113,6 +114,7 @@ impl Flow for Radial {
     }
 
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
         let r = x
             .iter()
             .zip(&self.centre)
@@ -121,6 +123,8 @@ impl Flow for Radial {
             .sqrt();
         let (a, b) = (self.alpha, self.beta);
         let d = self.centre.len() as f64;
-        Ok((d - 1.0) * (b / (a + r)).ln_1p() + (b * a / ((a + r) * (a + r))).ln_1p())
+        crate::layers::elementwise::finite_log_det(
+            (d - 1.0) * (b / (a + r)).ln_1p() + (b * a / ((a + r) * (a + r))).ln_1p(),
+        )
     }
 }
