@@ -18,8 +18,8 @@ pub mod prelude {
         AutoDiff, Bootstrap, ConstantDiffusion, Diffusion, DiffusionFn, DiffusionKsd, Error,
         Estimate, Estimator, Gaussian, GenericDiffusion, GenericLogDensity, Hessian,
         IdentityDiffusion, Imq, Kernel, Ksd, KsdEstimate, KsdTest, KsdTestResult, LogDensity,
-        MultivariateStudentT, Par, Rbf, Result, Sampler, Samples, Score, SteinKernel, StudentT,
-        diffusion_fisher_divergence, diffusion_fisher_divergence_integrand,
+        MultivariateStudentT, Par, Rbf, Result, Sampler, Samples, Scalar, Score, SteinKernel,
+        StudentT, diffusion_fisher_divergence, diffusion_fisher_divergence_integrand,
         diffusion_score_matching_integrand, diffusion_score_matching_loss, fisher_divergence,
         fisher_divergence_integrand, score_matching_integrand, score_matching_loss,
     };

@@ -20,7 +20,7 @@ impl Drift for Linear {
     fn dim(&self) -> usize {
         self.d
     }
-    fn drift<D: FlowScalar>(&self, x: &[D], _t: f64, out: &mut [D]) {
+    fn drift<D: Scalar>(&self, x: &[D], _t: f64, out: &mut [D]) {
         for (j, o) in out.iter_mut().enumerate() {
             let mut acc = D::from(0.0);
             for (k, xk) in x.iter().enumerate() {
@@ -222,7 +222,7 @@ impl Drift for Nonlinear {
     fn dim(&self) -> usize {
         1
     }
-    fn drift<D: FlowScalar>(&self, x: &[D], t: f64, out: &mut [D]) {
+    fn drift<D: Scalar>(&self, x: &[D], t: f64, out: &mut [D]) {
         out[0] = -x[0] + x[0].sin() * 0.5 + 0.3 * t;
     }
 }

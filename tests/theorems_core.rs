@@ -42,11 +42,7 @@ impl GenericDiffusion for Field {
     fn dim(&self) -> usize {
         self.d
     }
-    fn matrix_generic<D: dsm::core::num_dual::DualNum<Primitive = f64> + Copy>(
-        &self,
-        x: &[D],
-        m: &mut [D],
-    ) {
+    fn matrix_generic<D: Scalar>(&self, x: &[D], m: &mut [D]) {
         let d = self.d;
         for j in 0..d {
             let wx = (0..d).fold(D::from(0.0), |acc, k| acc + x[k] * self.w[j * d + k]);

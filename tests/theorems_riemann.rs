@@ -19,7 +19,7 @@ impl GenericMetric for Field {
     fn dim(&self) -> usize {
         self.d
     }
-    fn metric_generic<D: FlowScalar>(&self, x: &[D], g: &mut [D]) -> Result<()> {
+    fn metric_generic<D: Scalar>(&self, x: &[D], g: &mut [D]) -> Result<()> {
         let d = self.d;
         let mut l = vec![D::from(0.0); d * d];
         for a in 0..d {
@@ -167,7 +167,7 @@ proptest! {
     fn eq_33_is_the_diffusion_fisher_divergence_with_m_mt_equal_g_inverse((d, p, x) in case()) {
         // N10: δᵀG⁻¹δ (Cholesky solve, no m) = ‖mᵀδ‖² with m = C⁻ᵀ, per sample.
         let (q, pm) = models(d, &p);
-        let metric = AutoDiffMetric(Field { d, p: p.clone() });
+        let metric = AutoDiff(Field { d, p: p.clone() });
         let xs = Samples::new(x, d).unwrap();
         let a = riemannian_fisher_divergence_integrand(&q, &pm, &metric, &xs, Par::Seq).unwrap();
         let b = diffusion_fisher_divergence_integrand(&q, &pm, &MetricDiffusion::new(&metric), &xs, Par::Seq).unwrap();
@@ -181,7 +181,7 @@ proptest! {
         // The Cholesky root C⁻ᵀ and C⁻ᵀR give the same D_m and DSM (they see only m mᵀ = G⁻¹),
         // and the metric's direct (∇·A) route agrees with the generic one through m and ∂m.
         let (q, pm) = models(d, &p);
-        let md = MetricDiffusion::new(AutoDiffMetric(Field { d, p: p.clone() }));
+        let md = MetricDiffusion::new(AutoDiff(Field { d, p: p.clone() }));
         let rotated = Rotated { inner: &md, r: givens(d, &p[60..]) };
         let xs = Samples::new(x, d).unwrap();
         let (f1, f2) = (
@@ -200,7 +200,7 @@ proptest! {
 
     #[test]
     fn cholesky_root_derivative_matches_differences((d, p, x) in case()) {
-        let md = MetricDiffusion::new(AutoDiffMetric(Field { d, p: p.clone() }));
+        let md = MetricDiffusion::new(AutoDiff(Field { d, p: p.clone() }));
         let x = &x[..d];
         let mut dm = vec![0.0; d * d * d];
         md.matrix_gradient_into(x, &mut dm).unwrap();

@@ -8,24 +8,24 @@
 
 use std::cell::RefCell;
 
-use num_dual::{Dual64, DualNum, HyperDual64};
+use num_dual::{Dual64, HyperDual64};
 
 use crate::density::{Hessian, LogDensity, Score};
 use crate::diffusion::Diffusion;
+use crate::scalar::Scalar;
 
-/// A log-density written once for any scalar `D` (f64 for values, dual numbers for
+/// A log-density written once for any [`Scalar`] `D` (f64 for values, dual numbers for
 /// derivatives). Use `D::from(c)` for constants.
 ///
 /// # Examples
 /// ```
-/// use dsm_core::{AutoDiff, GenericLogDensity, Hessian, Score};
-/// use num_dual::DualNum;
+/// use dsm_core::{AutoDiff, GenericLogDensity, Hessian, Scalar, Score};
 ///
 /// /// A quartic potential log p(x) = −Σ xᵢ⁴ / 4.
 /// struct Quartic;
 /// impl GenericLogDensity for Quartic {
 ///     fn dim(&self) -> usize { 2 }
-///     fn log_density_generic<D: DualNum<Primitive = f64> + Copy>(&self, x: &[D]) -> D {
+///     fn log_density_generic<D: Scalar>(&self, x: &[D]) -> D {
 ///         x.iter().fold(D::from(0.0), |acc, &xi| acc - xi.powi(4) / 4.0)
 ///     }
 /// }
@@ -42,21 +42,22 @@ pub trait GenericLogDensity {
     fn dim(&self) -> usize;
 
     /// log p(x) evaluated in the scalar type `D`.
-    fn log_density_generic<D: DualNum<Primitive = f64> + Copy>(&self, x: &[D]) -> D;
+    fn log_density_generic<D: Scalar>(&self, x: &[D]) -> D;
 }
 
-/// A diffusion matrix field m(x) written once for any scalar `D`; row-major d × d output.
+/// A diffusion matrix field m(x) written once for any [`Scalar`] `D`; row-major d × d output.
 pub trait GenericDiffusion {
     /// The dimension d.
     fn dim(&self) -> usize;
 
     /// Writes m(x) (row-major, `m.len() == d²`) in the scalar type `D`.
-    fn matrix_generic<D: DualNum<Primitive = f64> + Copy>(&self, x: &[D], m: &mut [D]);
+    fn matrix_generic<D: Scalar>(&self, x: &[D], m: &mut [D]);
 }
 
-/// Adapter giving exact derivatives of a model written once over the scalar type:
+/// Adapter giving exact derivatives of a model written once over the [`Scalar`] type:
 /// [`LogDensity`], [`Score`] and [`Hessian`] for a [`GenericLogDensity`], and
-/// [`Diffusion`] for a [`GenericDiffusion`].
+/// [`Diffusion`] for a [`GenericDiffusion`] (and, in dsm-riemann, `Metric` for a
+/// `GenericMetric`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AutoDiff<M>(pub M);
 

@@ -16,7 +16,8 @@
 //! Models implement the capability traits [`LogDensity`], [`Score`] and [`Hessian`]; the
 //! built-ins ([`Gaussian`], [`StudentT`], [`MultivariateStudentT`]) use closed forms, and
 //! [`AutoDiff`] derives exact scores and Hessians (num-dual) from a log-density written once
-//! over a generic scalar. A [`Diffusion`] is a matrix field m(x) with exact derivatives.
+//! over the workspace's one scalar trait, [`Scalar`] (`f64` or a num-dual type). A
+//! [`Diffusion`] is a matrix field m(x) with exact derivatives.
 //! Every estimate is bit-identical for any [`Par`] thread count.
 //!
 //! ```
@@ -51,6 +52,7 @@ pub mod models;
 pub mod objectives;
 pub mod quadrature;
 mod samples;
+mod scalar;
 pub mod special_functions;
 pub mod stein;
 pub mod testing;
@@ -69,6 +71,7 @@ pub use mc::{Estimate, Par};
 pub use models::{Gaussian, MultivariateStudentT, StudentT};
 pub use objectives::*;
 pub use samples::Samples;
+pub use scalar::{Scalar, derivatives_of};
 pub use stein::{
     Bootstrap, DiffusionKsd, Estimator, Ksd, KsdEstimate, KsdTest, KsdTestResult, SteinKernel,
 };

@@ -82,6 +82,10 @@ pub fn all_close(a: &[f64], b: &[f64], rtol: f64) -> bool {
 pub mod tol {
     /// Autodiff against closed forms (both exact; rounding only).
     pub const EXACT_REL: f64 = 1e-12;
+    /// [`crate::Scalar::lift`] against num-dual's own elementary function on the same dual:
+    /// the same chain rule, so the two differ by a few roundings (relative to the largest
+    /// part of the dual number).
+    pub const LIFT_REL: f64 = 1e-15;
     /// Central differences (h = 1e-5 / 1e-4) against exact derivatives.
     pub const FINITE_DIFF_REL: f64 = 1e-6;
     /// Quadrature identities (Simpson on the sinh map, thousands of nodes).

@@ -207,11 +207,7 @@ fn closure_diffusion_matches_autodiff_of_the_same_field() {
         fn dim(&self) -> usize {
             1
         }
-        fn matrix_generic<D: num_dual::DualNum<Primitive = f64> + Copy>(
-            &self,
-            x: &[D],
-            m: &mut [D],
-        ) {
+        fn matrix_generic<D: Scalar>(&self, x: &[D], m: &mut [D]) {
             m[0] = ((x[0] - 0.5).powi(2) / 7.0 + 1.0).sqrt();
         }
     }

@@ -241,11 +241,7 @@ fn dsm_depends_on_m_only_through_m_m_transpose() {
         fn dim(&self) -> usize {
             3
         }
-        fn matrix_generic<D: num_dual::DualNum<Primitive = f64> + Copy>(
-            &self,
-            x: &[D],
-            m: &mut [D],
-        ) {
+        fn matrix_generic<D: Scalar>(&self, x: &[D], m: &mut [D]) {
             let mut base = [D::from(0.0); 9];
             Twisted.matrix_generic(x, &mut base);
             for j in 0..3 {

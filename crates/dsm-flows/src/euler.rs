@@ -3,9 +3,8 @@
 use num_dual::Dual64;
 
 use crate::flow::{Flow, invert_into, log_abs_det};
-use crate::scalar::FlowScalar;
 use dsm_core::validate::{finite, positive, same_dim};
-use dsm_core::{Error, Estimate, Par, Result, Samples, Score, mc};
+use dsm_core::{Error, Estimate, Par, Result, Samples, Scalar, Score, mc};
 
 /// Largest number of Euler steps K (the trajectory has 2(K + 1) entries per sample).
 pub const MAX_EULER_STEPS: usize = u32::MAX as usize;
@@ -20,7 +19,7 @@ pub trait Drift: Sync {
     fn dim(&self) -> usize;
 
     /// Writes f(x, t).
-    fn drift<D: FlowScalar>(&self, x: &[D], t: f64, out: &mut [D]);
+    fn drift<D: Scalar>(&self, x: &[D], t: f64, out: &mut [D]);
 }
 
 /// The forward-Euler flow x_{k+1} = x_k + h f(x_k, t_k), t_k = t₀ + k h, k = 0 … K−1
@@ -31,12 +30,12 @@ pub trait Drift: Sync {
 ///
 /// # Examples
 /// ```
-/// use dsm_flows::{Drift, EulerFlow, Flow, FlowScalar};
+/// use dsm_flows::{Drift, EulerFlow, Flow, Scalar};
 /// /// dx/dt = −x + sin(x).
 /// struct Pull;
 /// impl Drift for Pull {
 ///     fn dim(&self) -> usize { 1 }
-///     fn drift<D: FlowScalar>(&self, x: &[D], _t: f64, out: &mut [D]) { out[0] = x[0].sin() - x[0]; }
+///     fn drift<D: Scalar>(&self, x: &[D], _t: f64, out: &mut [D]) { out[0] = x[0].sin() - x[0]; }
 /// }
 /// let flow = EulerFlow::new(Pull, 0.0, 0.01, 100)?;
 /// let (mut y, mut x) = ([0.0], [0.0]);
@@ -253,7 +252,7 @@ impl<V: Drift> Flow for EulerFlow<V> {
         self.drift.dim()
     }
 
-    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]) {
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         let d = x.len();
         y.copy_from_slice(x);
         let mut f = vec![D::from(0.0); d];

@@ -3,13 +3,12 @@
 
 use num_dual::{Dual64, HyperDual64, HyperHyperDual64};
 
-use crate::scalar::FlowScalar;
-use dsm_core::{Error, Result};
+use dsm_core::{Error, Result, Scalar};
 
 /// An invertible map y = T(x) on ℝᵈ (MATH.md section 1: J = ∂T/∂x, row i = component,
 /// column j = input).
 ///
-/// A layer implements [`Flow::transform`] once, generic over [`FlowScalar`]; evaluating it in
+/// A layer implements [`Flow::transform`] once, generic over [`Scalar`]; evaluating it in
 /// dual numbers gives the full Jacobian ([`Flow::jacobian_into`]), its derivatives
 /// ([`Flow::jacobian_gradient_into`], the second derivatives of T that DSM's divergence term
 /// needs) and third derivatives (for pushforward Hessians), all exact. The inverse and the
@@ -22,7 +21,7 @@ pub trait Flow: Sync {
     fn dim(&self) -> usize;
 
     /// y = T(x), in any scalar type.
-    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]);
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]);
 
     /// x = T⁻¹(y).
     ///
@@ -226,7 +225,7 @@ impl<F: Flow> Flow for &F {
     fn dim(&self) -> usize {
         (**self).dim()
     }
-    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]) {
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         (**self).transform(x, y)
     }
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {

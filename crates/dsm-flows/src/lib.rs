@@ -6,9 +6,9 @@
 //! (Theorem 3.2), and along an ODE flow the Fisher divergence changes at the rate of
 //! Proposition 3.2.
 //!
-//! * [`Flow`]: an invertible map written once over the scalar type ([`FlowScalar`]), with
-//!   exact Jacobians, their derivatives and third derivatives by forward-mode autodiff, and
-//!   closed-form inverses and log-determinants.
+//! * [`Flow`]: an invertible map written once over dsm-core's scalar trait ([`Scalar`],
+//!   re-exported here), with exact Jacobians, their derivatives and third derivatives by
+//!   forward-mode autodiff, and closed-form inverses and log-determinants.
 //! * Layers: [`Affine`], [`GaussianFlow`] (Φ⁻¹ ∘ F_t, eq. 12, tail-accurate),
 //!   [`ManualFlow`] (eq. 40), [`SinhArcsinh`], [`Planar`], [`Radial`], [`AffineCoupling`],
 //!   [`Elementwise`] lifting of 1-D maps, and [`Chain`] of any [`Layer`].
@@ -46,9 +46,9 @@ mod flow;
 mod kernel;
 pub mod layers;
 mod pushforward;
-mod scalar;
 
 pub use diffusion::FlowDiffusion;
+pub use dsm_core::{Scalar, derivatives_of};
 pub use euler::{Drift, EulerFlow, FisherTrajectory, MAX_EULER_STEPS, MAX_TRAJECTORY_BYTES};
 pub use flow::{Flow, invert_into, log_abs_det};
 pub use kernel::PulledBackKernel;
@@ -57,4 +57,3 @@ pub use layers::{
     Planar, Radial, ScalarMap, SinhArcsinh,
 };
 pub use pushforward::{MAX_PUSHFORWARD_DIM, Pushforward};
-pub use scalar::{FlowScalar, derivatives_of};

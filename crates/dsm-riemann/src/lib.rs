@@ -7,8 +7,8 @@
 //! valid diffusion ([`HyperbolicHalfSpace`] is one no flow can express).
 //!
 //! * [`Metric`]: G(x) with exact derivatives; [`ConstantMetric`], [`MetricFn`] (closures),
-//!   [`AutoDiffMetric`] (written once over the scalar), [`FlowMetric`] (G = JᵀJ),
-//!   [`HyperbolicHalfSpace`] (curved).
+//!   a [`GenericMetric`] (written once over [`dsm_core::Scalar`]) wrapped in
+//!   [`dsm_core::AutoDiff`], [`FlowMetric`] (G = JᵀJ), [`HyperbolicHalfSpace`] (curved).
 //! * [`MetricDiffusion`]: a `dsm_core::Diffusion` with m mᵀ = G⁻¹, so every objective of
 //!   dsm-core runs on a metric.
 //! * [`riemannian_fisher_divergence`]: eq. 33 directly from G⁻¹.
@@ -35,6 +35,5 @@ mod metric;
 pub use diffusion::MetricDiffusion;
 pub use fisher::{riemannian_fisher_divergence, riemannian_fisher_divergence_integrand};
 pub use metric::{
-    AutoDiffMetric, ConstantMetric, FlowMetric, GenericMetric, HyperbolicHalfSpace, Metric,
-    MetricFn,
+    ConstantMetric, FlowMetric, GenericMetric, HyperbolicHalfSpace, Metric, MetricFn,
 };

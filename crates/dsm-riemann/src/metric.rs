@@ -2,8 +2,8 @@
 
 use num_dual::Dual64;
 
-use dsm_core::{Error, Result};
-use dsm_flows::{Flow, FlowScalar};
+use dsm_core::{AutoDiff, Error, Result, Scalar};
+use dsm_flows::Flow;
 
 /// A Riemannian metric in local coordinates: G(x) symmetric positive definite, with exact
 /// first derivatives (MATH.md eqs. 13, 25–33).
@@ -27,7 +27,30 @@ pub trait Metric: Sync {
     fn metric_gradient_into(&self, x: &[f64], dg: &mut [f64]) -> Result<()>;
 }
 
-/// A metric written once over the scalar type; [`AutoDiffMetric`] gives its exact gradient.
+/// A metric written once over the [`Scalar`] type; wrapped in [`AutoDiff`] it is a
+/// [`Metric`] with the exact gradient.
+///
+/// # Examples
+/// ```
+/// use dsm_core::{AutoDiff, Result, Scalar};
+/// use dsm_riemann::{GenericMetric, Metric};
+///
+/// /// G(x) = (1 + x₁²) I in two dimensions.
+/// struct Bump;
+/// impl GenericMetric for Bump {
+///     fn dim(&self) -> usize { 2 }
+///     fn metric_generic<D: Scalar>(&self, x: &[D], g: &mut [D]) -> Result<()> {
+///         let s = x[0] * x[0] + 1.0;
+///         g.copy_from_slice(&[s, D::from(0.0), D::from(0.0), s]);
+///         Ok(())
+///     }
+/// }
+///
+/// let mut dg = [0.0; 8];
+/// AutoDiff(Bump).metric_gradient_into(&[3.0, 1.0], &mut dg)?;
+/// assert_eq!(dg, [6.0, 0.0, 0.0, 6.0, 0.0, 0.0, 0.0, 0.0]); // ∂₁G = 2x₁ I, ∂₂G = 0
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
 pub trait GenericMetric: Sync {
     /// The dimension d.
     fn dim(&self) -> usize;
@@ -36,14 +59,12 @@ pub trait GenericMetric: Sync {
     ///
     /// # Errors
     /// Outside the metric's domain.
-    fn metric_generic<D: FlowScalar>(&self, x: &[D], g: &mut [D]) -> Result<()>;
+    fn metric_generic<D: Scalar>(&self, x: &[D], g: &mut [D]) -> Result<()>;
 }
 
-/// The gradient of a [`GenericMetric`] by forward-mode autodiff (d [`Dual64`] passes).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AutoDiffMetric<M>(pub M);
-
-impl<M: GenericMetric> Metric for AutoDiffMetric<M> {
+/// A [`GenericMetric`] with its gradient by forward-mode autodiff (d [`Dual64`] passes): the
+/// same adapter that gives scores, Hessians and diffusion gradients in dsm-core.
+impl<M: GenericMetric> Metric for AutoDiff<M> {
     fn dim(&self) -> usize {
         self.0.dim()
     }
@@ -267,7 +288,7 @@ impl GenericMetric for HyperbolicHalfSpace {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn metric_generic<D: FlowScalar>(&self, x: &[D], g: &mut [D]) -> Result<()> {
+    fn metric_generic<D: Scalar>(&self, x: &[D], g: &mut [D]) -> Result<()> {
         let d = self.dim;
         let h = x[d - 1];
         if !(h.value() > 0.0) {
@@ -294,7 +315,7 @@ impl Metric for HyperbolicHalfSpace {
         self.metric_generic(x, g)
     }
     fn metric_gradient_into(&self, x: &[f64], dg: &mut [f64]) -> Result<()> {
-        AutoDiffMetric(*self).metric_gradient_into(x, dg)
+        AutoDiff(*self).metric_gradient_into(x, dg)
     }
 }
 

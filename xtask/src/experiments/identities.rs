@@ -17,8 +17,8 @@ use dsm_core::{
     score_matching_integrand,
 };
 use dsm_flows::{
-    Affine, Chain, Drift, Elementwise, EulerFlow, Flow, FlowDiffusion, FlowScalar, Layer, Planar,
-    PulledBackKernel, Pushforward, SinhArcsinh,
+    Affine, Chain, Drift, Elementwise, EulerFlow, Flow, FlowDiffusion, Layer, Planar,
+    PulledBackKernel, Pushforward, Scalar, SinhArcsinh,
 };
 use dsm_riemann::{FlowMetric, riemannian_fisher_divergence_integrand};
 
@@ -103,7 +103,7 @@ impl Drift for Linear {
     fn dim(&self) -> usize {
         self.0
     }
-    fn drift<D: FlowScalar>(&self, x: &[D], _t: f64, out: &mut [D]) {
+    fn drift<D: Scalar>(&self, x: &[D], _t: f64, out: &mut [D]) {
         for (j, o) in out.iter_mut().enumerate() {
             *o = x.iter().enumerate().fold(D::from(0.0), |acc, (k, xk)| {
                 acc + *xk * self.1[j * self.0 + k]

@@ -11,7 +11,7 @@ use crate::Settings;
 use crate::claims::Claim;
 use crate::plot::{self, BLUE_, GREEN_, GREY_, ORANGE_, Panel, Series};
 use dsm_core::{Gaussian, MultivariateStudentT, Par, Sampler};
-use dsm_flows::{Drift, EulerFlow, FlowScalar};
+use dsm_flows::{Drift, EulerFlow, Scalar};
 
 /// dx/dt = A x + ½ sin(x) + (0.3 t, 0): a rotation-shear with a nonlinearity and a time term.
 struct Swirl;
@@ -19,7 +19,7 @@ impl Drift for Swirl {
     fn dim(&self) -> usize {
         2
     }
-    fn drift<D: FlowScalar>(&self, x: &[D], t: f64, out: &mut [D]) {
+    fn drift<D: Scalar>(&self, x: &[D], t: f64, out: &mut [D]) {
         out[0] = x[0] * -0.5 + x[1] * 0.8 + x[0].sin() * 0.5 + 0.3 * t;
         out[1] = x[0] * -0.8 - x[1] * 0.3 + x[1].sin() * 0.5;
     }

@@ -1,6 +1,5 @@
 //! The multivariate Gaussian N(μ, Σ) with full covariance.
 
-use num_dual::DualNum;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
@@ -8,6 +7,7 @@ use super::spd::{Spd, check_location};
 use crate::autodiff::GenericLogDensity;
 use crate::density::{Hessian, LogDensity, Sampler, Score};
 use crate::error::{Result, positive};
+use crate::scalar::Scalar;
 
 const LN_2PI: f64 = 1.837_877_066_409_345_3;
 
@@ -170,7 +170,7 @@ impl GenericLogDensity for Gaussian {
     fn dim(&self) -> usize {
         self.mean.len()
     }
-    fn log_density_generic<D: DualNum<Primitive = f64> + Copy>(&self, x: &[D]) -> D {
+    fn log_density_generic<D: Scalar>(&self, x: &[D]) -> D {
         let d = self.mean.len();
         let mut q = D::from(0.0);
         for i in 0..d {

@@ -1,6 +1,5 @@
 //! The multivariate Student-t distribution t_ν(μ, Σ).
 
-use num_dual::DualNum;
 use rand::{Rng, RngExt};
 use special::Gamma;
 
@@ -8,6 +7,7 @@ use super::spd::{Spd, check_location};
 use crate::autodiff::GenericLogDensity;
 use crate::density::{Hessian, LogDensity, Sampler, Score};
 use crate::error::{Result, positive};
+use crate::scalar::Scalar;
 
 /// The multivariate Student-t t_ν(μ, Σ) on ℝᵈ with scale matrix Σ, normalised.
 ///
@@ -169,7 +169,7 @@ impl GenericLogDensity for MultivariateStudentT {
     fn dim(&self) -> usize {
         self.location.len()
     }
-    fn log_density_generic<D: DualNum<Primitive = f64> + Copy>(&self, x: &[D]) -> D {
+    fn log_density_generic<D: Scalar>(&self, x: &[D]) -> D {
         let d = self.location.len();
         let p = &self.scale.inverse;
         let mut q = D::from(0.0);

@@ -1,11 +1,11 @@
 //! The one-dimensional location-scale Student-t distribution St(μ, σ, ν).
 
-use num_dual::DualNum;
 use rand::{Rng, RngExt};
 
 use crate::autodiff::GenericLogDensity;
 use crate::density::{Hessian, LogDensity, Sampler, Score};
 use crate::error::{Result, finite, positive};
+use crate::scalar::Scalar;
 use crate::special_functions::StudentTFunctions;
 
 /// The Student-t St(μ, σ, ν) on ℝ (MATH.md section 5), normalised, with closed forms.
@@ -149,7 +149,7 @@ impl GenericLogDensity for StudentT {
     fn dim(&self) -> usize {
         1
     }
-    fn log_density_generic<D: DualNum<Primitive = f64> + Copy>(&self, x: &[D]) -> D {
+    fn log_density_generic<D: Scalar>(&self, x: &[D]) -> D {
         let z = (x[0] - self.location) / self.scale;
         (z * z / self.dof).ln_1p() * (-0.5 * (self.dof + 1.0)) + self.log_norm
     }

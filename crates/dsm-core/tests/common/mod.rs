@@ -1,7 +1,6 @@
 //! Test fixtures shared by the dsm-core integration tests.
 
-use dsm_core::GenericDiffusion;
-use dsm_core::num_dual::DualNum;
+use dsm_core::{GenericDiffusion, Scalar};
 
 /// A non-constant, non-symmetric 3-D diffusion written once over the scalar type:
 /// m_jk(x) = B_jk + ¼ sin(0.3 x_k + 0.1 x_j) + 0.05 x_j x_k.
@@ -11,7 +10,7 @@ impl GenericDiffusion for Twisted {
     fn dim(&self) -> usize {
         3
     }
-    fn matrix_generic<D: DualNum<Primitive = f64> + Copy>(&self, x: &[D], m: &mut [D]) {
+    fn matrix_generic<D: Scalar>(&self, x: &[D], m: &mut [D]) {
         for j in 0..3 {
             for k in 0..3 {
                 let base = if j == k {

@@ -1,9 +1,8 @@
 //! The affine flow y = A x + c.
 
 use crate::flow::{Flow, invert_into, log_abs_det};
-use crate::scalar::FlowScalar;
 use dsm_core::validate::same_dim;
-use dsm_core::{Error, Result};
+use dsm_core::{Error, Result, Scalar};
 
 /// y = A x + c with A invertible: J = A, log |det J| = log |det A|, T⁻¹(y) = A⁻¹(y − c).
 ///
@@ -75,7 +74,7 @@ impl Flow for Affine {
         self.dim
     }
 
-    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]) {
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         let d = self.dim;
         for (j, yj) in y.iter_mut().enumerate() {
             let mut acc = D::from(self.shift[j]);

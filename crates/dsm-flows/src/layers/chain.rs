@@ -5,9 +5,8 @@ use super::{
     Affine, AffineCoupling, Elementwise, GaussianFlow, ManualFlow, Planar, Radial, SinhArcsinh,
 };
 use crate::flow::Flow;
-use crate::scalar::FlowScalar;
 use dsm_core::validate::same_dim;
-use dsm_core::{Error, Result};
+use dsm_core::{Error, Result, Scalar};
 
 /// T = T_K ∘ … ∘ T₁: J = J_K ⋯ J₁ and log |det J| = Σ log |det J_k| along the way; the
 /// derivatives of J follow from evaluating the composition in dual numbers.
@@ -63,7 +62,7 @@ impl<F: Flow> Flow for Chain<F> {
         self.layers[0].dim()
     }
 
-    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]) {
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         let mut cur = x.to_vec();
         for layer in &self.layers {
             layer.transform(&cur, y);
@@ -148,7 +147,7 @@ impl Flow for Layer {
     fn dim(&self) -> usize {
         dispatch!(self, l => l.dim())
     }
-    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]) {
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         dispatch!(self, l => l.transform(x, y))
     }
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {

@@ -1,9 +1,8 @@
 //! The affine coupling layer of RealNVP (Dinh et al. 2017) with a small dense conditioner.
 
 use crate::flow::Flow;
-use crate::scalar::FlowScalar;
 use dsm_core::validate::same_dim;
-use dsm_core::{Error, Result};
+use dsm_core::{Error, Result, Scalar};
 
 /// An affine coupling layer: the coordinates split into a conditioning part A and a
 /// transformed part B,
@@ -160,7 +159,7 @@ impl AffineCoupling {
     }
 
     /// s(x_A) and t(x_A) into the two buffers (generic scalar).
-    fn conditioner<D: FlowScalar>(&self, x: &[D], s: &mut [D], t: &mut [D], h: &mut [D]) {
+    fn conditioner<D: Scalar>(&self, x: &[D], s: &mut [D], t: &mut [D], h: &mut [D]) {
         let na = self.cond.len();
         for (r, hr) in h.iter_mut().enumerate() {
             let mut acc = D::from(self.b1[r]);
@@ -186,7 +185,7 @@ impl Flow for AffineCoupling {
         self.dim
     }
 
-    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]) {
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         let nb = self.out.len();
         let zero = D::from(0.0);
         let (mut s, mut t, mut h) = (vec![zero; nb], vec![zero; nb], vec![zero; self.hidden]);

@@ -1,8 +1,7 @@
 //! Monotone maps of one variable, and their elementwise lifting to ℝᵈ.
 
 use crate::flow::Flow;
-use crate::scalar::FlowScalar;
-use dsm_core::{Error, Result};
+use dsm_core::{Error, Result, Scalar};
 
 /// A strictly increasing map t: ℝ → ℝ with closed-form derivatives and inverse: the
 /// building block of elementwise flows ([`Elementwise`]).
@@ -51,7 +50,7 @@ macro_rules! scalar_flow {
             fn dim(&self) -> usize {
                 1
             }
-            fn transform<D: $crate::scalar::FlowScalar>(&self, x: &[D], y: &mut [D]) {
+            fn transform<D: $crate::Scalar>(&self, x: &[D], y: &mut [D]) {
                 y[0] = x[0].lift($crate::layers::ScalarMap::derivatives(self, x[0].value()));
             }
             fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> dsm_core::Result<()> {
@@ -139,7 +138,7 @@ impl<M: ScalarMap> Flow for Elementwise<M> {
         self.maps.len()
     }
 
-    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]) {
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         for ((yi, xi), m) in y.iter_mut().zip(x).zip(&self.maps) {
             *yi = xi.lift(m.derivatives(xi.value()));
         }

@@ -4,9 +4,8 @@
 use num_dual::DualNum as _;
 
 use super::elementwise::{ScalarMap, scalar_flow};
-use crate::scalar::derivatives_of;
-use dsm_core::Result;
 use dsm_core::validate::{finite, positive};
+use dsm_core::{Result, derivatives_of};
 
 /// T(x) = √ν σ asinh((x − μ)/(√ν σ)) (MATH.md eq. 40), so that 1/T′(x) = m(x) =
 /// sqrt(1 + (x − μ)²/(νσ²)), the manual diffusion of section 6.2.

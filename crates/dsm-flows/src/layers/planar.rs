@@ -1,9 +1,8 @@
 //! The planar flow of Rezende & Mohamed (2015), with its exact inverse.
 
 use crate::flow::Flow;
-use crate::scalar::FlowScalar;
 use dsm_core::validate::{finite, same_dim};
-use dsm_core::{Error, Result};
+use dsm_core::{Error, Result, Scalar};
 
 /// y = x + u tanh(wᵀx + b), invertible iff wᵀu ≥ −1 (strict here, so J is never singular).
 ///
@@ -69,7 +68,7 @@ impl Flow for Planar {
         self.u.len()
     }
 
-    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]) {
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         let mut a = D::from(self.b);
         for (xi, wi) in x.iter().zip(&self.w) {
             a += *xi * *wi;

@@ -1,9 +1,8 @@
 //! The radial flow of Rezende & Mohamed (2015), with its exact inverse.
 
 use crate::flow::Flow;
-use crate::scalar::FlowScalar;
 use dsm_core::validate::{finite, positive};
-use dsm_core::{Error, Result};
+use dsm_core::{Error, Result, Scalar};
 
 /// y = x + β h(r) (x − x₀), h(r) = 1/(α + r), r = ‖x − x₀‖; invertible iff β ≥ −α (strict
 /// here, so J is never singular).
@@ -72,7 +71,7 @@ impl Flow for Radial {
         self.centre.len()
     }
 
-    fn transform<D: FlowScalar>(&self, x: &[D], y: &mut [D]) {
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         let mut r2 = D::from(0.0);
         for (xi, ci) in x.iter().zip(&self.centre) {
             r2 += (*xi - *ci) * (*xi - *ci);

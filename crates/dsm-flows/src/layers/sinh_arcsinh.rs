@@ -1,9 +1,8 @@
 //! The sinh–arcsinh transformation of Jones & Pewsey (2009).
 
 use super::elementwise::{ScalarMap, scalar_flow};
-use crate::scalar::derivatives_of;
-use dsm_core::Result;
 use dsm_core::validate::{finite, positive};
+use dsm_core::{Result, derivatives_of};
 use num_dual::DualNum as _;
 
 /// t(x) = sinh(δ asinh(x) − ε): skewness ε ∈ ℝ, tail weight δ > 0 (δ < 1 heavier tails
