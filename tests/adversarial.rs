@@ -493,7 +493,7 @@ impl Drift for LinearDrift {
     fn dim(&self) -> usize {
         1
     }
-    fn drift<D: FlowScalar>(&self, x: &[D], _t: f64, out: &mut [D]) {
+    fn drift<D: Scalar>(&self, x: &[D], _t: f64, out: &mut [D]) {
         out[0] = x[0] * self.rate;
     }
 }
