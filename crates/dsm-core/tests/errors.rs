@@ -144,7 +144,7 @@ fn model_constructors() {
     ));
     assert!(matches!(
         Gaussian::standard(0),
-        Err(InvalidParameter { name: "mean", .. })
+        Err(InvalidParameter { name: "dim", .. })
     ));
     // Student-t
     for (loc, scale, dof, name) in [
