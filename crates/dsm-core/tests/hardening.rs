@@ -144,3 +144,45 @@ fn tight_clusters_far_apart_match_the_pairwise_definition() {
         }
     }
 }
+
+#[test]
+fn student_t_derivatives_stay_finite_beyond_the_square_overflow() {
+    // For |z| > 1.3e154, z² overflows. Closed forms: s = −(ν+1)z/(ν+z²) ≈ −(ν+1)/z and
+    // s′ = (ν+1)(z²−ν)/(ν+z²)² ≈ (ν+1)/z² (relative corrections ν/z² < 1e-300); log p
+    // = log p(0) − (ν+1)/2 · (2 ln|z| − ln ν) to the same order. The closed-form model and
+    // its autodiff twin must both agree with them.
+    let nu = 3.0;
+    let t = StudentT::new(0.0, 1.0, nu).unwrap();
+    let log_p0 = t.log_density(&[0.0]);
+    let twin = AutoDiff(t.clone());
+    for x in [1.3e154, -2e154, 1e155, -1e160, 1e200, f64::MAX, -f64::MAX] {
+        let (mut s, mut h, mut sa, mut ha) = ([0.0], [0.0], [0.0], [0.0]);
+        t.score_into(&[x], &mut s);
+        t.hessian_into(&[x], &mut h);
+        twin.score_into(&[x], &mut sa);
+        twin.hessian_into(&[x], &mut ha);
+        let score = -(nu + 1.0) / x;
+        let curvature = (nu + 1.0) / x / x; // 0 once it underflows (x > 1e162)
+        let log_p = log_p0 - 0.5 * (nu + 1.0) * (2.0 * x.abs().ln() - nu.ln());
+        assert!(close(s[0], score, 1e-14, 0.0), "score at {x}: {}", s[0]);
+        assert!(
+            close(sa[0], score, 1e-14, 0.0),
+            "autodiff score at {x}: {}",
+            sa[0]
+        );
+        assert!(close(h[0], curvature, 1e-14, 1e-320), "s′ at {x}: {}", h[0]);
+        assert!(
+            close(ha[0], curvature, 1e-14, 1e-320),
+            "autodiff s′ at {x}: {}",
+            ha[0]
+        );
+        assert!(
+            close(t.log_density(&[x]), log_p, 1e-14, 0.0),
+            "log p at {x}"
+        );
+        assert!(
+            close(twin.log_density(&[x]), log_p, 1e-14, 0.0),
+            "autodiff log p at {x}"
+        );
+    }
+}

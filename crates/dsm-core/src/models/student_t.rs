@@ -151,6 +151,14 @@ impl GenericLogDensity for StudentT {
     }
     fn log_density_generic<D: Scalar>(&self, x: &[D]) -> D {
         let z = (x[0] - self.location) / self.scale;
-        (z * z / self.dof).ln_1p() * (-0.5 * (self.dof + 1.0)) + self.log_norm
+        // ln(1 + z²/ν); beyond |z| = 1e100 as 2 ln|z| − ln ν + ln(1 + ν/z²), so that z² never
+        // overflows (the density is finite for every finite x).
+        let log_ratio = if z.value().abs() > 1e100 {
+            let magnitude = if z.value() < 0.0 { -z } else { z };
+            magnitude.ln() * 2.0 - self.dof.ln() + (z.recip() * self.dof / z).ln_1p()
+        } else {
+            (z * z / self.dof).ln_1p()
+        };
+        log_ratio * (-0.5 * (self.dof + 1.0)) + self.log_norm
     }
 }

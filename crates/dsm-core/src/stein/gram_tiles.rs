@@ -17,9 +17,16 @@
 //! the row and column sums. The pass is written as plain loops over short columns with
 //! lane-wise partial sums in a fixed shape, and runs under [`pulp::Arch::dispatch`], which
 //! compiles it for the widest vector unit the CPU has (AVX2/FMA on x86-64) and picks that
-//! version at run time, without `unsafe` here. Vector width changes nothing numerically:
-//! every operation is IEEE-exact per lane and no sum is reassociated (the compiler does not
-//! contract to FMA), so results are the same on every x86-64 CPU and thread count.
+//! version at run time, without `unsafe` here. Vector width changes nothing numerically in
+//! this pass: every operation is IEEE-exact per lane and no sum is reassociated (the
+//! compiler does not contract to FMA).
+//!
+//! **What is bit-identical.** On one machine, results are identical for every thread count
+//! (fixed tiles, ordered reductions; tested). Across CPUs they may differ in the last bits:
+//! the Gram products A Bᵀ (and the Gaussian's batched scores) go through faer's matrix
+//! products, which pick FMA or non-FMA kernels of different widths at run time (AVX2,
+//! AVX-512, none), and a fused multiply-add rounds once where a multiply and an add round
+//! twice. We do not promise identical bits across CPU generations.
 
 use faer::{Accum, Mat, MatRef};
 use pulp::{Arch, Simd, WithSimd};
