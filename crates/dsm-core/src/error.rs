@@ -83,7 +83,7 @@ pub enum Error {
     Singular {
         /// Name of the matrix.
         name: &'static str,
-        /// Its reciprocal condition number (smallest over largest singular value).
+        /// Its equilibrated reciprocal condition number 1/(‖B‖₁‖B⁻¹‖₁) (docs/math.md eq. 1.2).
         rcond: f64,
     },
     /// A Jacobian (of a flow, or of a map defining a diffusion) is singular at a sample.

@@ -1,5 +1,5 @@
 //! The one Student-t (dsm-core `special_functions`) and the Gaussian flow built on it, against
-//! a committed 40-digit mpmath table (tests/reference/student_t_mpmath.py): ν from 0.3 to 1e10,
+//! a committed mpmath table (80-digit arithmetic, 30 digits kept) (tests/reference/student_t_mpmath.py): ν from 0.3 to 1e10,
 //! |x| from 1e-3 to 1e300 on both sides.
 //!
 //! Targets (docs/flows.md): T within 1e-12 relative (1e-14 absolute where |T| < 1e-2),

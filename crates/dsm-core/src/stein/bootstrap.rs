@@ -1,5 +1,5 @@
 //! A goodness-of-fit test by the wild bootstrap of a kernel Stein discrepancy
-//! (Chwialkowski, Strathmann & Gretton 2016; MATH.md section 8).
+//! (Chwialkowski, Strathmann & Gretton 2016; docs/math.md section 8).
 
 use rand::RngExt;
 use rayon::prelude::*;
@@ -52,7 +52,8 @@ pub enum Bootstrap {
 /// ```text
 /// statistic  T  = n·V = (1/n) Σ_{i,j} k⁰(xᵢ, xⱼ)              (Estimator::V, default)
 ///               = n·U = (1/(n−1)) Σ_{i≠j} k⁰(xᵢ, xⱼ)          (Estimator::U)
-/// replicate  T* = (1/n) Σ_{i,j} Wᵢ Wⱼ k⁰(xᵢ, xⱼ)              (diagonal removed for U)
+/// replicate  T* = (1/n) Σ_{i,j} Wᵢ Wⱼ k⁰(xᵢ, xⱼ)              (V)
+///               = (1/(n−1)) Σ_{i≠j} Wᵢ Wⱼ k⁰(xᵢ, xⱼ)          (U)
 /// p-value       = (1 + #{T* ≥ T}) / (1 + B),   reject H₀ when p ≤ α
 /// ```
 /// The replicates need the n × n Stein Gram matrix: **8n² bytes** (80 MB at n = 3 200,

@@ -21,13 +21,13 @@ use special::Error as _;
 ///
 /// ```text
 /// T(z)    = sign(z) · (−Φ⁻¹(sf_ν(|z|)))                          (tails)
-///         = sign(z) · Φ⁻¹(½ + δ(|z|)),  δ = F_ν − ½              (centre, |T| < ½)
+///         = sign(z) · Φ⁻¹(½ + δ(|z|)),  δ = F_ν − ½              (centre, |T| ≲ 0.52)
 /// log T′  = −log(sf_ν/f_ν)(|z|) − log σ − log(φ/Φ̄)(|T|)       (no large terms cancel)
 /// ```
 /// For every ν > 0 and every finite x, T is finite and increasing; measured against a
-/// 40-digit mpmath table (ν from 0.3 to 1e10, |x| from 1e-3 to 1e300) T is within 1e-13
-/// relative (1e-16 absolute near 0) and log m = −log T′ within 1e-13 absolute (docs/flows.md
-/// gives the figures by ν).
+/// mpmath table (80-digit arithmetic, 30 digits kept; ν from 0.3 to 1e10, |x| from 1e-3 to
+/// 1e300) T is within 1.1e-15 relative and log m = −log T′ within 1.2e-13 absolute
+/// (docs/flows.md gives the figures by ν).
 ///
 /// # Examples
 /// ```
