@@ -55,7 +55,8 @@ pub mod riemann_guide {
     #![doc = include_str!("../docs/riemann.md")]
 }
 
-/// The math guide (`docs/math.md`): each public function by its equation in MATH.md.
+/// The math reference (`docs/math.md`): every formula the crates implement, with the paper's
+/// equation numbers, and each public item by its equation.
 pub mod math {
     #![doc = include_str!("../docs/math.md")]
 }

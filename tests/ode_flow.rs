@@ -1,4 +1,4 @@
-//! Proposition 3.2 (MATH.md eq. 15 and N7) on Euler-discretised ODE flows: the Fisher
+//! Proposition 3.2 (docs/math.md eq. 15 and N7) on Euler-discretised ODE flows: the Fisher
 //! divergence along the flow computed directly (Theorem 3.1 for the time-t map) and by
 //! integrating its rate, the closed form of the linear-Gaussian case, and first-order
 //! convergence in the step h.
@@ -110,7 +110,7 @@ proptest! {
         (d, p, t) in (1usize..=6).prop_flat_map(|d| (Just(d), prop::collection::vec(-1.0..1.0f64, 64), 0.0..1.0f64))
     ) {
         // dF/dt by central differences of the exact F(q_t‖p_t) equals
-        // −[tr(Bᵀ(A+Aᵀ)BΣ_q) + cᵀ(A+Aᵀ)c] at the time-t moments (MATH.md N7).
+        // −[tr(Bᵀ(A+Aᵀ)BΣ_q) + cᵀ(A+Aᵀ)c] at the time-t moments (docs/math.md N7).
         let a: Vec<f64> = (0..d * d).map(|k| 0.6 * p[k % 64]).collect();
         let (mq, mp): (Vec<f64>, Vec<f64>) = ((0..d).map(|i| p[(i + 7) % 64]).collect(), (0..d).map(|i| -p[(i + 13) % 64]).collect());
         let (sq, sp) = (spd(d, &p, 3), spd(d, &p, 29));

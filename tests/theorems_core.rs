@@ -1,6 +1,6 @@
 //! Property-based checks (proptest) of the dsm-core identities on random instances:
 //! the num-dual adapter against the closed forms, the reduction of DSM to SM for m = I,
-//! DSM's dependence on m only through m mᵀ (MATH.md N10), and the per-sample decomposition
+//! DSM's dependence on m only through m mᵀ (docs/math.md N10), and the per-sample decomposition
 //! of the DSM integrand.
 
 use dsm::prelude::*;

@@ -1,5 +1,5 @@
 //! Property-based proofs (proptest, 256 random cases each, d from 1 to 6) of the flow
-//! identities of Gong & Li, as listed in MATH.md section 9:
+//! identities of Gong & Li, as listed in docs/math.md section 9:
 //!
 //! * every layer and random chains: round trip, log |det J| against the LU of the full
 //!   Jacobian in both directions, J and ∂J against central differences, in every branch of

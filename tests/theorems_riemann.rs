@@ -1,5 +1,5 @@
 //! Property-based proofs (proptest, 256 random cases each, d from 1 to 6) of Proposition 3.1,
-//! the metric-tensor reading (MATH.md eqs. 13, 33 and N10), and of the triangle
+//! the metric-tensor reading (docs/math.md eqs. 13, 33 and N10), and of the triangle
 //! flow / diffusion / metric.
 
 use dsm::core::testing::close;

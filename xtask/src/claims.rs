@@ -7,7 +7,7 @@ use serde::Serialize;
 pub struct Claim {
     /// Short identifier.
     pub name: String,
-    /// Where the paper (or MATH.md) states it.
+    /// Where the paper (or docs/math.md) states it.
     pub paper_ref: String,
     /// The measured value.
     pub measured: f64,

@@ -66,7 +66,7 @@ fn bench_compare(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Settings of a reproduction run. Defaults: MATH.md section 0, set B.
+/// Settings of a reproduction run. Defaults: docs/math.md section 0, set B.
 #[derive(Args, Debug, Clone, serde::Serialize)]
 pub struct Settings {
     /// Run only the named experiment (repeatable): fig1, regions, descent, fig2, fig3, ode, identities.

@@ -26,8 +26,8 @@ fn paper_says(name: &str, s: &Settings) -> String {
             "The paper (§2.2, Fig. 1) shows that score matching on heavy-tailed Student-t data has a minimum at μ* \
              flanked by two walls, beyond which the loss decays and gradient descent walks away; DSM with a manually \
              chosen diffusion and DSM with the Gaussian flow Φ⁻¹∘F_t both have a single basin at μ*. The paper does not \
-             state ν, N or the range: we use MATH.md's set B (ν = ν₀ = {}, N = {}, μ ∈ ±{}σ, seed {}) and the manual \
-             diffusion m(x) = sqrt(1 + (x − μ)²/(ν₀σ²)) (MATH.md §6.2, an inference). \
+             state ν, N or the range: we use set B of docs/math.md §0 (ν = ν₀ = {}, N = {}, μ ∈ ±{}σ, seed {}) and the manual \
+             diffusion m(x) = sqrt(1 + (x − μ)²/(ν₀σ²)) (docs/math.md §6.2, an inference). \
              curves by quadrature (thin red lines).",
             s.nu, s.n, s.range, s.seed
         ),
@@ -50,7 +50,7 @@ fn paper_says(name: &str, s: &Settings) -> String {
         "fig3" => format!(
             "Appendix E: varying the degrees of freedom of data and model, the manual flow (ν₀ = {} fixed) recovers μ* \
              only at its own DoF, while the Gaussian flow, rebuilt for each ν, recovers μ* for every ν in {:?} (the \
-             list is not stated in the paper; ν = 1 is excluded, MATH.md §6.3).",
+             list is not stated in the paper; ν = 1 is excluded, docs/math.md §6.3).",
             s.nu0, s.dofs
         ),
         "ode" => "Proposition 3.2: along an ODE flow the Fisher divergence changes at rate −E[δᵀ(J_f + J_fᵀ)δ]. We \

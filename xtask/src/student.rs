@@ -1,4 +1,4 @@
-//! The Student-t example of MATH.md section 6: the three losses as functions of the model
+//! The Student-t example of docs/math.md section 6: the three losses as functions of the model
 //! location μ, on samples or on quadrature nodes (population), and their μ-derivatives.
 
 use anyhow::Result;

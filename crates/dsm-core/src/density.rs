@@ -31,7 +31,7 @@ pub trait LogDensity {
     }
 }
 
-/// The score s_p(x) = ∇ₓ log p(x) (MATH.md section 1), a column vector in ℝᵈ.
+/// The score s_p(x) = ∇ₓ log p(x) (docs/math.md section 1), a column vector in ℝᵈ.
 pub trait Score: LogDensity {
     /// Writes s_p(x) into `out` (`x.len() == out.len() == dim()`).
     fn score_into(&self, x: &[f64], out: &mut [f64]);
@@ -70,7 +70,7 @@ pub trait Score: LogDensity {
 }
 
 /// The Hessian ∇ₓ² log p(x), d × d row-major; its trace is the Laplacian Δ log p = ∇·s_p
-/// that score matching needs (MATH.md eq. 2).
+/// that score matching needs (docs/math.md eq. 2).
 pub trait Hessian: Score {
     /// Writes ∇² log p(x) into `out` (`out.len() == dim()²`, row-major).
     fn hessian_into(&self, x: &[f64], out: &mut [f64]);

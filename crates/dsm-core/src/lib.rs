@@ -3,14 +3,14 @@
 //! Densities with exact derivatives, a deterministic parallel Monte Carlo engine, and the
 //! Fisher-type objectives of score matching (SM) and diffusion score matching (DSM):
 //!
-//! | function | formula | MATH.md |
+//! | function | formula | docs/math.md |
 //! |---|---|---|
 //! | [`fisher_divergence`] | E_q ‖s_q − s_p‖² | eq. 1 |
 //! | [`score_matching_loss`] | E_q[‖s_p‖² + 2 Δ log p] | eq. 2 |
 //! | [`diffusion_fisher_divergence`] | E_q ‖mᵀ(s_q − s_p)‖² | eq. 5 |
 //! | [`diffusion_score_matching_loss`] | E_q[‖mᵀ s_p‖² + 2 ∇·(m mᵀ s_p)] | eq. 6 |
-//! | [`Ksd::estimate`] | E_{x,x'~q} u_p(x, x') (Langevin kernel Stein discrepancy) | eq. 3, §8 |
-//! | [`DiffusionKsd::estimate`] | E_{x,x'~q} k⁰(x, x') (diffusion kernel Stein discrepancy) | eq. 7, §7 |
+//! | [`Ksd::estimate`] | E_{x,x'~q} u_p(x, x') (Langevin kernel Stein discrepancy) | eq. 3, §7.1 |
+//! | [`DiffusionKsd::estimate`] | E_{x,x'~q} k⁰(x, x') (diffusion kernel Stein discrepancy) | eq. 7, §7.2 |
 //! | [`KsdTest::run`] | wild-bootstrap goodness-of-fit test of q = p | §8 |
 //!
 //! Models implement the capability traits [`LogDensity`], [`Score`] and [`Hessian`]; the

@@ -28,7 +28,7 @@ pub const MAX_INTERVALS: usize = 1 << 26;
 /// use dsm_core::{quadrature::sinh_simpson, StudentT, score_matching_loss, Par};
 /// let q = StudentT::new(0.0, 1.0, 5.0)?;
 /// let nodes = sinh_simpson(&q, 0.0, 1.0, 8.0, 4000)?;
-/// // Population SM loss at the truth: −(ν+1)/(ν+3) (MATH.md N8).
+/// // Population SM loss at the truth: −(ν+1)/(ν+3) (docs/math.md N8).
 /// let l = score_matching_loss(&q, &nodes, Par::Seq)?;
 /// assert!((l.value + 0.75).abs() < 1e-9);
 /// # Ok::<(), dsm_core::Error>(())

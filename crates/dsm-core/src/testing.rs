@@ -1,7 +1,7 @@
 //! Test oracles shared by every implementation: central finite differences.
 //!
 //! These exist **only** to check exact derivatives in tests (the library itself never
-//! differentiates numerically). Step sizes follow MATH.md section 9: h ≈ 1e-5 for first
+//! differentiates numerically). Step sizes follow docs/math.md section 9: h ≈ 1e-5 for first
 //! derivatives, 1e-4 for second derivatives.
 
 use crate::density::{LogDensity, Score};

@@ -1,5 +1,5 @@
 //! Closed-form scores and Hessians of the built-in models against the num-dual adapter
-//! (to 1e-12) and against central differences (the oracle of MATH.md section 9).
+//! (to 1e-12) and against central differences (the oracle of docs/math.md section 9).
 
 use dsm_core::testing::{
     all_close, close, finite_difference_diffusion_gradient, finite_difference_hessian,

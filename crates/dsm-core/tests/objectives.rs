@@ -1,4 +1,4 @@
-//! The objectives against closed forms (MATH.md sections 2, 5 and N7/N8), the integration-by-
+//! The objectives against closed forms (docs/math.md sections 2, 5 and N7/N8), the integration-by-
 //! parts identity behind DSM (eqs. 5 and 6), and bit-identical results for any thread count.
 
 use dsm_core::quadrature::sinh_simpson;
@@ -69,7 +69,7 @@ const SIGMA_P: [f64; 9] = [1.0, -0.2, 0.1, -0.2, 0.8, 0.0, 0.1, 0.0, 1.2];
 
 #[test]
 fn fisher_divergence_between_gaussians() {
-    // F(q‖p) = tr(B Σ_q B) + ‖c‖², B = Σ_p⁻¹ − Σ_q⁻¹, c = Σ_p⁻¹(μ_q − μ_p)   (MATH.md N7)
+    // F(q‖p) = tr(B Σ_q B) + ‖c‖², B = Σ_p⁻¹ − Σ_q⁻¹, c = Σ_p⁻¹(μ_q − μ_p)   (docs/math.md N7)
     let (mq, mp) = (vec![0.5, -1.0, 0.0], vec![0.0, 0.3, 1.0]);
     let q = Gaussian::new(mq.clone(), &SIGMA_Q).unwrap();
     let p = Gaussian::new(mp.clone(), &SIGMA_P).unwrap();
@@ -100,7 +100,7 @@ fn score_matching_loss_at_the_truth() {
         "Gaussian SM",
     );
 
-    // Student-t: E_p[h_SM] = −(ν+1)/((ν+3)σ²)   (MATH.md N8)
+    // Student-t: E_p[h_SM] = −(ν+1)/((ν+3)σ²)   (docs/math.md N8)
     for (nu, sigma) in [(3.0, 1.0), (5.0, 2.0), (10.0, 0.5)] {
         let t = StudentT::new(0.7, sigma, nu).unwrap();
         let xs = t.sample_n(20_000, 3, Par::rayon(2)).unwrap();
@@ -160,7 +160,7 @@ fn manual(mu: f64, c: f64) -> impl Diffusion {
 
 #[test]
 fn integration_by_parts_exactly_by_quadrature() {
-    // D_m(q‖p) = L_DSM(p) + E_q‖mᵀ s_q‖²   (MATH.md eq. 6), non-constant m, heavy and light q.
+    // D_m(q‖p) = L_DSM(p) + E_q‖mᵀ s_q‖²   (docs/math.md eq. 6), non-constant m, heavy and light q.
     let p = StudentT::new(1.0, 1.5, 4.0).unwrap();
     let m = manual(0.5, 3.0);
     let check = |nodes: &Samples, q: &dyn Fn(&Samples) -> (f64, f64)| {

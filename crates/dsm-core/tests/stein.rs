@@ -1,5 +1,5 @@
 //! KSD and DKSD: against a committed numpy reference, against the definition of the Stein
-//! kernel by central differences (MATH.md N6), their reductions to each other, determinism,
+//! kernel by central differences (docs/math.md N6), their reductions to each other, determinism,
 //! the calibration and power of the bootstrap test, and bad input.
 
 use dsm_core::stein::{PairScratch, SteinPoints};
@@ -167,7 +167,7 @@ impl Kernel for Stretched {
 }
 
 /// k⁰ by its definition (1/(p(x)p(y))) Σ_ab ∂_{x_a}∂_{y_b} [p(x) p(y) k(x,y) (m(x) m(y)ᵀ)_ab]
-/// with a four-point central difference for each mixed partial (MATH.md N6).
+/// with a four-point central difference for each mixed partial (docs/math.md N6).
 fn definition<P: LogDensity, K: Kernel, M: Diffusion>(
     p: &P,
     k: &K,

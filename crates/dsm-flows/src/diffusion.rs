@@ -7,10 +7,10 @@ use dsm_core::{Diffusion, DiffusionWork, Result};
 ///
 /// ```text
 /// m = J⁻¹,   ∂ᵢm = −m (∂ᵢJ) m,
-/// ∇·m = −mᵀ g,  gᵢ = ∂ᵢ log |det J| = tr(m ∂ᵢJ)           (Piola identity, MATH.md eq. 21)
+/// ∇·m = −mᵀ g,  gᵢ = ∂ᵢ log |det J| = tr(m ∂ᵢJ)           (Piola identity, docs/math.md eq. 21)
 /// ```
 /// Diffusion score matching with this m is score matching of the pushforward densities in
-/// y = T(x) (MATH.md eq. 9 and N4), and the DKSD with it is the KSD in y (eq. 11, N6).
+/// y = T(x) (docs/math.md eq. 9 and N4), and the DKSD with it is the KSD in y (eq. 11, N6).
 /// A singular Jacobian is an [`Error::SingularJacobian`](dsm_core::Error::SingularJacobian)
 /// naming the sample.
 ///
@@ -22,7 +22,7 @@ use dsm_core::{Diffusion, DiffusionWork, Result};
 /// let xs = model.sample_n(500, 1, Par::Seq)?;
 /// let m = FlowDiffusion::new(GaussianFlow::new(0.0, 1.0, 5.0)?);
 /// let loss = diffusion_score_matching_loss(&model, &m, &xs, Par::Seq)?;
-/// assert!(loss.value < 0.0); // −E_p[m² s²] at the truth (MATH.md N8: −1.7177 in the limit)
+/// assert!(loss.value < 0.0); // −E_p[m² s²] at the truth (docs/math.md N8: −1.7177 in the limit)
 /// # Ok::<(), dsm_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,7 @@ pub const MAX_EULER_STEPS: usize = u32::MAX as usize;
 /// Largest Fisher trajectory [`EulerFlow::fisher_trajectory`] allocates: 4 GiB.
 pub const MAX_TRAJECTORY_BYTES: u128 = 1 << 32;
 
-/// A drift f(x, t) of the ODE dx/dt = f(x, t) (MATH.md eq. 14), written once over the scalar
+/// A drift f(x, t) of the ODE dx/dt = f(x, t) (docs/math.md eq. 14), written once over the scalar
 /// type so that its Jacobian J_f is exact.
 pub trait Drift: Sync {
     /// The dimension d.
@@ -23,7 +23,7 @@ pub trait Drift: Sync {
 }
 
 /// The forward-Euler flow x_{k+1} = x_k + h f(x_k, t_k), t_k = t₀ + k h, k = 0 … K−1
-/// (MATH.md eq. 35): a [`Flow`] whose steps have exact Jacobians S_k = I + h J_f(x_k, t_k).
+/// (docs/math.md eq. 35): a [`Flow`] whose steps have exact Jacobians S_k = I + h J_f(x_k, t_k).
 ///
 /// Each step is inverted by Newton's method on z + h f(z, t_k) = y (it converges when
 /// h·Lip(f) < 1, the regime where the step is invertible).
@@ -52,7 +52,7 @@ pub struct EulerFlow<V> {
     steps: usize,
 }
 
-/// F(q_t ‖ p_t) along an [`EulerFlow`], computed two ways (MATH.md N7).
+/// F(q_t ‖ p_t) along an [`EulerFlow`], computed two ways (docs/math.md N7).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FisherTrajectory {
     /// t_k = t₀ + k h, k = 0 … K.

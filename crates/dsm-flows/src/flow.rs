@@ -5,7 +5,7 @@ use num_dual::{Dual64, HyperDual64, HyperHyperDual64};
 
 use dsm_core::{Error, Result, Scalar};
 
-/// An invertible map y = T(x) on ℝᵈ (MATH.md section 1: J = ∂T/∂x, row i = component,
+/// An invertible map y = T(x) on ℝᵈ (docs/math.md section 1: J = ∂T/∂x, row i = component,
 /// column j = input).
 ///
 /// A layer implements [`Flow::transform`] once, generic over [`Scalar`]; evaluating it in

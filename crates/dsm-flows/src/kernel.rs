@@ -5,7 +5,7 @@ use dsm_core::Kernel;
 
 /// The kernel k̃(T(x), T(x′)) of a base kernel k̃ and a flow T: with it, the diffusion KSD of
 /// (q, p) with m = J⁻¹ equals the Langevin KSD of the pushforwards (q_T, p_T) with k̃, pair by
-/// pair (Theorem 3.2 applied to both arguments, MATH.md section 7 and N6).
+/// pair (Theorem 3.2 applied to both arguments, docs/math.md section 7.5 and N6).
 ///
 /// ```text
 /// ∇ₓK = J(x)ᵀ ∇₁k̃,   ∇ₓ′K = J(x′)ᵀ ∇₂k̃,   ∂²K/∂x_a∂x′_b = Σ_cd J(x)_ca ∂²k̃/∂y_c∂y′_d J(x′)_db

@@ -22,7 +22,7 @@
 //! use dsm_flows::*;
 //!
 //! // DSM with the Gaussian flow's diffusion equals SM of the pushforwards, up to a term that
-//! // depends on T only (MATH.md N4), so both rank models the same way.
+//! // depends on T only (docs/math.md N4), so both rank models the same way.
 //! let q = StudentT::new(0.0, 1.0, 5.0)?;
 //! let xs = q.sample_n(300, 1, Par::Seq)?;
 //! let flow = GaussianFlow::new(0.0, 1.0, 5.0)?;

@@ -6,7 +6,7 @@ use dsm_core::{Hessian, LogDensity, Result, Score};
 /// Largest dimension of a [`Pushforward`]: its Hessian evaluates d⁴ third derivatives of T
 /// (8 MB at d = 32).
 pub const MAX_PUSHFORWARD_DIM: usize = 32;
-/// The density of y = T(x) for x ~ p (MATH.md section 1 and eq. 18):
+/// The density of y = T(x) for x ~ p (docs/math.md section 1 and eq. 18):
 ///
 /// ```text
 /// log p_T(y) = log p(x) − log |det J(x)|,                 x = T⁻¹(y)
@@ -22,7 +22,7 @@ pub const MAX_PUSHFORWARD_DIM: usize = 32;
 /// ```
 /// use dsm_core::{LogDensity, Score, StudentT};
 /// use dsm_flows::{GaussianFlow, Pushforward};
-/// // The Gaussian flow pushes St(0, 1, 4) to N(0, 1) exactly (MATH.md N9).
+/// // The Gaussian flow pushes St(0, 1, 4) to N(0, 1) exactly (docs/math.md N9).
 /// let p = Pushforward::new(StudentT::new(0.0, 1.0, 4.0)?, GaussianFlow::new(0.0, 1.0, 4.0)?)?;
 /// let s = p.try_score(&[1.3])?;
 /// assert!((s[0] + 1.3).abs() < 1e-10);

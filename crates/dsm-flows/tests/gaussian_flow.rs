@@ -1,4 +1,4 @@
-//! The Gaussian flow Φ⁻¹ ∘ F_t (MATH.md eq. 12): tail values against a committed mpmath
+//! The Gaussian flow Φ⁻¹ ∘ F_t (docs/math.md eq. 12): tail values against a committed mpmath
 //! table, monotonicity and finiteness up to |x| = 1e12, the inverse, exact derivatives, the
 //! pushforward N(0, 1) (N9) and the Gaussian-flow DSM integrand and surrogate (§6.3, N8).
 
@@ -103,7 +103,7 @@ fn derivatives_match_central_differences() {
 
 #[test]
 fn the_pushforward_is_exactly_standard_normal() {
-    // MATH.md N9: p_T = N(0, 1): log p_T(y) = log φ(y), score −y, Hessian −1.
+    // docs/math.md N9: p_T = N(0, 1): log p_T(y) = log φ(y), score −y, Hessian −1.
     for nu in [1.5, 3.0, 10.0] {
         let p = StudentT::new(0.7, 2.0, nu).unwrap();
         let pt = Pushforward::new(p, GaussianFlow::new(0.7, 2.0, nu).unwrap()).unwrap();
@@ -127,7 +127,8 @@ fn the_pushforward_is_exactly_standard_normal() {
 
 #[test]
 fn gaussian_flow_dsm_integrand_closed_forms() {
-    // h_G = −3m²s² − 4msT + 2m²s′ = (T² − 2) + (mg)² + 2(m²g)′, g = s + T/m   (MATH.md §6.3, N9)
+    // h_G = −3m²s² − 4msT + 2m²s′ = (T² − 2) + (mg)² + 2(m²g)′, g = s + T/m
+    // (docs/math.md (3.12), N9)
     let nu = 5.0;
     let p = StudentT::new(0.0, 1.0, nu).unwrap();
     let flow = GaussianFlow::new(0.0, 1.0, nu).unwrap();
@@ -164,7 +165,8 @@ fn gaussian_flow_dsm_integrand_closed_forms() {
             dsm[i]
         );
     }
-    // Per-sample growth is logarithmic (MATH.md §6.3, ν = 5): h_G(10) = 10.749, h_G(100) = 31.799.
+    // Per-sample growth is logarithmic (docs/math.md §6.3, ν = 5): h_G(10) = 10.749,
+    // h_G(100) = 31.799.
     let far = Samples::from_scalars(vec![10.0, 100.0, 1000.0]).unwrap();
     let v =
         diffusion_score_matching_integrand(&p, &FlowDiffusion::new(flow), &far, Par::Seq).unwrap();
@@ -178,7 +180,8 @@ fn gaussian_flow_dsm_integrand_closed_forms() {
 
 #[test]
 fn gaussian_flow_surrogate_at_the_truth() {
-    // MATH.md N8: L_G(μ*) = −E_p[m_G² s²] = −1.717688 (ν = 5), −2.319482 (ν = 3), −1.329828 (ν = 10).
+    // docs/math.md N8: L_G(μ*) = −E_p[m_G² s²] = −1.717688 (ν = 5), −2.319482 (ν = 3),
+    // −1.329828 (ν = 10).
     for (nu, expected) in [(5.0, -1.717688), (3.0, -2.319482), (10.0, -1.329828)] {
         let p = StudentT::new(0.0, 1.0, nu).unwrap();
         let nodes = sinh_simpson(&p, 0.0, 1.0, 9.0, 6000).unwrap();

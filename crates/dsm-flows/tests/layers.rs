@@ -189,7 +189,7 @@ fn a_failed_inverse_is_an_error_naming_the_sample() {
 #[test]
 fn dsm_both_ways_with_a_chain() {
     // A downstream user: any chain of layers, DSM in x through FlowDiffusion, SM in y through
-    // Pushforward; the two objectives differ by a function of T only (MATH.md N4).
+    // Pushforward; the two objectives differ by a function of T only (docs/math.md N4).
     let t = Chain::new(vec![
         Layer::from(Affine::new(2, vec![1.2, 0.3, -0.1, 0.9], vec![0.1, 0.0]).unwrap()),
         Layer::from(AffineCoupling::seeded(2, 6, true, 0.4, 3).unwrap()),

@@ -18,7 +18,7 @@ pub(crate) fn factor(g: &[f64], d: usize, chol: &mut [f64], inv: &mut [f64]) -> 
     }
 }
 
-/// The diffusion of a metric, m = C⁻ᵀ with G = C Cᵀ, so that m mᵀ = G⁻¹ (MATH.md eq. 13):
+/// The diffusion of a metric, m = C⁻ᵀ with G = C Cᵀ, so that m mᵀ = G⁻¹ (docs/math.md eq. 13):
 /// every dsm-core objective runs on a metric through it.
 ///
 /// ```text
@@ -26,7 +26,7 @@ pub(crate) fn factor(g: &[f64], d: usize, chol: &mut [f64], inv: &mut [f64]) -> 
 /// A = m mᵀ = G⁻¹,    (∇·A)_j = −Σᵢ (G⁻¹ ∂ᵢG G⁻¹)ᵢⱼ                   (no Cholesky derivative)
 /// ```
 /// The Fisher-type objectives see only A = G⁻¹, so any other square root (the symmetric one,
-/// m R for orthogonal R) gives the same values (MATH.md N10). A G that is not SPD at a sample
+/// m R for orthogonal R) gives the same values (docs/math.md N10). A G that is not SPD at a sample
 /// is [`Error::NotPositiveDefinite`] naming that sample.
 ///
 /// # Examples

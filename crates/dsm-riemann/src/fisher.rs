@@ -1,10 +1,10 @@
-//! The Riemannian Fisher divergence, MATH.md eqs. (13) and (33).
+//! The Riemannian Fisher divergence, docs/math.md eqs. 13 and 33.
 
 use crate::metric::Metric;
 use dsm_core::validate::same_dim;
 use dsm_core::{Error, Estimate, Par, Result, Samples, Score, mc};
 
-/// Per-sample integrand of the Riemannian Fisher divergence (MATH.md eq. 33):
+/// Per-sample integrand of the Riemannian Fisher divergence (docs/math.md eq. 33):
 ///
 /// ```text
 /// h(x) = δᵀ G(x)⁻¹ δ,   δ = s_q(x) − s_p(x)
@@ -57,8 +57,8 @@ where
     )
 }
 
-/// The Fisher divergence on a Riemannian manifold with metric G (Proposition 3.1, MATH.md
-/// eqs. 13 and 33), estimated over `samples` from q:
+/// The Fisher divergence on a Riemannian manifold with metric G (Proposition 3.1,
+/// docs/math.md eqs. 13 and 33), estimated over `samples` from q:
 ///
 /// ```text
 /// F_M(q_M ‖ p_M) = E_q[ (s_q − s_p)ᵀ G⁻¹ (s_q − s_p) ] = D_m(q ‖ p)  for any m with m mᵀ = G⁻¹

@@ -2,7 +2,7 @@
 //!
 //! The metric-tensor reading of diffusion score matching (Gong & Li, Proposition 3.1): the
 //! diffusion Fisher divergence with diffusion m is the Fisher divergence on a Riemannian
-//! manifold whose metric satisfies G⁻¹ = m mᵀ (MATH.md eqs. 13 and 33). This is strictly more
+//! manifold whose metric satisfies G⁻¹ = m mᵀ (docs/math.md eqs. 13 and 33). This is strictly more
 //! general than flows: a flow induces only the flat metric G = JᵀJ, while any SPD field is a
 //! valid diffusion ([`HyperbolicHalfSpace`] is one no flow can express).
 //!

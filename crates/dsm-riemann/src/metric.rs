@@ -6,7 +6,7 @@ use dsm_core::{AutoDiff, Error, Result, Scalar};
 use dsm_flows::Flow;
 
 /// A Riemannian metric in local coordinates: G(x) symmetric positive definite, with exact
-/// first derivatives (MATH.md eqs. 13, 25–33).
+/// first derivatives (docs/math.md eqs. 13, 25–33).
 ///
 /// Layout: `g[j·d + k] = G_jk(x)`, `dg[(i·d + j)·d + k] = ∂G_jk/∂x_i`.
 pub trait Metric: Sync {

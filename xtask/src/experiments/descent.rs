@@ -170,7 +170,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     )?;
 
     let all_gauss = outcomes[2].iter().all(|r| r.converged);
-    let wall = 5.0; // beyond the SM walls (≈ 3.5σ–4.2σ for ν = 5–10, MATH.md N8)
+    let wall = 5.0; // beyond the SM walls (≈ 3.5σ–4.2σ for ν = 5–10, docs/math.md N8)
     let outside: Vec<&Run> = starts
         .iter()
         .zip(&outcomes[0])

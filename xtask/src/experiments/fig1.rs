@@ -1,4 +1,4 @@
-//! Figure 1 (MATH.md section 6.1): the SM loss and the two DSM surrogates against the model
+//! Figure 1 (docs/math.md section 6.1): the SM loss and the two DSM surrogates against the model
 //! location μ, on N seeded samples and at the population level (quadrature), μ* = 0 marked.
 
 use std::path::Path;
@@ -22,9 +22,9 @@ pub const COLUMNS: [&str; 7] = [
     "dsm_gaussian_population",
 ];
 
-/// Population values at μ* of MATH.md N8 for σ = 1: (ν, SM, Gaussian-flow surrogate).
+/// Population values at μ* of docs/math.md N8 for σ = 1: (ν, SM, Gaussian-flow surrogate).
 const AT_TRUTH: &[(f64, f64)] = &[(3.0, -2.319482), (5.0, -1.717688), (10.0, -1.329828)];
-/// The SM wall of MATH.md N8 for σ = 1: (ν, position, height).
+/// The SM wall of docs/math.md N8 for σ = 1: (ν, position, height).
 const SM_WALLS: &[(f64, f64, f64)] = &[(5.0, 3.4607, 1.52197), (10.0, 4.145, 2.7735)];
 
 /// Runs the experiment.
@@ -90,7 +90,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     let population_at = |loss| fam.loss(loss, 0.0, 0.0, &population).map(|e| e.value);
     claims.push(Claim::near(
         "sm_population_at_truth",
-        "MATH.md N8",
+        "docs/math.md N8",
         population_at(Loss::Sm)?,
         -(nu + 1.0) / ((nu + 3.0) * sig2),
         1e-8,
@@ -98,7 +98,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     if s.nu0 == s.nu {
         claims.push(Claim::near(
             "manual_population_at_truth",
-            "MATH.md N8",
+            "docs/math.md N8",
             population_at(Loss::Manual)?,
             -(nu + 1.0) / (nu * sig2),
             1e-8,
@@ -111,7 +111,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     {
         claims.push(Claim::near(
             "gaussian_population_at_truth",
-            "MATH.md N8, §6.3",
+            "docs/math.md N8, §6.3",
             population_at(Loss::Gaussian)?,
             g,
             1e-5,
@@ -125,14 +125,14 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     {
         claims.push(Claim::near(
             "sm_wall_position",
-            "paper §2.2, Fig. 1 left; MATH.md N8",
+            "paper §2.2, Fig. 1 left; docs/math.md N8",
             wall.0,
             pos,
             0.01,
         ));
         claims.push(Claim::near(
             "sm_wall_height",
-            "paper §2.2, Fig. 1 left; MATH.md N8",
+            "paper §2.2, Fig. 1 left; docs/math.md N8",
             wall.1,
             height,
             1e-3,
@@ -171,7 +171,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
         ));
     }
     // The library's DSM (generic divergence term through the flow) against the closed form
-    // h_C of MATH.md §6.2, on every grid point.
+    // h_C of docs/math.md §6.2, on every grid point.
     let mut worst: f64 = 0.0;
     for (i, &mu) in mus.iter().enumerate() {
         let closed = data
@@ -183,7 +183,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     }
     claims.push(Claim::at_most(
         "manual_dsm_closed_form_residual",
-        "MATH.md §6.2",
+        "docs/math.md §6.2",
         worst,
         1e-10,
     ));
@@ -195,7 +195,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
             .fold(0.0, f64::max);
         claims.push(Claim::at_most(
             &format!("{}_sample_vs_population_max_z", loss.name()),
-            "MATH.md N8",
+            "docs/math.md N8",
             z,
             5.0,
         ));

@@ -1,4 +1,4 @@
-//! Figure 2 / Appendix D (MATH.md eq. 41): log-densities of q = St(μ*, σ, ν) and
+//! Figure 2 / Appendix D (docs/math.md eq. 41): log-densities of q = St(μ*, σ, ν) and
 //! p = St(μ, σ, ν) before and after the manual flow T centred at the model mean (μ* = 0,
 //! μ = 5σ). After the flow p_T ∝ sech(y/(√ν σ))^ν: light tails and log-concave.
 

@@ -149,7 +149,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     Ok(vec![
         Claim {
             name: "ode_gap_first_order_in_h".into(),
-            paper_ref: "paper Prop. 3.2, eq. 15; MATH.md N7".into(),
+            paper_ref: "paper Prop. 3.2, eq. 15; docs/math.md N7".into(),
             measured: g_coarse / g_fine,
             expected: "gap(h=0.02)/gap(h=0.01) in [1.6, 2.4]".into(),
             pass: (1.6..=2.4).contains(&(g_coarse / g_fine)),

@@ -1,5 +1,5 @@
 //! Section 3.2: the "fast convergence region" {μ : |dL/dμ| > thr} of the two DSM surrogates
-//! (MATH.md section 6.4), its length for each threshold, and the ratio Gaussian / manual.
+//! (docs/math.md section 6.4), its length for each threshold, and the ratio Gaussian / manual.
 //!
 //! The lengths on the N samples are checked against the population lengths (the same slopes
 //! on quadrature nodes). Where the population |dL/dμ| crosses thr at μ_c, the sample crossing
@@ -222,7 +222,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
         let mut row = vec![thr, lm, lg, lg / lm, fm, fg];
         claims.push(Claim {
             name: format!("gaussian_region_wider_thr_{thr}"),
-            paper_ref: "paper §3.2; MATH.md §6.4".into(),
+            paper_ref: "paper §3.2; docs/math.md §6.4".into(),
             measured: lg / lm,
             expected: format!(
                 "ratio > 1 (Gaussian {lg:.2} vs manual {lm:.2} in ±{}σ)",
@@ -245,7 +245,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
             row.extend([pop_len, tol]);
             claims.push(Claim {
                 name: format!("{}_region_thr_{thr}_vs_population", loss.name()),
-                paper_ref: "MATH.md §6.4 (population by quadrature)".into(),
+                paper_ref: "docs/math.md §6.4 (population by quadrature)".into(),
                 measured: sample_len,
                 expected: format!(
                     "{pop_len:.2} ± {tol:.2} ({} crossings: {Z} s.e. {monte_carlo:.2} + grid {grid_part:.2})",
@@ -276,7 +276,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     for (loss, z) in [Loss::Manual, Loss::Gaussian].into_iter().zip(max_z) {
         claims.push(Claim::at_most(
             &format!("{}_region_boundaries_max_z", loss.name()),
-            "MATH.md §6.4 (population by quadrature)",
+            "docs/math.md §6.4 (population by quadrature)",
             z,
             Z,
         ));

@@ -10,7 +10,7 @@ use super::Diffusion;
 /// [`GenericDiffusion`](crate::GenericDiffusion) instead.
 ///
 /// # Examples
-/// The heavy-tail diffusion m(x) = sqrt(1 + x²/ν₀) of MATH.md section 6.2:
+/// The heavy-tail diffusion m(x) = sqrt(1 + x²/ν₀) of docs/math.md section 6.2:
 /// ```
 /// use dsm_core::{Diffusion, DiffusionFn};
 /// let nu0 = 10.0;

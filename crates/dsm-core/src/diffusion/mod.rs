@@ -1,9 +1,9 @@
 //! Diffusion matrices m(x) and what the diffusion objectives need from them.
 //!
 //! A [`Diffusion`] is a field of d × d matrices m(x) (not necessarily symmetric). The
-//! Fisher-type objectives (MATH.md eqs. 5, 6) depend on m only through A = m mᵀ and its
+//! Fisher-type objectives (docs/math.md eqs. 5, 6) depend on m only through A = m mᵀ and its
 //! column divergence; the Stein operators (eq. 7) depend on m and div m. Layout conventions
-//! (MATH.md section 1):
+//! (docs/math.md section 1):
 //!
 //! ```text
 //! m            row-major:            m[j·d + k]          = m_jk(x)
@@ -71,7 +71,7 @@ pub trait Diffusion: Sync {
     }
 
     /// Writes A = m mᵀ (row-major, d²) and its column divergence ∇·A (d), the two
-    /// quantities of the DSM divergence term (MATH.md eq. 6).
+    /// quantities of the DSM divergence term (docs/math.md eq. 6).
     ///
     /// # Errors
     /// As [`Diffusion::matrix_into`].

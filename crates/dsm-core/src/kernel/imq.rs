@@ -3,7 +3,7 @@
 use super::{Kernel, radial_derivatives, sq_dist};
 use crate::error::{Error, Result, positive};
 
-/// The inverse multiquadric kernel (MATH.md section 8):
+/// The inverse multiquadric kernel (docs/math.md section 7.3):
 ///
 /// ```text
 /// k(x, y) = (c² + ‖x − y‖²)^β,    c > 0,  β ∈ (−1, 0)      (default c = 1, β = −½)

@@ -7,7 +7,7 @@ use crate::samples::Samples;
 /// Largest number of points the median heuristic looks at (an evenly strided subset beyond).
 pub const MEDIAN_HEURISTIC_POINTS: usize = 1000;
 
-/// The Gaussian kernel (MATH.md section 8):
+/// The Gaussian kernel (docs/math.md section 7.3):
 ///
 /// ```text
 /// k(x, y) = exp(−‖x − y‖² / (2h²)),   h > 0

@@ -14,7 +14,7 @@ use crate::scalar::Scalar;
 /// ```text
 /// log p(x) = log Γ((ν+d)/2) − log Γ(ν/2) − (d/2) log(νπ) − ½ log det Σ − ((ν+d)/2) log(1 + Q/ν)
 /// Q        = (x−μ)ᵀ Σ⁻¹ (x−μ)
-/// s(x)     = −(ν+d) Σ⁻¹(x−μ) / (ν + Q)                                 (MATH.md section 5)
+/// s(x)     = −(ν+d) Σ⁻¹(x−μ) / (ν + Q)                                 (docs/math.md section 5)
 /// ∇² log p = −(ν+d)/(ν+Q) Σ⁻¹ + 2(ν+d)/(ν+Q)² (Σ⁻¹(x−μ)) (Σ⁻¹(x−μ))ᵀ
 /// ```
 /// Sampling: μ + L z / sqrt(W/ν), z ~ N(0, I), W ~ χ²_ν, Σ = L Lᵀ.

@@ -8,7 +8,7 @@ use crate::error::{Result, finite, positive};
 use crate::scalar::Scalar;
 use crate::special_functions::StudentTFunctions;
 
-/// The Student-t St(μ, σ, ν) on ℝ (MATH.md section 5), normalised, with closed forms.
+/// The Student-t St(μ, σ, ν) on ℝ (docs/math.md section 5), normalised, with closed forms.
 ///
 /// ```text
 /// St(x; μ,σ,ν) = Γ((ν+1)/2) / ( Γ(ν/2) √(νπ) σ ) · (1 + z²/ν)^{−(ν+1)/2},   z = (x−μ)/σ
@@ -107,7 +107,7 @@ impl StudentT {
         }
     }
 
-    /// A copy with another location (the model family St(μ, σ, ν) of MATH.md section 6.1).
+    /// A copy with another location (the model family St(μ, σ, ν) of docs/math.md section 6.1).
     ///
     /// # Errors
     /// As [`StudentT::new`].

@@ -1,4 +1,4 @@
-//! The diffusion Fisher divergence D_m(q ‖ p), MATH.md eq. (5).
+//! The diffusion Fisher divergence D_m(q ‖ p), docs/math.md eq. 5.
 
 use crate::density::Score;
 use crate::diffusion::Diffusion;
@@ -6,7 +6,7 @@ use crate::error::{Result, check_finite, same_dim};
 use crate::mc::{self, Estimate, Par};
 use crate::samples::Samples;
 
-/// Per-sample integrand of the diffusion Fisher divergence (MATH.md eq. 5):
+/// Per-sample integrand of the diffusion Fisher divergence (docs/math.md eq. 5):
 ///
 /// ```text
 /// h(x) = ‖ m(x)ᵀ ( s_q(x) − s_p(x) ) ‖²
@@ -55,7 +55,7 @@ where
     )
 }
 
-/// The diffusion Fisher divergence D_m(q ‖ p) = E_q ‖mᵀ(s_q − s_p)‖² (MATH.md eq. 5),
+/// The diffusion Fisher divergence D_m(q ‖ p) = E_q ‖mᵀ(s_q − s_p)‖² (docs/math.md eq. 5),
 /// estimated over `samples` from q. A divergence when m(x) is invertible everywhere.
 ///
 /// # Errors

@@ -1,4 +1,4 @@
-//! The diffusion score-matching loss, MATH.md eq. (6).
+//! The diffusion score-matching loss, docs/math.md eq. 6.
 
 use crate::density::Hessian;
 use crate::diffusion::{Diffusion, DiffusionWork};
@@ -6,7 +6,7 @@ use crate::error::{Result, check_finite, same_dim};
 use crate::mc::{self, Estimate, Par};
 use crate::samples::Samples;
 
-/// Per-sample integrand of the diffusion score-matching loss (MATH.md eq. 6), with the
+/// Per-sample integrand of the diffusion score-matching loss (docs/math.md eq. 6), with the
 /// divergence term computed exactly from the diffusion's derivatives:
 ///
 /// ```text
@@ -87,10 +87,10 @@ impl Buffers {
 }
 
 /// The diffusion score-matching loss L_DSM(p) = E_q[‖mᵀ s_p‖² + 2 ∇·(m mᵀ s_p)]
-/// (MATH.md eq. 6), which equals D_m(q ‖ p) − E_q‖mᵀ s_q‖², estimated over `samples` from q.
+/// (docs/math.md eq. 6), which equals D_m(q ‖ p) − E_q‖mᵀ s_q‖², estimated over `samples` from q.
 ///
 /// When m depends on the model's parameters (the paper's manual flow), this is the
-/// *surrogate* of MATH.md section 2: pass the diffusion built at the same parameters.
+/// *surrogate* of docs/math.md section 2.3: pass the diffusion built at the same parameters.
 ///
 /// # Errors
 /// As [`diffusion_score_matching_integrand`].

@@ -1,11 +1,11 @@
-//! The Fisher divergence F(q ‖ p), MATH.md eq. (1).
+//! The Fisher divergence F(q ‖ p), docs/math.md eq. 1.
 
 use crate::density::Score;
 use crate::error::{Result, check_finite, same_dim};
 use crate::mc::{self, Estimate, Par};
 use crate::samples::Samples;
 
-/// Per-sample integrand of the Fisher divergence (MATH.md eq. 1), for samples x ~ q:
+/// Per-sample integrand of the Fisher divergence (docs/math.md eq. 1), for samples x ~ q:
 ///
 /// ```text
 /// h(x) = ‖ s_q(x) − s_p(x) ‖²
@@ -46,7 +46,7 @@ where
     )
 }
 
-/// The Fisher divergence F(q ‖ p) = E_q ‖s_q − s_p‖² (MATH.md eq. 1), estimated over
+/// The Fisher divergence F(q ‖ p) = E_q ‖s_q − s_p‖² (docs/math.md eq. 1), estimated over
 /// `samples` drawn from q (weighted if they carry weights).
 ///
 /// # Errors

@@ -1,7 +1,7 @@
-//! The Fisher-type objectives of MATH.md section 2, each as an [`Estimate`](crate::Estimate)
+//! The Fisher-type objectives of docs/math.md section 2, each as an [`Estimate`](crate::Estimate)
 //! and as its per-sample integrand.
 //!
-//! Conventions (MATH.md section 1): no factor ½, a factor 2 on the divergence term, means
+//! Conventions (docs/math.md section 1): no factor ½, a factor 2 on the divergence term, means
 //! over the samples (weighted when the samples carry weights).
 
 mod diffusion_fisher;

@@ -1,4 +1,4 @@
-//! The score-matching loss, MATH.md eq. (2).
+//! The score-matching loss, docs/math.md eq. 2.
 
 use crate::density::Hessian;
 use faer::Mat;
@@ -7,7 +7,7 @@ use crate::error::{Result, same_dim};
 use crate::mc::{self, Estimate, Par};
 use crate::samples::Samples;
 
-/// Per-sample integrand of the score-matching loss (MATH.md eq. 2):
+/// Per-sample integrand of the score-matching loss (docs/math.md eq. 2):
 ///
 /// ```text
 /// h_SM(x) = ‖s_p(x)‖² + 2 Δ log p(x),      Δ log p = tr ∇² log p
@@ -71,7 +71,7 @@ where
     )
 }
 
-/// The score-matching loss L_SM(p) = E_q[‖s_p‖² + 2 Δ log p] (MATH.md eq. 2), which equals
+/// The score-matching loss L_SM(p) = E_q[‖s_p‖² + 2 Δ log p] (docs/math.md eq. 2), which equals
 /// F(q ‖ p) − E_q‖s_q‖², estimated over `samples` from q.
 ///
 /// # Errors
@@ -83,7 +83,7 @@ where
 /// let q = StudentT::new(0.0, 1.0, 10.0)?;
 /// let xs = q.sample_n(4000, 1, Par::Seq)?;
 /// let loss = score_matching_loss(&q, &xs, Par::Seq)?;
-/// // E_p[h_SM] = −(ν+1)/(ν+3) for p = q (MATH.md N8).
+/// // E_p[h_SM] = −(ν+1)/(ν+3) for p = q (docs/math.md N8).
 /// assert!((loss.value + 11.0 / 13.0).abs() < 4.0 * loss.std_err);
 /// # Ok::<(), dsm_core::Error>(())
 /// ```

@@ -311,7 +311,7 @@ mod tests {
             .collect()
     }
 
-    /// u_p of one pair from its definition in coordinates (MATH.md section 8).
+    /// u_p of one pair from its definition in coordinates (docs/math.md section 7.1).
     fn pair<K: Kernel>(k: &K, x: &[f64], y: &[f64], sx: &[f64], sy: &[f64]) -> f64 {
         let d = x.len() as f64;
         let u: f64 = x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum();

@@ -10,8 +10,8 @@ use crate::kernel::Kernel;
 use crate::mc::{self, Estimate, Par};
 use crate::samples::Samples;
 
-/// The Langevin kernel Stein discrepancy (Liu et al. 2016; MATH.md eq. 3 with an RKHS and
-/// section 8), with base kernel k and the Stein kernel u_p of [`SteinPoints::stein_kernel`].
+/// The Langevin kernel Stein discrepancy (Liu et al. 2016; docs/math.md eq. 3 with an RKHS,
+/// section 7.1), with base kernel k and the Stein kernel u_p of [`SteinPoints::stein_kernel`].
 ///
 /// # Examples
 /// ```
@@ -104,7 +104,7 @@ impl<K: Kernel> SteinKernel for Ksd<K> {
     }
 }
 
-/// The diffusion kernel Stein discrepancy (Barp et al. 2019; MATH.md eq. 7 and section 7)
+/// The diffusion kernel Stein discrepancy (Barp et al. 2019; docs/math.md eq. 7, section 7.2)
 /// with matrix kernel K = k I and diffusion m, with the closed-form Stein kernel of
 /// [`SteinPoints::stein_kernel`] and b = mᵀs_p + ∇·m computed once per point.
 ///

@@ -1,7 +1,7 @@
 //! Kernel Stein discrepancies: the Langevin KSD (Liu et al. 2016; Chwialkowski et al. 2016)
 //! and the diffusion KSD (Barp et al. 2019), their estimators, and a goodness-of-fit test.
 //!
-//! Both are means of a Stein kernel k⁰ over pairs of samples (MATH.md sections 7 and 8):
+//! Both are means of a Stein kernel k⁰ over pairs of samples (docs/math.md section 7):
 //!
 //! ```text
 //! KSD²  = E_{x,x'~q} k⁰(x, x')

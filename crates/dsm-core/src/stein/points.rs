@@ -70,12 +70,12 @@ impl<K: Kernel> SteinPoints<'_, K> {
 
     /// The Stein kernel k⁰(xᵢ, xⱼ) (unchecked indices: panics when out of range).
     ///
-    /// Langevin (MATH.md section 8), with r = x − y and a radial k = φ(‖r‖²):
+    /// Langevin (docs/math.md section 7.1), with r = x − y and a radial k = φ(‖r‖²):
     /// ```text
     /// u_p = k sₓᵀs_y + sₓᵀ∇_y k + ∇ₓkᵀ s_y + tr ∇ₓ∇_yᵀk
     ///     = φ sₓ·s_y + 2φ′ r·(s_y − sₓ) − 2dφ′ − 4φ″‖r‖²
     /// ```
-    /// Diffusion (MATH.md section 7), with vₓ = mₓᵀr, v_y = m_yᵀr:
+    /// Diffusion (docs/math.md section 7.2), with vₓ = mₓᵀr, v_y = m_yᵀr:
     /// ```text
     /// k⁰ = bₓᵀb_y k + b_yᵀmₓᵀ∇ₓk + bₓᵀm_yᵀ∇_y k + tr(mₓᵀ[∇ₓ∇_yᵀk] m_y)
     ///    = φ bₓ·b_y + 2φ′(b_y·vₓ − bₓ·v_y) − 2φ′⟨mₓ, m_y⟩_F − 4φ″ vₓ·v_y

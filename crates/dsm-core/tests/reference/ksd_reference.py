@@ -6,7 +6,7 @@ The Rust test reads both committed files; it never runs Python.
 
 Everything here is written independently of the Rust code: the Stein kernels use the
 general (non-radial) formulas with explicit gradient and cross-derivative matrices of the
-base kernel (MATH.md sections 7 and 8), summed over the full n x n matrix with numpy.
+base kernel (docs/math.md section 7), summed over the full n x n matrix with numpy.
 """
 import numpy as np
 

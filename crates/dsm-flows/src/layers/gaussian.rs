@@ -1,4 +1,4 @@
-//! The Gaussian flow Φ⁻¹ ∘ F_t of MATH.md eq. (12): Student-t to standard normal.
+//! The Gaussian flow Φ⁻¹ ∘ F_t of docs/math.md eq. 12: Student-t to standard normal.
 
 use super::elementwise::{ScalarMap, scalar_flow};
 use dsm_core::special_functions::StudentTFunctions;
@@ -9,7 +9,7 @@ use dsm_core::validate::{finite, positive};
 use dsm_core::{Error, Result};
 use special::Error as _;
 
-/// The Gaussian flow of a Student-t St(μ, σ, ν) (MATH.md eq. 12):
+/// The Gaussian flow of a Student-t St(μ, σ, ν) (docs/math.md eq. 12):
 ///
 /// ```text
 /// T(x) = Φ⁻¹(F_ν((x − μ)/σ)),       p_T = N(0, 1) exactly

@@ -1,4 +1,4 @@
-//! The "manual flow" of MATH.md eq. (40): the flow whose diffusion is the tail-growing
+//! The "manual flow" of docs/math.md eq. 40: the flow whose diffusion is the tail-growing
 //! m(x) = sqrt(1 + (x − μ)²/(νσ²)).
 
 use num_dual::DualNum as _;
@@ -7,7 +7,7 @@ use super::elementwise::{ScalarMap, scalar_flow};
 use dsm_core::validate::{finite, positive};
 use dsm_core::{Result, derivatives_of};
 
-/// T(x) = √ν σ asinh((x − μ)/(√ν σ)) (MATH.md eq. 40), so that 1/T′(x) = m(x) =
+/// T(x) = √ν σ asinh((x − μ)/(√ν σ)) (docs/math.md eq. 40), so that 1/T′(x) = m(x) =
 /// sqrt(1 + (x − μ)²/(νσ²)), the manual diffusion of section 6.2.
 ///
 /// ```text

@@ -1,4 +1,4 @@
-"""Reference values of the Gaussian flow T(x) = Phi^{-1}(F_nu(x)) (MATH.md eq. 12) for
+"""Reference values of the Gaussian flow T(x) = Phi^{-1}(F_nu(x)) (docs/math.md eq. 12) for
 crates/dsm-flows/tests/gaussian_flow.rs, computed with mpmath at 60 significant digits.
 
 Run from this folder: python3 gaussian_flow_tails.py   (needs mpmath; writes gaussian_flow_tails.csv)

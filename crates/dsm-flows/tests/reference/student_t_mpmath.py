@@ -1,5 +1,5 @@
 """Reference values of the standard Student-t distribution in log space and of the Gaussian
-flow T(x) = Phi^{-1}(F_nu(x)) (MATH.md eq. 12), computed with mpmath at 80 significant digits
+flow T(x) = Phi^{-1}(F_nu(x)) (docs/math.md eq. 12), computed with mpmath at 80 significant digits
 and cross-checked by independent methods (see CHECKS below); every value is right to far more
 than the 30 significant digits printed.
 
