@@ -50,7 +50,7 @@ pub enum Bootstrap {
 /// A wild-bootstrap goodness-of-fit test of H₀: q = p with a kernel Stein discrepancy.
 ///
 /// ```text
-/// statistic  T  = n·V = (1/n) Σ_{i,j} k⁰(xᵢ, xⱼ)              (Estimator::V, default)
+/// statistic  T  = n·V = (1/n) Σ_{i,j} k⁰(xᵢ, xⱼ)              (a Stein kernel built with Estimator::V)
 ///               = n·U = (1/(n−1)) Σ_{i≠j} k⁰(xᵢ, xⱼ)          (Estimator::U)
 /// replicate  T* = (1/n) Σ_{i,j} Wᵢ Wⱼ k⁰(xᵢ, xⱼ)              (V)
 ///               = (1/(n−1)) Σ_{i≠j} Wᵢ Wⱼ k⁰(xᵢ, xⱼ)          (U)
@@ -111,8 +111,9 @@ pub struct KsdTestResult {
 }
 
 impl KsdTest {
-    /// A test with the given bootstrap and seed, B = 1000 replicates, level α = 0.05, the
-    /// V-statistic, and the default memory cap.
+    /// A test with the given bootstrap and seed, B = 1000 replicates, level α = 0.05 and the
+    /// default memory cap; the statistic (n·V or n·U) follows the Stein kernel passed to
+    /// [`KsdTest::run`].
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for a flip probability outside (0, 1).
