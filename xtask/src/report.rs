@@ -1,71 +1,30 @@
 //! REPORT.md: every figure, what the paper claims next to what this run measured.
+//!
+//! The text of each section (its title and what the paper says) belongs to the experiment and
+//! lives beside its code, in [`crate::experiments`].
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::Settings;
 use crate::claims::Claim;
+use crate::experiments::Experiment;
+use crate::flags::Settings;
 
 /// One experiment's part of the report.
 pub struct Section {
-    /// Experiment name (file stem of its figure and data).
-    pub name: &'static str,
-    /// What it reproduces.
-    pub title: &'static str,
+    /// The experiment (its name is the file stem of its figure and data).
+    pub experiment: &'static Experiment,
     /// Its claims.
     pub claims: Vec<Claim>,
 }
 
-/// What the paper says for each experiment, and where our defaults stand in for constants it
-/// does not state.
-fn paper_says(name: &str, s: &Settings) -> String {
-    match name {
-        "fig1" => format!(
-            "The paper (§2.2, Fig. 1) shows that score matching on heavy-tailed Student-t data has a minimum at μ* \
-             flanked by two walls, beyond which the loss decays and gradient descent walks away; DSM with a manually \
-             chosen diffusion and DSM with the Gaussian flow Φ⁻¹∘F_t both have a single basin at μ*. The paper does not \
-             state ν, N or the range: we use set B of docs/math.md §0 (ν = ν₀ = {}, N = {}, μ ∈ ±{}σ, seed {}) and the manual \
-             diffusion m(x) = sqrt(1 + (x − μ)²/(ν₀σ²)) (docs/math.md §6.2, an inference). \
-             curves by quadrature (thin red lines).",
-            s.nu, s.n, s.range, s.seed
-        ),
-        "regions" => "The paper (§3.2) says the Gaussian-flow surrogate has a much wider \"fast convergence region\" \
-             (where |dL/dμ| exceeds a threshold) than the manual one, by \"more than N times\"; threshold, lengths and N \
-             are not stated, so we report the lengths and ratios for several thresholds (total derivative, m moving with \
-             μ; the frozen-m lengths are in regions_lengths.csv). The sample lengths are checked against the \
-             population lengths (the same slopes on quadrature nodes), within 4 standard errors of the sample slope \
-             at each crossing of the threshold, divided by the slope of |dL/dμ| there, plus one grid step per \
-             crossing."
-            .into(),
-        "descent" => "Gradient descent makes the regions concrete: from outside the SM walls descent does not reach μ*, \
-             while the Gaussian-flow DSM brings every start in the range back to μ*. The manual-flow DSM brings back \
-             every start inside its own fast-convergence region (smallest threshold) and, its region being \
-             narrower, fewer starts than the Gaussian flow within the 3000-step budget."
-            .into(),
-        "fig2" => "Appendix D (eq. 41): after the manual flow T (centred at the model mean μ = 5σ) the model becomes \
-             p_T ∝ sech(y/(√ν σ))^ν, light-tailed and log-concave, which is why DSM behaves well."
-            .into(),
-        "fig3" => format!(
-            "Appendix E: varying the degrees of freedom of data and model, the manual flow (ν₀ = {} fixed) recovers μ* \
-             only at its own DoF, while the Gaussian flow, rebuilt for each ν, recovers μ* for every ν in {:?} (the \
-             list is not stated in the paper; ν = 1 is excluded, docs/math.md §6.3).",
-            s.nu0, s.dofs
-        ),
-        "ode" => "Proposition 3.2: along an ODE flow the Fisher divergence changes at rate −E[δᵀ(J_f + J_fᵀ)δ]. We \
-             integrate that rate along an Euler flow and compare with F computed directly by Theorem 3.1 for the \
-             time-t map; the gap halves with the step."
-            .into(),
-        "identities" => "Theorems 3.1 and 3.2 and Propositions 3.1 and 3.2 are identities; on seeded random flows and \
-             densities their residuals are at the level of rounding."
-            .into(),
-        _ => String::new(),
-    }
-}
-
-/// Writes the report.
-pub fn write(path: &Path, s: &Settings, sections: &[Section]) -> Result<()> {
+/// The report as Markdown.
+///
+/// # Errors
+/// Formatting errors only.
+pub fn render(s: &Settings, sections: &[Section]) -> Result<String> {
     let mut md = String::new();
     let total: usize = sections.iter().map(|x| x.claims.len()).sum();
     let passed: usize = sections
@@ -88,9 +47,10 @@ pub fn write(path: &Path, s: &Settings, sections: &[Section]) -> Result<()> {
         s.nu, s.nu0, s.sigma, s.n, s.range, s.seed, s.thresholds, s.dofs
     )?;
     for sec in sections {
-        writeln!(md, "## {}: {}\n", sec.name, sec.title)?;
-        writeln!(md, "![{}]({}.png)\n", sec.title, sec.name)?;
-        writeln!(md, "{}\n", paper_says(sec.name, s))?;
+        let e = sec.experiment;
+        writeln!(md, "## {}: {}\n", e.name, e.title)?;
+        writeln!(md, "![{}]({}.png)\n", e.title, e.name)?;
+        writeln!(md, "{}\n", (e.paper_text)(s))?;
         writeln!(
             md,
             "| claim | reference | measured | expected | result |\n|---|---|---|---|---|"
@@ -108,5 +68,39 @@ pub fn write(path: &Path, s: &Settings, sections: &[Section]) -> Result<()> {
         }
         writeln!(md)?;
     }
+    Ok(md)
+}
+
+/// Writes the report.
+///
+/// # Errors
+/// I/O errors.
+pub fn write(path: &Path, s: &Settings, sections: &[Section]) -> Result<()> {
+    let md = render(s, sections)?;
     std::fs::write(path, md).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::ALL;
+
+    #[test]
+    fn every_section_has_its_figure_text_and_claims() {
+        let s = Settings::parse_from_defaults();
+        let sections: Vec<Section> = ALL
+            .iter()
+            .map(|experiment| Section {
+                experiment,
+                claims: vec![Claim::holds("c", "r", true, "yes")],
+            })
+            .collect();
+        let md = render(&s, &sections).unwrap();
+        assert!(md.contains(&format!("**{0} of {0} claims pass.**", ALL.len())));
+        for e in ALL {
+            assert!(md.contains(&format!("## {}: {}\n", e.name, e.title)));
+            assert!(md.contains(&format!("]({}.png)", e.name)));
+            assert!(md.contains(&(e.paper_text)(&s)));
+        }
+    }
 }

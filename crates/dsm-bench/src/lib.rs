@@ -3,8 +3,17 @@
 //! Benchmark workloads of dsm and the pieces of the side-by-side comparison harness
 //! (`cargo xtask bench-compare`, binary `bench-compare`): seeded data written once and read by
 //! both dsm and the Python references (numpy, JAX), medians of repeated runs, the measured
-//! peak of one FMA loop, and the peak resident set. The criterion benches live in the
+//! peak of one FMA loop, and the peak resident set. The typed rows of the harness (the
+//! references' output, dsm's value checked against each peer's within [`REL_TOLERANCE`],
+//! `compare.json` and `compare.md`) are in [`compare`]. The criterion benches live in the
 //! top-level `benches/`.
+
+pub mod compare;
+
+pub use compare::{
+    Agreement, ChildReport, CompareSummary, Machine, Peer, REL_TOLERANCE, ReferenceOutput, RssAtN,
+    Verdict, WorkloadRow,
+};
 
 use std::hint::black_box;
 use std::time::Instant;

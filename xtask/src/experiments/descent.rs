@@ -20,9 +20,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{region_length, write_csv};
-use crate::Settings;
+use super::{Experiment, region_length, write_csv};
 use crate::claims::Claim;
+use crate::flags::Settings;
 use crate::plot::{self, BLUE_, GREEN_, ORANGE_, Panel, Series};
 use crate::student::{Family, Loss, grid};
 
@@ -75,6 +75,23 @@ fn converged_fraction<'a>(runs: impl IntoIterator<Item = &'a Run>) -> f64 {
         converged += usize::from(r.converged);
     }
     converged as f64 / n.max(1) as f64
+}
+
+/// This experiment in the registry of [`super::ALL`].
+pub const EXPERIMENT: Experiment = Experiment {
+    name: "descent",
+    title: "Gradient descent from −50σ … 50σ",
+    paper_text,
+    run,
+};
+
+/// What the paper says (the paragraph under the figure in REPORT.md).
+fn paper_text(_s: &Settings) -> String {
+    "Gradient descent makes the regions concrete: from outside the SM walls descent does not reach μ*, \
+     while the Gaussian-flow DSM brings every start in the range back to μ*. The manual-flow DSM brings back \
+     every start inside its own fast-convergence region (smallest threshold) and, its region being \
+     narrower, fewer starts than the Gaussian flow within the 3000-step budget."
+        .into()
 }
 
 /// Runs the experiment.

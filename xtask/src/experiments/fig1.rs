@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::write_csv;
-use crate::Settings;
+use super::{Experiment, write_csv};
 use crate::claims::{Claim, argmin, has_local_max, is_unimodal};
+use crate::flags::Settings;
 use crate::plot::{self, BLUE_, Panel, RED_, Series};
 use crate::student::{Family, Loss, grid};
 
@@ -26,6 +26,27 @@ pub const COLUMNS: [&str; 7] = [
 const AT_TRUTH: &[(f64, f64)] = &[(3.0, -2.319482), (5.0, -1.717688), (10.0, -1.329828)];
 /// The SM wall of docs/math.md N8 for σ = 1: (ν, position, height).
 const SM_WALLS: &[(f64, f64, f64)] = &[(5.0, 3.4607, 1.52197), (10.0, 4.145, 2.7735)];
+
+/// This experiment in the registry of [`super::ALL`].
+pub const EXPERIMENT: Experiment = Experiment {
+    name: "fig1",
+    title: "Figure 1: SM and the two DSM surrogates against μ",
+    paper_text,
+    run,
+};
+
+/// What the paper says (the paragraph under the figure in REPORT.md).
+fn paper_text(s: &Settings) -> String {
+    format!(
+        "The paper (§2.2, Fig. 1) shows that score matching on heavy-tailed Student-t data has a minimum at μ* \
+         flanked by two walls, beyond which the loss decays and gradient descent walks away; DSM with a manually \
+         chosen diffusion and DSM with the Gaussian flow Φ⁻¹∘F_t both have a single basin at μ*. The paper does not \
+         state ν, N or the range: we use set B of docs/math.md §0 (ν = ν₀ = {}, N = {}, μ ∈ ±{}σ, seed {}) and the manual \
+         diffusion m(x) = sqrt(1 + (x − μ)²/(ν₀σ²)) (docs/math.md §6.2, an inference). Thin red lines are the \
+         population curves by quadrature.",
+        s.nu, s.n, s.range, s.seed
+    )
+}
 
 /// Runs the experiment.
 pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
@@ -270,7 +291,7 @@ mod tests {
     fn the_manual_closed_form_at_z_zero() {
         // By hand for ν = ν₀ = 10, σ = 1:
         // h_C(0) = 11/(10·100)·(−200) = −2.2.
-        let s = crate::Settings::parse_from_defaults();
+        let s = crate::flags::Settings::parse_from_defaults();
         assert!((manual_closed_form(0.0, 0.0, &s) + 2.2).abs() < 1e-14);
     }
 }

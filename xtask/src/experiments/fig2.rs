@@ -6,12 +6,27 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::write_csv;
-use crate::Settings;
+use super::{Experiment, write_csv};
 use crate::claims::Claim;
+use crate::flags::Settings;
 use crate::plot::{self, BLUE_, ORANGE_, Panel, Series};
 use dsm_core::{Hessian, LogDensity, StudentT};
 use dsm_flows::{Flow, ManualFlow, Pushforward};
+
+/// This experiment in the registry of [`super::ALL`].
+pub const EXPERIMENT: Experiment = Experiment {
+    name: "fig2",
+    title: "Figure 2 / Appendix D: densities before and after the manual flow",
+    paper_text,
+    run,
+};
+
+/// What the paper says (the paragraph under the figure in REPORT.md).
+fn paper_text(_s: &Settings) -> String {
+    "Appendix D (eq. 41): after the manual flow T (centred at the model mean μ = 5σ) the model becomes \
+     p_T ∝ sech(y/(√ν σ))^ν, light-tailed and log-concave, which is why DSM behaves well."
+        .into()
+}
 
 /// Runs the experiment.
 pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {

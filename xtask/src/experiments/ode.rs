@@ -6,9 +6,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::write_csv;
-use crate::Settings;
+use super::{Experiment, write_csv};
 use crate::claims::Claim;
+use crate::flags::Settings;
 use crate::plot::{self, BLUE_, GREEN_, GREY_, ORANGE_, Panel, Series};
 use dsm_core::{Gaussian, MultivariateStudentT, Par, Sampler};
 use dsm_flows::{Drift, EulerFlow, Scalar};
@@ -23,6 +23,22 @@ impl Drift for Swirl {
         out[0] = x[0] * -0.5 + x[1] * 0.8 + x[0].sin() * 0.5 + 0.3 * t;
         out[1] = x[0] * -0.8 - x[1] * 0.3 + x[1].sin() * 0.5;
     }
+}
+
+/// This experiment in the registry of [`super::ALL`].
+pub const EXPERIMENT: Experiment = Experiment {
+    name: "ode",
+    title: "Proposition 3.2 along an Euler flow",
+    paper_text,
+    run,
+};
+
+/// What the paper says (the paragraph under the figure in REPORT.md).
+fn paper_text(_s: &Settings) -> String {
+    "Proposition 3.2: along an ODE flow the Fisher divergence changes at rate −E[δᵀ(J_f + J_fᵀ)δ]. We \
+     integrate that rate along an Euler flow and compare with F computed directly by Theorem 3.1 for the \
+     time-t map; the gap halves with the step."
+        .into()
 }
 
 /// Runs the experiment.

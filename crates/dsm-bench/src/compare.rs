@@ -1,0 +1,557 @@
+//! Typed rows of the comparison harness (`bench-compare`): what the Python references print,
+//! dsm's value checked against each peer's on the identical data, and `compare.json` /
+//! `compare.md`.
+//!
+//! Every row written or read is a serde struct. Each workload row carries one [`Agreement`]
+//! per peer that ran: the relative difference of the two values,
+//!
+//! ```text
+//! rel = |peer − dsm| / max(|dsm|, 1e-300),   agrees ⇔ rel ≤ tolerance
+//! ```
+//!
+//! and a [`Verdict`] for the row; the harness fails when any row [`Verdict::Disagrees`].
+
+use serde::{Deserialize, Serialize};
+
+/// Relative tolerance within which dsm's value must agree with every peer's (float64, same
+/// data, same formula; the measured differences are about 1e-15).
+pub const REL_TOLERANCE: f64 = 1e-10;
+
+/// A Python reference implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Peer {
+    /// numpy.
+    Numpy,
+    /// JAX (jit, x64).
+    Jax,
+    /// PyTorch (CPU).
+    Torch,
+}
+
+impl Peer {
+    /// Every peer, in the column order of `compare.md`.
+    pub const ALL: [Self; 3] = [Self::Numpy, Self::Jax, Self::Torch];
+
+    /// Name in `compare.md`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Numpy => "numpy",
+            Self::Jax => "JAX",
+            Self::Torch => "PyTorch",
+        }
+    }
+}
+
+/// One line of `compare.py` output: seconds and value per reference, `null` where the
+/// reference is not installed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceOutput {
+    /// numpy's median seconds.
+    pub numpy_s: Option<f64>,
+    /// numpy's value.
+    pub numpy_value: Option<f64>,
+    /// JAX's median seconds.
+    pub jax_s: Option<f64>,
+    /// JAX's value.
+    pub jax_value: Option<f64>,
+    /// PyTorch's median seconds.
+    pub torch_s: Option<f64>,
+    /// PyTorch's value.
+    pub torch_value: Option<f64>,
+}
+
+impl ReferenceOutput {
+    /// The (seconds, value) of `peer`.
+    pub fn of(&self, peer: Peer) -> (Option<f64>, Option<f64>) {
+        match peer {
+            Peer::Numpy => (self.numpy_s, self.numpy_value),
+            Peer::Jax => (self.jax_s, self.jax_value),
+            Peer::Torch => (self.torch_s, self.torch_value),
+        }
+    }
+}
+
+/// dsm's value against one peer's, on the identical data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agreement {
+    /// The peer.
+    pub peer: Peer,
+    /// The peer's value.
+    pub peer_value: f64,
+    /// |peer − dsm| / max(|dsm|, 1e-300).
+    pub rel_diff: f64,
+    /// The tolerance it is held to.
+    pub tolerance: f64,
+    /// `rel_diff ≤ tolerance` (false for a non-finite difference).
+    pub agrees: bool,
+}
+
+impl Agreement {
+    /// Compares `peer_value` with `dsm_value` within the relative `tolerance`.
+    pub fn check(peer: Peer, dsm_value: f64, peer_value: f64, tolerance: f64) -> Self {
+        let rel_diff = (peer_value - dsm_value).abs() / dsm_value.abs().max(1e-300);
+        Self {
+            peer,
+            peer_value,
+            rel_diff,
+            tolerance,
+            agrees: rel_diff <= tolerance,
+        }
+    }
+}
+
+/// Whether a row's value agrees with every peer that ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every peer agrees within the tolerance.
+    Agrees,
+    /// At least one peer disagrees (or gave a non-finite value).
+    Disagrees,
+    /// No peer ran (no Python with numpy): nothing to compare.
+    NoReference,
+}
+
+impl Verdict {
+    /// The verdict of a row's agreements.
+    pub fn of(agreements: &[Agreement]) -> Self {
+        if agreements.is_empty() {
+            Self::NoReference
+        } else if agreements.iter().all(|a| a.agrees) {
+            Self::Agrees
+        } else {
+            Self::Disagrees
+        }
+    }
+}
+
+/// One workload of `compare.json`: dsm's time and value, each peer's time, and the agreement
+/// of the values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadRow {
+    /// Workload name (`ksd_v_imq`, `sm_gaussian`; the argument of `compare.py`).
+    pub name: String,
+    /// Number of samples.
+    pub n: usize,
+    /// Dimension.
+    pub d: usize,
+    /// dsm's median seconds.
+    pub dsm_s: f64,
+    /// dsm's value.
+    pub dsm_value: f64,
+    /// numpy's median seconds.
+    pub numpy_s: Option<f64>,
+    /// JAX's median seconds.
+    pub jax_s: Option<f64>,
+    /// PyTorch's median seconds.
+    pub torch_s: Option<f64>,
+    /// Largest relative difference over the peers that ran.
+    pub max_rel_diff: Option<f64>,
+    /// The tolerance every peer is held to.
+    pub tolerance: f64,
+    /// One entry per peer that ran.
+    pub agreements: Vec<Agreement>,
+    /// Whether every peer agrees.
+    pub verdict: Verdict,
+}
+
+impl WorkloadRow {
+    /// The row of a workload: dsm's time and value against the references' output.
+    pub fn new(
+        name: &str,
+        (n, d): (usize, usize),
+        (dsm_s, dsm_value): (f64, f64),
+        reference: &ReferenceOutput,
+        tolerance: f64,
+    ) -> Self {
+        let agreements: Vec<Agreement> = Peer::ALL
+            .into_iter()
+            .filter_map(|p| {
+                let (_, value) = reference.of(p);
+                value.map(|v| Agreement::check(p, dsm_value, v, tolerance))
+            })
+            .collect();
+        let max_rel_diff = agreements
+            .iter()
+            .map(|a| a.rel_diff)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        Self {
+            name: name.into(),
+            n,
+            d,
+            dsm_s,
+            dsm_value,
+            numpy_s: reference.numpy_s,
+            jax_s: reference.jax_s,
+            torch_s: reference.torch_s,
+            max_rel_diff,
+            tolerance,
+            verdict: Verdict::of(&agreements),
+            agreements,
+        }
+    }
+
+    /// The peer's median seconds.
+    pub fn seconds(&self, peer: Peer) -> Option<f64> {
+        match peer {
+            Peer::Numpy => self.numpy_s,
+            Peer::Jax => self.jax_s,
+            Peer::Torch => self.torch_s,
+        }
+    }
+
+    /// One line for a failure message: the workload and each disagreeing peer.
+    pub fn disagreement(&self) -> String {
+        let peers: Vec<String> = self
+            .agreements
+            .iter()
+            .filter(|a| !a.agrees)
+            .map(|a| format!("{} rel. diff {:.1e}", a.peer.label(), a.rel_diff))
+            .collect();
+        format!(
+            "{} n = {}, d = {}: {}",
+            self.name,
+            self.n,
+            self.d,
+            peers.join(", ")
+        )
+    }
+}
+
+/// The machine of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// CPU model name.
+    pub cpu: String,
+    /// Available threads.
+    pub threads: usize,
+    /// Operating system.
+    pub os: String,
+    /// Architecture.
+    pub arch: String,
+}
+
+impl Machine {
+    /// This machine (`/proc/cpuinfo` for the model name).
+    pub fn this() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let model = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .unwrap_or("unknown")
+            .trim();
+        Self {
+            cpu: model.into(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            os: std::env::consts::OS.into(),
+            arch: std::env::consts::ARCH.into(),
+        }
+    }
+}
+
+/// The peak resident set of the KSD statistic at one n.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RssAtN {
+    /// Number of samples.
+    pub n: usize,
+    /// Dimension.
+    pub d: usize,
+    /// Peak RSS in MB, if the child reported it.
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// What the `--child-n` child prints (one JSON line): its peak RSS and the KSD value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildReport {
+    /// Peak RSS in MB, if known.
+    pub peak_rss_mb: Option<f64>,
+    /// The KSD value it computed.
+    pub value: f64,
+}
+
+/// `compare.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareSummary {
+    /// The machine.
+    pub machine: Machine,
+    /// Repeats behind each median.
+    pub repeats: usize,
+    /// Dimension of every workload.
+    pub d: usize,
+    /// Every workload row.
+    pub workloads: Vec<WorkloadRow>,
+    /// Peak RSS of the KSD at n = 1e6 (with `--with-1e6`).
+    pub ksd_1e6_peak_rss_mb: Option<f64>,
+    /// Peak RSS of the KSD at `--rss-n`.
+    pub ksd_peak_rss_at_n: Option<RssAtN>,
+    /// n of the speed-up and flop-rate measurement (the largest KSD workload).
+    pub ksd_n: usize,
+    /// n of the SM workload.
+    pub sm_n: usize,
+    /// Sequential over parallel time of the KSD.
+    pub parallel_speedup: f64,
+    /// Achieved rate over the peak of all threads.
+    pub flops_fraction_of_peak: f64,
+    /// The larger of the two measured peaks per core.
+    pub peak_gflops_per_core: f64,
+    /// Peak of a mul-add loop.
+    pub muladd_loop_gflops_per_core: f64,
+    /// Peak of a faer matrix product.
+    pub gemm_gflops_per_core: f64,
+    /// Achieved GFLOP/s of the parallel KSD.
+    pub ksd_achieved_gflops: f64,
+    /// Measured divider time per element.
+    pub sqrt_div_ns_per_element: f64,
+    /// Time to read the SM samples once.
+    pub sm_read_floor_s: f64,
+    /// Floor of the KSD counting the divider.
+    pub ksd_floor_s: f64,
+    /// Parallel KSD time over its floor.
+    pub ksd_time_over_floor: f64,
+    /// Sequential KSD seconds.
+    pub ksd_sequential_s: f64,
+    /// Parallel KSD seconds.
+    pub ksd_parallel_s: f64,
+    /// Whether `--quick` was given.
+    pub quick: bool,
+}
+
+impl CompareSummary {
+    /// The rows whose values disagree with a peer's.
+    pub fn disagreements(&self) -> Vec<&WorkloadRow> {
+        self.workloads
+            .iter()
+            .filter(|w| w.verdict == Verdict::Disagrees)
+            .collect()
+    }
+
+    /// `compare.md`.
+    pub fn markdown(&self) -> String {
+        let (threads, repeats, d) = (self.machine.threads, self.repeats, self.d);
+        let mut md = String::from("# dsm against numpy, JAX and PyTorch\n\n");
+        md += &format!(
+            "Machine: {:?} ({threads} threads). Medians of {repeats} runs after a warm-up; identical seeded data; float64.\n\n",
+            self.machine.cpu
+        );
+        md += &format!(
+            "| workload | n | d | dsm (s) | numpy (s) | JAX (s) | PyTorch (s) | fastest reference / dsm | max rel. diff | agrees (rel. ≤ {:.0e}) |\n|---|---|---|---|---|---|---|---|---|---|\n",
+            REL_TOLERANCE
+        );
+        let show = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
+        for w in &self.workloads {
+            let best = Peer::ALL
+                .into_iter()
+                .filter_map(|p| w.seconds(p))
+                .fold(f64::INFINITY, f64::min);
+            md += &format!(
+                "| {} | {} | {} | {:.4} | {} | {} | {} | {} | {} | {} |\n",
+                w.name,
+                w.n,
+                w.d,
+                w.dsm_s,
+                show(w.numpy_s),
+                show(w.jax_s),
+                show(w.torch_s),
+                if best.is_finite() {
+                    format!("{:.1}×", best / w.dsm_s)
+                } else {
+                    "–".into()
+                },
+                w.max_rel_diff.map_or("–".into(), |v| format!("{v:.1e}")),
+                match w.verdict {
+                    Verdict::Agrees => "yes",
+                    Verdict::Disagrees => "**NO**",
+                    Verdict::NoReference => "–",
+                },
+            );
+        }
+        let (n, seq, par) = (self.ksd_n, self.ksd_sequential_s, self.ksd_parallel_s);
+        md += &format!(
+            "\nKSD n = {n}, d = {d}: sequential {seq:.3} s, parallel {par:.3} s, speed-up {:.2} on {threads} threads; \
+             {:.2} GFLOP/s ({:.0} flops per pair) against a measured peak of {:.2} GFLOP/s per core \
+             (the larger of a mul-add loop, {:.2}, and a 768³ faer matrix product, {:.2}): {:.0}% of {threads}-core peak.\n",
+            self.parallel_speedup,
+            self.ksd_achieved_gflops,
+            crate::ksd_flops_per_pair(d),
+            self.peak_gflops_per_core,
+            self.muladd_loop_gflops_per_core,
+            self.gemm_gflops_per_core,
+            100.0 * self.flops_fraction_of_peak
+        );
+        md += &format!(
+            "Floor counting the divider: the products at the GEMM peak plus one division and one square root per pair \
+             ({:.2} ns per element, vectorised) = {:.3} s on {threads} threads; dsm takes {:.2}× that.\n",
+            self.sqrt_div_ns_per_element, self.ksd_floor_s, self.ksd_time_over_floor
+        );
+        md += &format!(
+            "SM n = {}, d = {d}: reading the samples once on {threads} threads takes {:.4} s (the memory floor).\n",
+            self.sm_n, self.sm_read_floor_s
+        );
+        md += &format!(
+            "\nPeak RSS of the KSD statistic at n = 1e6, d = 10: {}.\n",
+            self.ksd_1e6_peak_rss_mb
+                .map_or("not measured (run with --with-1e6)".into(), |v| format!(
+                    "{v:.0} MB"
+                ))
+        );
+        if let Some(r) = &self.ksd_peak_rss_at_n {
+            let mb = r
+                .peak_rss_mb
+                .map_or("unknown".to_string(), |v| format!("{v:.1} MB"));
+            md += &format!(
+                "Peak RSS of the KSD statistic at n = {}, d = {}: {mb}.\n",
+                r.n, r.d
+            );
+        }
+        md
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(numpy: f64, jax: Option<f64>) -> ReferenceOutput {
+        ReferenceOutput {
+            numpy_s: Some(0.5),
+            numpy_value: Some(numpy),
+            jax_s: jax.map(|_| 0.25),
+            jax_value: jax,
+            torch_s: None,
+            torch_value: None,
+        }
+    }
+
+    #[test]
+    fn the_script_output_parses_with_missing_references() {
+        let line = r#"{"numpy_s": 0.1, "numpy_value": 2.5, "jax_s": null, "jax_value": null, "torch_s": null, "torch_value": null}"#;
+        let r: ReferenceOutput = serde_json::from_str(line).unwrap();
+        assert_eq!(r.of(Peer::Numpy), (Some(0.1), Some(2.5)));
+        assert_eq!(r.of(Peer::Jax), (None, None));
+    }
+
+    #[test]
+    fn a_row_agrees_within_the_tolerance() {
+        let row = WorkloadRow::new(
+            "ksd_v_imq",
+            (1000, 10),
+            (0.01, 1.0),
+            &reference(1.0 + 1e-14, Some(1.0 - 1e-15)),
+            REL_TOLERANCE,
+        );
+        assert_eq!(row.verdict, Verdict::Agrees);
+        assert_eq!(row.agreements.len(), 2);
+        assert!(row.max_rel_diff.unwrap() < 2e-14);
+    }
+
+    #[test]
+    fn a_row_that_disagrees_is_flagged() {
+        let row = WorkloadRow::new(
+            "sm_gaussian",
+            (100, 10),
+            (0.01, -10.0),
+            &reference(-10.0, Some(-10.0 * (1.0 + 1e-6))),
+            REL_TOLERANCE,
+        );
+        assert_eq!(row.verdict, Verdict::Disagrees);
+        assert!(row.agreements[0].agrees && !row.agreements[1].agrees);
+        assert!(row.disagreement().contains("JAX rel. diff 1.0e-6"));
+        // A NaN from a peer never agrees.
+        let nan = WorkloadRow::new(
+            "x",
+            (1, 1),
+            (0.0, 1.0),
+            &reference(f64::NAN, None),
+            REL_TOLERANCE,
+        );
+        assert_eq!(nan.verdict, Verdict::Disagrees);
+    }
+
+    #[test]
+    fn a_row_without_references_is_unchecked() {
+        let row = WorkloadRow::new(
+            "ksd_v_imq",
+            (1000, 10),
+            (0.01, 1.0),
+            &ReferenceOutput::default(),
+            REL_TOLERANCE,
+        );
+        assert_eq!(row.verdict, Verdict::NoReference);
+        assert_eq!(row.max_rel_diff, None);
+    }
+
+    #[test]
+    fn the_summary_round_trips_and_reports_disagreements() {
+        let good = WorkloadRow::new(
+            "ksd_v_imq",
+            (1000, 10),
+            (0.01, 1.0),
+            &reference(1.0, None),
+            REL_TOLERANCE,
+        );
+        let bad = WorkloadRow::new(
+            "sm_gaussian",
+            (100, 10),
+            (0.01, 1.0),
+            &reference(1.25, None), // exact in binary: serde_json round-trips it
+            REL_TOLERANCE,
+        );
+        let summary = CompareSummary {
+            machine: Machine::this(),
+            repeats: 3,
+            d: 10,
+            workloads: vec![good, bad],
+            ksd_1e6_peak_rss_mb: None,
+            ksd_peak_rss_at_n: Some(RssAtN {
+                n: 5000,
+                d: 10,
+                peak_rss_mb: Some(12.5),
+            }),
+            ksd_n: 1000,
+            sm_n: 100,
+            parallel_speedup: 1.8,
+            flops_fraction_of_peak: 0.3,
+            peak_gflops_per_core: 80.0,
+            muladd_loop_gflops_per_core: 10.0,
+            gemm_gflops_per_core: 80.0,
+            ksd_achieved_gflops: 50.0,
+            sqrt_div_ns_per_element: 1.3,
+            sm_read_floor_s: 0.004,
+            ksd_floor_s: 0.05,
+            ksd_time_over_floor: 1.7,
+            ksd_sequential_s: 0.2,
+            ksd_parallel_s: 0.1,
+            quick: true,
+        };
+        let json = serde_json::to_string_pretty(&summary).unwrap();
+        let back: CompareSummary = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, summary);
+        assert!(json.contains(r#""verdict": "disagrees""#));
+        let bad: Vec<&str> = summary
+            .disagreements()
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect();
+        assert_eq!(bad, ["sm_gaussian"]);
+        let md = summary.markdown();
+        assert!(
+            md.contains(
+                "| ksd_v_imq | 1000 | 10 | 0.0100 | 0.5000 | – | – | 50.0× | 0.0e0 | yes |"
+            )
+        );
+        assert!(md.contains("| **NO** |"));
+        assert!(md.contains("Peak RSS of the KSD statistic at n = 5000, d = 10: 12.5 MB."));
+    }
+
+    #[test]
+    fn the_child_report_round_trips() {
+        let c = ChildReport {
+            peak_rss_mb: None,
+            value: 0.25,
+        };
+        let back: ChildReport = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+}
