@@ -13,16 +13,56 @@ pub use dsm_flows as flows;
 pub use dsm_riemann as riemann;
 
 /// The names most programs need: `use dsm::prelude::*;`.
+///
+/// Models, diffusions, objectives and Stein discrepancies from [`core`] (with [`ksd_test`],
+/// the one-call goodness-of-fit test), the main flows and the flow readings from [`flows`]
+/// ([`Flow`], [`Chain`], [`Layer`], the layers, [`FlowDiffusion`], [`Pushforward`],
+/// [`EulerFlow`], [`PulledBackKernel`]), and the metric formulation from [`riemann`]
+/// ([`Metric`], [`ConstantMetric`], [`MetricDiffusion`], [`riemannian_fisher_divergence`]).
+///
+/// [`ksd_test`]: dsm_core::ksd_test
+/// [`Flow`]: dsm_flows::Flow
+/// [`Chain`]: dsm_flows::Chain
+/// [`Layer`]: dsm_flows::Layer
+/// [`FlowDiffusion`]: dsm_flows::FlowDiffusion
+/// [`Pushforward`]: dsm_flows::Pushforward
+/// [`EulerFlow`]: dsm_flows::EulerFlow
+/// [`PulledBackKernel`]: dsm_flows::PulledBackKernel
+/// [`Metric`]: dsm_riemann::Metric
+/// [`ConstantMetric`]: dsm_riemann::ConstantMetric
+/// [`MetricDiffusion`]: dsm_riemann::MetricDiffusion
+/// [`riemannian_fisher_divergence`]: dsm_riemann::riemannian_fisher_divergence
+///
+/// ```
+/// use dsm::prelude::*;
+///
+/// let base = Gaussian::standard(1)?;
+/// let flow = Chain::new(vec![GaussianFlow::new(0.0, 1.0, 4.0)?, GaussianFlow::new(0.5, 2.0, 9.0)?])?;
+/// let mixed = Chain::new(vec![Layer::from(Affine::new(1, vec![2.0], vec![0.5])?)])?;
+/// assert_eq!(mixed.dim(), 1);
+/// let xs = base.sample_n(200, 7, Par::Seq)?;
+/// let dsm = diffusion_score_matching_loss(&base, &FlowDiffusion::new(&flow), &xs, Par::Seq)?;
+/// let metric = ConstantMetric::new(1, vec![2.0])?;
+/// let rfd = riemannian_fisher_divergence(&base, &base, &metric, &xs, Par::Seq)?;
+/// let test = ksd_test(&base, &xs, 1, Par::Seq)?;
+/// assert!(dsm.value.is_finite() && rfd.value == 0.0 && test.p_value > 0.0);
+/// # Ok::<(), dsm::prelude::Error>(())
+/// ```
 pub mod prelude {
     pub use dsm_core::{
         AutoDiff, Bootstrap, ConstantDiffusion, Diffusion, DiffusionFn, DiffusionKsd, Error,
         Estimate, Estimator, Gaussian, GenericDiffusion, GenericLogDensity, Hessian,
         IdentityDiffusion, Imq, Kernel, Ksd, KsdEstimate, KsdTest, KsdTestResult, LogDensity,
         MultivariateStudentT, Par, Rbf, Result, Sampler, Samples, Scalar, Score, SteinKernel,
-        StudentT, diffusion_fisher_divergence, diffusion_fisher_divergence_integrand,
+        SteinPoints, StudentT, diffusion_fisher_divergence, diffusion_fisher_divergence_integrand,
         diffusion_score_matching_integrand, diffusion_score_matching_loss, fisher_divergence,
-        fisher_divergence_integrand, score_matching_integrand, score_matching_loss,
+        fisher_divergence_integrand, ksd_test, score_matching_integrand, score_matching_loss,
     };
+    pub use dsm_flows::{
+        Affine, Chain, EulerFlow, Flow, FlowDiffusion, GaussianFlow, Layer, ManualFlow,
+        PulledBackKernel, Pushforward, SinhArcsinh,
+    };
+    pub use dsm_riemann::{ConstantMetric, Metric, MetricDiffusion, riemannian_fisher_divergence};
 }
 
 /// The dsm-core user guide (`docs/core.md`), compiled here so that its examples are tested.

@@ -233,6 +233,39 @@ fn drive_flow<F: Flow>(name: &str, flow: &F, x: &[f64]) -> std::result::Result<(
     Ok(())
 }
 
+/// `Distribution` draws and `sample_n_with` of a validated model with wild parameters: finite
+/// points or an error, never a panic (n up to `size()`, capped so the case stays fast).
+fn drive_sampling<S, T>(
+    name: &str,
+    model: &S,
+    n: usize,
+    to_vec: impl Fn(T) -> Vec<f64>,
+) -> std::result::Result<(), TestCaseError>
+where
+    S: Sampler + rand::distr::Distribution<T>,
+{
+    let mut rng = mc::random_stream(3, mc::RandomPurpose::Other(1), 0);
+    check(
+        &format!("{name}: Distribution::sample"),
+        || Ok(to_vec(model.sample(&mut rng))),
+        |_| true,
+    )?;
+    let n = if n > 64 { n % 64 } else { n };
+    check(
+        &format!("{name}: sample_n_with"),
+        || model.sample_n_with(&mut rng, n),
+        |s| all_finite(s.as_slice()),
+    )?;
+    for huge in [usize::MAX, 1 << 62] {
+        check(
+            &format!("{name}: sample_n_with (n = {huge})"),
+            || model.sample_n_with(&mut rng, huge),
+            |s| all_finite(s.as_slice()),
+        )?;
+    }
+    Ok(())
+}
+
 /// The objectives, discrepancies and tests on wild samples against a model of dimension d.
 fn drive_objectives<P>(name: &str, p: &P, xs: &Samples) -> std::result::Result<(), TestCaseError>
 where
@@ -309,6 +342,49 @@ where
             },
         )?;
     }
+    check(
+        &format!("{name}: ksd_test"),
+        || ksd_test(p, xs, 1, par),
+        |r| {
+            r.statistic.is_finite()
+                && r.critical_value.is_finite()
+                && r.p_value > 0.0
+                && r.p_value <= 1.0
+                && !r.to_string().is_empty()
+        },
+    )?;
+    let ksd = Ksd::new(Imq::default(), Estimator::V);
+    if let Some(points) = check(
+        &format!("{name}: SteinPoints"),
+        || ksd.points(p, xs, par),
+        |_| true,
+    )? {
+        let n = points.n();
+        check(
+            &format!("{name}: gram_matrix"),
+            || points.gram_matrix(par),
+            |h| h.len() == n * n && all_finite(h),
+        )?;
+        // A cap below 8n² bytes is an error even on ordinary input.
+        let strict = STRICT.with(|s| s.replace(false));
+        check(
+            &format!("{name}: gram_matrix_with_cap"),
+            || points.gram_matrix_with_cap(Par::Seq, 8),
+            |h| h.len() == n * n && all_finite(h),
+        )?;
+        STRICT.with(|s| s.set(strict));
+        check(
+            &format!("{name}: SteinPoints::value"),
+            || {
+                Ok([
+                    points.value(0, n - 1),
+                    points.value(n, 0),
+                    points.value(0, usize::MAX),
+                ])
+            },
+            |v| v[1].is_none() && v[2].is_none(),
+        )?;
+    }
     if let Ok(g) = ConstantMetric::new(
         d,
         (0..d * d)
@@ -344,8 +420,19 @@ proptest! {
         check("Gaussian::new", || Gaussian::new(p[..3].to_vec(), &p[3..12]), |_| true)?;
         check("Gaussian::new (d = 2)", || Gaussian::new(p[..2].to_vec(), &p[2..6]), |_| true)?;
         check("Gaussian::standard", || Gaussian::standard(dim), |_| true)?;
-        check("StudentT::new", || StudentT::new(p[0], p[1], p[2]), |_| true)?;
-        check("MultivariateStudentT::new", || MultivariateStudentT::new(p[..2].to_vec(), &p[2..6], p[6]), |_| true)?;
+        if let Some(t) = check("StudentT::new", || StudentT::new(p[0], p[1], p[2]), |_| true)? {
+            drive_sampling("StudentT", &t, n, |x: f64| vec![x])?;
+            let x = p[3];
+            check("StudentT scalar methods", || Ok([t.log_pdf(x), t.pdf(x), t.score(x), t.score_derivative(x)]), |_| true)?;
+            check("StudentT::cdf", || t.cdf(x), |v| (0.0..=1.0).contains(v))?;
+            check("StudentT::sf", || t.sf(x), |v| (0.0..=1.0).contains(v))?;
+        }
+        if let Some(g) = check("Gaussian::new (d = 2, sampled)", || Gaussian::new(p[..2].to_vec(), &p[2..6]), |_| true)? {
+            drive_sampling("Gaussian", &g, n, |x: Vec<f64>| x)?;
+        }
+        if let Some(m) = check("MultivariateStudentT::new", || MultivariateStudentT::new(p[..2].to_vec(), &p[2..6], p[6]), |_| true)? {
+            drive_sampling("MultivariateStudentT", &m, n, |x: Vec<f64>| x)?;
+        }
         check("ConstantDiffusion::new", || ConstantDiffusion::new(dim, p[..4].to_vec()), |_| true)?;
         check("ConstantDiffusion::new (d = 2)", || ConstantDiffusion::new(2, p[..4].to_vec()), |_| true)?;
         check("Imq::new", || Imq::new(p[0], p[1]), |_| true)?;

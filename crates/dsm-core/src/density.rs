@@ -99,9 +99,53 @@ pub trait Hessian: Score {
 }
 
 /// A distribution that can draw points, reproducibly from a seed.
+///
+/// The built-in models also implement [`rand::distr::Distribution`] (`f64` for the 1-D
+/// [`StudentT`](crate::StudentT), `Vec<f64>` for [`Gaussian`](crate::Gaussian) and
+/// [`MultivariateStudentT`](crate::MultivariateStudentT)); a draw from it consumes the same
+/// random numbers as [`Sampler::sample_into`] and returns the same point.
 pub trait Sampler: LogDensity {
     /// Draws one point into `out` (`out.len() == dim()`).
     fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]);
+
+    /// Draws `n` points from the caller's random number generator, one after the other with
+    /// [`Sampler::sample_into`] (sequential: the points are those of n calls in a row, and
+    /// `rng` is left after the last draw). Use [`Sampler::sample_n`] for seeded,
+    /// parallel sampling; the two give different points for the same seed.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSamples`] for `n == 0`; [`Error::MemoryCap`] when n·dim() values
+    /// cannot be allocated (beyond `isize::MAX` bytes, or refused by the allocator);
+    /// [`Error::NonFiniteSample`] if a draw overflowed.
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::{Gaussian, Sampler};
+    /// use rand::SeedableRng;
+    /// let mut rng = chacha20::ChaCha8Rng::seed_from_u64(7);
+    /// let xs = Gaussian::standard(2)?.sample_n_with(&mut rng, 100)?;
+    /// assert_eq!((xs.n(), xs.dim()), (100, 2));
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    fn sample_n_with<R: Rng + ?Sized>(&self, rng: &mut R, n: usize) -> Result<Samples> {
+        if n == 0 {
+            return Err(Error::TooFewSamples { needed: 1, got: 0 });
+        }
+        let d = self.dim();
+        let too_big = || Error::MemoryCap {
+            what: "samples",
+            needed_bytes: 8 * n as u128 * d as u128,
+            cap_bytes: isize::MAX as u128,
+        };
+        let len = n.checked_mul(d).ok_or_else(too_big)?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len).map_err(|_| too_big())?;
+        data.resize(len, 0.0);
+        for row in data.chunks_exact_mut(d.max(1)) {
+            self.sample_into(rng, row);
+        }
+        Samples::new(data, d)
+    }
 
     /// Draws `n` points from the seed `seed`: chunk c of [`CHUNK_SIZE`] points uses the
     /// stream [`random_stream`]`(seed, RandomPurpose::Sampling, c)`, so the result is identical for every `par`.

@@ -12,6 +12,7 @@
 //! | [`Ksd::estimate`] | E_{x,x'~q} u_p(x, x') (Langevin kernel Stein discrepancy) | eq. 3, §7.1 |
 //! | [`DiffusionKsd::estimate`] | E_{x,x'~q} k⁰(x, x') (diffusion kernel Stein discrepancy) | eq. 7, §7.2 |
 //! | [`KsdTest::run`] | wild-bootstrap goodness-of-fit test of q = p | §8 |
+//! | [`ksd_test`] | the same test in one call, with documented defaults | §8 |
 //!
 //! Models implement the capability traits [`LogDensity`], [`Score`] and [`Hessian`]; the
 //! built-ins ([`Gaussian`], [`StudentT`], [`MultivariateStudentT`]) use closed forms, and
@@ -44,6 +45,7 @@ pub mod autocorrelation;
 mod autodiff;
 pub mod density;
 pub mod diffusion;
+mod display;
 mod error;
 pub mod kernel;
 pub mod linalg;
@@ -73,7 +75,8 @@ pub use objectives::*;
 pub use samples::Samples;
 pub use scalar::{Scalar, derivatives_of};
 pub use stein::{
-    Bootstrap, DiffusionKsd, Estimator, Ksd, KsdEstimate, KsdTest, KsdTestResult, SteinKernel,
+    Bootstrap, DiffusionKsd, Estimator, Ksd, KsdEstimate, KsdTest, KsdTestResult, PairScratch,
+    SteinKernel, SteinPoints, ksd_test,
 };
 
 /// Re-export of num-dual, so generic models need no direct dependency on it.

@@ -127,7 +127,20 @@ pub fn random_stream(seed: u64, purpose: RandomPurpose, index: u64) -> ChaCha8Rn
 /// ```
 /// Without weights `std_err = s/√n` with the unbiased sample variance s². With a single
 /// sample (or all weight on one sample) the standard error is undefined and reported as `+∞`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+///
+/// `Display` shows the value to the precision of its standard error (two significant digits
+/// of the standard error); a precision in the format string overrides it:
+///
+/// ```
+/// use dsm_core::Estimate;
+/// let e = Estimate { value: 0.123_456, std_err: 0.004_012, n: 1000 };
+/// assert_eq!(e.to_string(), "0.1235 ± 0.0040 (n = 1000)");
+/// assert_eq!(format!("{e:.2}"), "0.12 ± 0.00 (n = 1000)");
+/// let one = Estimate { value: 2.5, std_err: f64::INFINITY, n: 1 };
+/// assert_eq!(one.to_string(), "2.500 ± inf (n = 1)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Estimate {
     /// The estimate of the expectation.
     pub value: f64,
@@ -135,6 +148,13 @@ pub struct Estimate {
     pub std_err: f64,
     /// Number of samples it was computed from.
     pub n: usize,
+}
+
+impl std::fmt::Display for Estimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::display::value_with_error(f, self.value, self.std_err)?;
+        write!(f, " (n = {})", self.n)
+    }
 }
 
 impl Estimate {

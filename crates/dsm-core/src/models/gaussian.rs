@@ -166,6 +166,27 @@ impl Sampler for Gaussian {
     }
 }
 
+/// One point of length `dim()`, the same as [`Sampler::sample_into`] for the same `rng`
+/// state (allocates the vector; use `sample_into` in loops).
+///
+/// ```
+/// use dsm_core::Gaussian;
+/// use rand::distr::Distribution;
+/// use rand::SeedableRng;
+/// let model = Gaussian::standard(3)?;
+/// let mut rng = chacha20::ChaCha8Rng::seed_from_u64(1);
+/// let points: Vec<Vec<f64>> = model.sample_iter(&mut rng).take(10).collect();
+/// assert!(points.iter().all(|x| x.len() == 3));
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+impl rand::distr::Distribution<Vec<f64>> for Gaussian {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f64> {
+        let mut out = vec![0.0; LogDensity::dim(self)];
+        self.sample_into(rng, &mut out);
+        out
+    }
+}
+
 impl GenericLogDensity for Gaussian {
     fn dim(&self) -> usize {
         self.mean.len()

@@ -165,6 +165,27 @@ impl Sampler for MultivariateStudentT {
     }
 }
 
+/// One point of length `dim()`, the same as [`Sampler::sample_into`] for the same `rng`
+/// state (allocates the vector; use `sample_into` in loops).
+///
+/// ```
+/// use dsm_core::MultivariateStudentT;
+/// use rand::distr::Distribution;
+/// use rand::SeedableRng;
+/// let model = MultivariateStudentT::new(vec![0.0; 3], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], 4.0)?;
+/// let mut rng = chacha20::ChaCha8Rng::seed_from_u64(1);
+/// let points: Vec<Vec<f64>> = model.sample_iter(&mut rng).take(10).collect();
+/// assert!(points.iter().all(|x| x.len() == 3));
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+impl rand::distr::Distribution<Vec<f64>> for MultivariateStudentT {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f64> {
+        let mut out = vec![0.0; LogDensity::dim(self)];
+        self.sample_into(rng, &mut out);
+        out
+    }
+}
+
 impl GenericLogDensity for MultivariateStudentT {
     fn dim(&self) -> usize {
         self.location.len()

@@ -81,10 +81,113 @@ impl StudentT {
         &self.standard
     }
 
+    /// log St(x; μ, σ, ν), the normalised log-density at a scalar, for any x (−∞ only at
+    /// x = ±∞, NaN for NaN): the same value as [`LogDensity::log_density`]`(&[x])`.
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::StudentT;
+    /// let t = StudentT::new(0.0, 1.0, 1.0)?; // the standard Cauchy
+    /// assert!((t.log_pdf(1.0) - (1.0 / (2.0 * std::f64::consts::PI)).ln()).abs() < 1e-15);
+    /// assert!(t.log_pdf(1e300).is_finite());
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn log_pdf(&self, x: f64) -> f64 {
+        self.standard.log_pdf(self.standardise(x)) - self.ln_scale
+    }
+
+    /// St(x; μ, σ, ν), the density at a scalar (exp of [`StudentT::log_pdf`]; it underflows
+    /// to 0 far in the tails, where `log_pdf` stays finite).
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::StudentT;
+    /// let t = StudentT::new(0.0, 1.0, 1.0)?;
+    /// assert!((t.pdf(0.0) - 1.0 / std::f64::consts::PI).abs() < 1e-15);
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn pdf(&self, x: f64) -> f64 {
+        self.log_pdf(x).exp()
+    }
+
+    /// The score at a scalar, s(x) = −(ν+1)(x−μ) / (νσ² + (x−μ)²), without overflow for any
+    /// finite x: the same value as [`Score::score_into`].
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::StudentT;
+    /// let t = StudentT::new(1.0, 2.0, 3.0)?;
+    /// // −(3+1)·(2−1) / (3·4 + 1) = −4/13
+    /// assert!((t.score(2.0) + 4.0 / 13.0).abs() < 1e-15);
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn score(&self, x: f64) -> f64 {
+        self.standard.score(self.standardise(x)) / self.scale
+    }
+
+    /// The derivative of the score at a scalar, s'(x) = −(ν+1)(ν − z²) / (σ² (ν + z²)²)
+    /// with z = (x−μ)/σ (the 1 × 1 Hessian of log p, [`Hessian::hessian_into`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::StudentT;
+    /// let t = StudentT::new(0.0, 1.0, 3.0)?;
+    /// assert!((t.score_derivative(0.0) + 4.0 / 3.0).abs() < 1e-15);
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn score_derivative(&self, x: f64) -> f64 {
+        self.standard.score_derivative(self.standardise(x)) / (self.scale * self.scale)
+    }
+
+    /// F(x) = P(X ≤ x), the CDF (exp of [`StudentT::log_cdf`]; use `log_cdf` or
+    /// [`StudentT::log_sf`] in the tails).
+    ///
+    /// # Errors
+    /// As [`StudentTFunctions::log_cdf`] (NaN input).
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::StudentT;
+    /// let t = StudentT::new(0.0, 1.0, 1.0)?;
+    /// // The Cauchy CDF: ½ + atan(x)/π.
+    /// assert!((t.cdf(1.0)? - 0.75).abs() < 1e-15);
+    /// assert!(t.cdf(f64::NAN).is_err());
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn cdf(&self, x: f64) -> Result<f64> {
+        Ok(self.log_cdf(x)?.exp())
+    }
+
+    /// 1 − F(x) = P(X > x), the survival function (exp of [`StudentT::log_sf`]).
+    ///
+    /// # Errors
+    /// As [`StudentTFunctions::log_sf`] (NaN input).
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::StudentT;
+    /// let t = StudentT::new(0.0, 1.0, 1.0)?;
+    /// // Cauchy: P(X > 1e10) = atan(1e-10)/π ≈ 1e-10/π, kept to full relative precision.
+    /// assert!((t.sf(1e10)? * std::f64::consts::PI / 1e-10 - 1.0).abs() < 1e-12);
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn sf(&self, x: f64) -> Result<f64> {
+        Ok(self.log_sf(x)?.exp())
+    }
+
     /// log F(x), the log of the CDF, accurate in both tails (docs/math.md section 10).
     ///
     /// # Errors
     /// As [`StudentTFunctions::log_cdf`].
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::StudentT;
+    /// let t = StudentT::new(0.0, 1.0, 3.0)?;
+    /// assert!((t.log_cdf(0.0)? - 0.5f64.ln()).abs() < 1e-15);
+    /// assert!(t.log_cdf(-1e100)?.is_finite());
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
     pub fn log_cdf(&self, x: f64) -> Result<f64> {
         self.standard.log_cdf(self.standardise(x))
     }
@@ -121,19 +224,19 @@ impl LogDensity for StudentT {
         1
     }
     fn log_density(&self, x: &[f64]) -> f64 {
-        self.standard.log_pdf(self.standardise(x[0])) - self.ln_scale
+        self.log_pdf(x[0])
     }
 }
 
 impl Score for StudentT {
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
-        out[0] = self.standard.score(self.standardise(x[0])) / self.scale;
+        out[0] = self.score(x[0]);
     }
 }
 
 impl Hessian for StudentT {
     fn hessian_into(&self, x: &[f64], out: &mut [f64]) {
-        out[0] = self.standard.score_derivative(self.standardise(x[0])) / (self.scale * self.scale);
+        out[0] = self.score_derivative(x[0]);
     }
 }
 
@@ -142,6 +245,25 @@ impl Sampler for StudentT {
         let z: f64 = rng.sample(rand_distr::StandardNormal);
         let w: f64 = rng.sample(self.chi2);
         out[0] = self.location + self.scale * z / (w / self.dof).sqrt();
+    }
+}
+
+/// One draw, the same as [`Sampler::sample_into`] for the same `rng` state.
+///
+/// ```
+/// use dsm_core::StudentT;
+/// use rand::{RngExt, SeedableRng};
+/// let t = StudentT::new(0.0, 1.0, 5.0)?;
+/// let mut rng = chacha20::ChaCha8Rng::seed_from_u64(1);
+/// let x: f64 = rng.sample(t);
+/// assert!(x.is_finite());
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+impl rand::distr::Distribution<f64> for StudentT {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let mut out = [0.0];
+        self.sample_into(rng, &mut out);
+        out[0]
     }
 }
 

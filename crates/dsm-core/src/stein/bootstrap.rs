@@ -1,13 +1,16 @@
 //! A goodness-of-fit test by the wild bootstrap of a kernel Stein discrepancy
 //! (Chwialkowski, Strathmann & Gretton 2016; docs/math.md section 8).
 
+use std::fmt;
+use std::time::{Duration, Instant};
+
 use rand::RngExt;
 use rayon::prelude::*;
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
 use super::estimate::Estimator;
-use super::pairwise::gram;
-use super::points::{PairScratch, SteinKernel, SteinPoints};
+use super::points::{SteinKernel, SteinPoints};
 use crate::autocorrelation::integrated_autocorrelation_time;
 use crate::density::Score;
 use crate::error::{Error, Result};
@@ -21,7 +24,8 @@ pub const DEFAULT_MEMORY_CAP: u128 = 1 << 30;
 const REPLICATE_BLOCK: usize = 8;
 
 /// The law of the wild-bootstrap weights W₁ … Wₙ.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum Bootstrap {
     /// I.i.d. Rademacher signs: for independent samples.
     Rademacher,
@@ -85,7 +89,41 @@ pub struct KsdTest {
 }
 
 /// The outcome of a [`KsdTest`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Display` gives a one-line report: the statistic and critical value to four significant
+/// digits, the p-value to three, the decision at the level, the estimator, the bootstrap
+/// weights (with the flip probability and τ̂ when present), B, n and the wall time. A
+/// precision in the format string (`{:.3}`) applies to the statistic, critical value and
+/// p-value.
+///
+/// Equality (`==`) compares every field except [`elapsed`](KsdTestResult::elapsed), a
+/// measurement of the run rather than of the test: the same test on the same data compares
+/// equal whatever the thread count and the machine's load.
+///
+/// ```
+/// use std::time::Duration;
+/// use dsm_core::{Estimator, KsdTestResult};
+/// let r = KsdTestResult {
+///     statistic: 1.234_567,
+///     p_value: 0.042,
+///     critical_value: 0.987_654,
+///     level: 0.05,
+///     reject: true,
+///     replicates: 1000,
+///     n: 200,
+///     estimator: Estimator::V,
+///     flip_probability: None,
+///     autocorrelation_time: None,
+///     elapsed: Duration::from_millis(15),
+/// };
+/// assert_eq!(
+///     r.to_string(),
+///     "T = 1.235, p-value = 0.0420: H₀ rejected at α = 0.05 \
+///      (critical value 0.9877; V-statistic, Rademacher weights, B = 1000, n = 200; 0.0150 s)"
+/// );
+/// ```
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct KsdTestResult {
     /// The test statistic T (n·V or n·U).
     pub statistic: f64,
@@ -108,6 +146,77 @@ pub struct KsdTestResult {
     /// The estimated autocorrelation time τ̂ behind the flip probability
     /// ([`Bootstrap::MarkovChainAuto`] only).
     pub autocorrelation_time: Option<f64>,
+    /// Wall time of the test, from the per-point quantities to the p-value (zero when
+    /// read from data written before this field existed).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub elapsed: Duration,
+}
+
+impl PartialEq for KsdTestResult {
+    fn eq(&self, other: &Self) -> bool {
+        // Every field but `elapsed`, destructured so that a new field cannot be forgotten.
+        let Self {
+            statistic,
+            p_value,
+            critical_value,
+            level,
+            reject,
+            replicates,
+            n,
+            estimator,
+            flip_probability,
+            autocorrelation_time,
+            elapsed: _,
+        } = self;
+        *statistic == other.statistic
+            && *p_value == other.p_value
+            && *critical_value == other.critical_value
+            && *level == other.level
+            && *reject == other.reject
+            && *replicates == other.replicates
+            && *n == other.n
+            && *estimator == other.estimator
+            && *flip_probability == other.flip_probability
+            && *autocorrelation_time == other.autocorrelation_time
+    }
+}
+
+impl fmt::Display for KsdTestResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::display::{number, significant};
+        let decision = if self.reject {
+            "H₀ rejected"
+        } else {
+            "H₀ not rejected"
+        };
+        let statistic = number(f, self.statistic, 4);
+        let p_value = number(f, self.p_value, 3);
+        let critical_value = number(f, self.critical_value, 4);
+        write!(
+            f,
+            "T = {statistic}, p-value = {p_value}: {decision} at α = {} \
+             (critical value {critical_value}; {}, ",
+            self.level, self.estimator,
+        )?;
+        match self.flip_probability {
+            None => f.write_str("Rademacher weights")?,
+            Some(a) => write!(
+                f,
+                "Markov-chain weights with flip probability {}",
+                significant(a, 3)
+            )?,
+        }
+        if let Some(tau) = self.autocorrelation_time {
+            write!(f, ", τ̂ = {}", significant(tau, 3))?;
+        }
+        write!(
+            f,
+            ", B = {}, n = {}; {} s)",
+            self.replicates,
+            self.n,
+            significant(self.elapsed.as_secs_f64(), 3)
+        )
+    }
 }
 
 impl KsdTest {
@@ -199,6 +308,7 @@ impl KsdTest {
         S: SteinKernel,
         P: Score + Sync + ?Sized,
     {
+        let start = Instant::now();
         let n = samples.n();
         self.check_size(samples, self.replicates)?;
         let points = stein.points(model, samples, par)?;
@@ -214,6 +324,7 @@ impl KsdTest {
         let (mut result, _) = self.finish(stein.estimator(), &points, &weights, par)?;
         result.flip_probability = flip_probability;
         result.autocorrelation_time = autocorrelation_time;
+        result.elapsed = start.elapsed();
         Ok(result)
     }
 
@@ -238,6 +349,7 @@ impl KsdTest {
         S: SteinKernel,
         P: Score + Sync + ?Sized,
     {
+        let start = Instant::now();
         let n = samples.n();
         if n == 0 || weights.is_empty() || !weights.len().is_multiple_of(n) {
             return Err(Error::DimensionMismatch {
@@ -254,7 +366,9 @@ impl KsdTest {
         }
         self.check_size(samples, weights.len() / n)?;
         let points = stein.points(model, samples, par)?;
-        self.finish(stein.estimator(), &points, weights, par)
+        let (mut result, replicates) = self.finish(stein.estimator(), &points, weights, par)?;
+        result.elapsed = start.elapsed();
+        Ok((result, replicates))
     }
 
     /// Sample-count, weighting and memory checks before any work.
@@ -294,15 +408,8 @@ impl KsdTest {
     ) -> Result<(KsdTestResult, Vec<f64>)> {
         let n = points.n();
         let replicate_count = weights.len() / n;
-        let h = gram(n, par, PairScratch::default, |s, i, j| {
-            points.stein_kernel(i, j, s)
-        })?;
-        if let Some(pos) = h.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteValue {
-                quantity: "Stein kernel",
-                index: pos / n,
-            });
-        }
+        // The size was checked against this test's cap in `check_size`.
+        let h = points.gram_matrix_with_cap(par, u128::MAX)?;
         let trace: f64 = (0..n).map(|i| h[i * n + i]).sum();
         let (scale, remove) = match estimator {
             Estimator::V => (1.0 / n as f64, 0.0),
@@ -334,6 +441,7 @@ impl KsdTest {
             estimator,
             flip_probability: None,
             autocorrelation_time: None,
+            elapsed: Duration::ZERO,
         };
         Ok((result, replicates))
     }

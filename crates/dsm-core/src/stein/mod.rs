@@ -16,10 +16,12 @@ mod bootstrap;
 mod estimate;
 mod gram_tiles;
 mod ksd;
+mod ksd_test;
 mod pairwise;
 mod points;
 
 pub use bootstrap::{Bootstrap, DEFAULT_MEMORY_CAP, KsdTest, KsdTestResult};
 pub use estimate::{Estimator, KsdEstimate};
 pub use ksd::{DiffusionKsd, Ksd};
+pub use ksd_test::ksd_test;
 pub use points::{PairScratch, SteinKernel, SteinPoints};

@@ -1,7 +1,8 @@
 //! Per-point Stein quantities, computed once, and the Stein kernel k⁰ of a pair.
 
+use super::pairwise::gram;
 use crate::density::Score;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernel::{Kernel, sq_dist};
 use crate::mc::Par;
 use crate::samples::Samples;
@@ -66,6 +67,92 @@ impl<K: Kernel> SteinPoints<'_, K> {
     /// Number of points.
     pub fn n(&self) -> usize {
         self.samples.n()
+    }
+
+    /// The Stein kernel value k⁰(xᵢ, xⱼ), or `None` when i or j is not below [`n`](Self::n).
+    ///
+    /// A convenience for single values: it allocates a [`PairScratch`] per call for kernels
+    /// without a radial profile (none for [`Imq`](crate::Imq) and [`Rbf`](crate::Rbf)); in
+    /// loops, keep one scratch and call [`SteinPoints::stein_kernel`], or form the whole
+    /// matrix with [`SteinPoints::gram_matrix`].
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::*;
+    /// let model = Gaussian::standard(2)?;
+    /// let xs = Samples::new(vec![0.0, 0.0, 1.0, 0.5], 2)?;
+    /// let ksd = Ksd::new(Imq::default(), Estimator::V);
+    /// let points = ksd.points(&model, &xs, Par::Seq)?;
+    /// // At x = y = 0 the score vanishes: k⁰(0, 0) = −2d φ′(0) = −2·2·(−½) = 2.
+    /// assert_eq!(points.value(0, 0), Some(2.0));
+    /// assert_eq!(points.value(0, 1), points.value(1, 0));
+    /// assert_eq!(points.value(2, 0), None);
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn value(&self, i: usize, j: usize) -> Option<f64> {
+        let n = self.n();
+        (i < n && j < n).then(|| self.stein_kernel(i, j, &mut PairScratch::default()))
+    }
+
+    /// The Stein Gram matrix H, Hᵢⱼ = k⁰(xᵢ, xⱼ), row-major n × n and exactly symmetric (the
+    /// upper triangle is computed, in parallel by rows, and mirrored); bit-identical for any
+    /// `par`. The statistics are its means:
+    /// ```text
+    /// V = (1/n²) Σ_{i,j} Hᵢⱼ          U = (1/(n(n−1))) Σ_{i≠j} Hᵢⱼ
+    /// ```
+    /// It needs **8n² bytes** (80 MB at n = 3 200); above the
+    /// [`DEFAULT_MEMORY_CAP`](super::DEFAULT_MEMORY_CAP) of 1 GiB it returns an error before
+    /// allocating (see [`SteinPoints::gram_matrix_with_cap`]). The estimators
+    /// ([`Ksd::estimate`](super::Ksd::estimate)) never form it and need O(n) memory.
+    ///
+    /// # Errors
+    /// [`Error::MemoryCap`](crate::Error::MemoryCap) when 8n² bytes exceed the cap;
+    /// [`Error::NonFiniteValue`](crate::Error::NonFiniteValue) naming the first row with a
+    /// non-finite k⁰; [`Error::ThreadPool`](crate::Error::ThreadPool).
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::*;
+    /// let model = Gaussian::standard(1)?;
+    /// let xs = model.sample_n(50, 3, Par::Seq)?;
+    /// let ksd = Ksd::new(Imq::default(), Estimator::V);
+    /// let points = ksd.points(&model, &xs, Par::Seq)?;
+    /// let h = points.gram_matrix(Par::rayon(2))?;
+    /// assert_eq!(h.len(), 50 * 50);
+    /// assert_eq!(h[3 * 50 + 7], h[7 * 50 + 3]);
+    /// let v = h.iter().sum::<f64>() / (50.0 * 50.0);
+    /// let direct = ksd.estimate(&model, &xs, Par::Seq)?.value;
+    /// assert!((v - direct).abs() <= 1e-12 * direct.abs().max(1.0));
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn gram_matrix(&self, par: Par) -> Result<Vec<f64>> {
+        self.gram_matrix_with_cap(par, super::DEFAULT_MEMORY_CAP)
+    }
+
+    /// [`SteinPoints::gram_matrix`] with another memory cap, in bytes.
+    ///
+    /// # Errors
+    /// As [`SteinPoints::gram_matrix`].
+    pub fn gram_matrix_with_cap(&self, par: Par, memory_cap: u128) -> Result<Vec<f64>> {
+        let n = self.n();
+        let bytes = 8 * (n as u128) * (n as u128);
+        if bytes > memory_cap {
+            return Err(Error::MemoryCap {
+                what: "Stein Gram matrix",
+                needed_bytes: bytes,
+                cap_bytes: memory_cap,
+            });
+        }
+        let h = gram(n, par, PairScratch::default, |s, i, j| {
+            self.stein_kernel(i, j, s)
+        })?;
+        if let Some(pos) = h.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteValue {
+                quantity: "Stein kernel",
+                index: pos / n,
+            });
+        }
+        Ok(h)
     }
 
     /// The Stein kernel k⁰(xᵢ, xⱼ) (unchecked indices: panics when out of range).
