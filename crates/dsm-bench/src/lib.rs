@@ -18,7 +18,9 @@ pub use compare::{
 use std::hint::black_box;
 use std::time::Instant;
 
-use dsm_core::{Estimator, Gaussian, Imq, Ksd, Par, Result, Sampler, Samples, score_matching_loss};
+use dsm_core::{
+    Estimator, Gaussian, Imq, Ksd, Par, Result, Sampler, Samples, SteinKernel, score_matching_loss,
+};
 
 /// Median wall time in seconds of `runs` calls of `f` (after one warm-up call).
 pub fn median_seconds(runs: usize, mut f: impl FnMut()) -> f64 {
@@ -45,7 +47,7 @@ pub fn normal_data(n: usize, d: usize, seed: u64) -> Result<Samples> {
 /// The `ksd_v_imq` workload: KSD² V-statistic, IMQ c = 1, β = −½, standard normal model.
 ///
 /// # Errors
-/// As [`Ksd::estimate`].
+/// As [`SteinKernel::estimate`] on a [`Ksd`].
 pub fn ksd_v_imq(xs: &Samples, par: Par) -> Result<f64> {
     let model = Gaussian::standard(xs.dim())?;
     Ok(Ksd::new(Imq::default(), Estimator::V)

@@ -168,15 +168,7 @@ pub trait Sampler: LogDensity {
                 self.sample_into(&mut rng, row);
             }
         };
-        match par {
-            Par::Seq => data.chunks_mut(CHUNK_SIZE * d).enumerate().for_each(fill),
-            Par::Rayon(_) => par.install(|| {
-                use rayon::prelude::*;
-                data.par_chunks_mut(CHUNK_SIZE * d)
-                    .enumerate()
-                    .for_each(fill);
-            })?,
-        }
+        par.for_each_chunk_mut(&mut data, CHUNK_SIZE * d, fill)?;
         Samples::new(data, d)
     }
 }

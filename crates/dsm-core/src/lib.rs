@@ -9,8 +9,8 @@
 //! | [`score_matching_loss`] | E_q[‖s_p‖² + 2 Δ log p] | eq. 2 |
 //! | [`diffusion_fisher_divergence`] | E_q ‖mᵀ(s_q − s_p)‖² | eq. 5 |
 //! | [`diffusion_score_matching_loss`] | E_q[‖mᵀ s_p‖² + 2 ∇·(m mᵀ s_p)] | eq. 6 |
-//! | [`Ksd::estimate`] | E_{x,x'~q} u_p(x, x') (Langevin kernel Stein discrepancy) | eq. 3, §7.1 |
-//! | [`DiffusionKsd::estimate`] | E_{x,x'~q} k⁰(x, x') (diffusion kernel Stein discrepancy) | eq. 7, §7.2 |
+//! | [`SteinKernel::estimate`] on [`Ksd`] | E_{x,x'~q} u_p(x, x') (Langevin kernel Stein discrepancy) | eq. 3, §7.1 |
+//! | [`SteinKernel::estimate`] on [`DiffusionKsd`] | E_{x,x'~q} k⁰(x, x') (diffusion kernel Stein discrepancy) | eq. 7, §7.2 |
 //! | [`KsdTest::run`] | wild-bootstrap goodness-of-fit test of q = p | §8 |
 //! | [`ksd_test`] | the same test in one call, with documented defaults | §8 |
 //!

@@ -48,6 +48,27 @@ impl Par {
             Par::Rayon(threads) => Ok(pool(threads.get())?.install(op)),
         }
     }
+
+    /// Runs `f((c, chunk))` on the consecutive chunks of `chunk_len` elements of `data` (the
+    /// last may be shorter): in order for `Seq`, on the pool for `Rayon`. Each chunk is
+    /// written by the same code either way, so the result does not depend on `self`.
+    pub(crate) fn for_each_chunk_mut<T: Send>(
+        self,
+        data: &mut [T],
+        chunk_len: usize,
+        f: impl Fn((usize, &mut [T])) + Sync + Send,
+    ) -> Result<()> {
+        let chunk_len = chunk_len.max(1);
+        match self {
+            Par::Seq => {
+                data.chunks_mut(chunk_len).enumerate().for_each(f);
+                Ok(())
+            }
+            Par::Rayon(_) => {
+                self.install(|| data.par_chunks_mut(chunk_len).enumerate().for_each(f))
+            }
+        }
+    }
 }
 
 /// The cached pools, keyed by thread count.

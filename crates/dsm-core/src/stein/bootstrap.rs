@@ -5,7 +5,6 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use rand::RngExt;
-use rayon::prelude::*;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
@@ -467,10 +466,7 @@ impl KsdTest {
                 *slot = sign;
             }
         };
-        match par {
-            Par::Seq => w.chunks_mut(n).enumerate().for_each(fill),
-            Par::Rayon(_) => par.install(|| w.par_chunks_mut(n).enumerate().for_each(fill))?,
-        }
+        par.for_each_chunk_mut(&mut w, n, fill)?;
         Ok(w)
     }
 }
@@ -530,13 +526,6 @@ fn replicate_statistics(
             *slot = scale * (q - remove);
         }
     };
-    match par {
-        Par::Seq => out.chunks_mut(REPLICATE_BLOCK).enumerate().for_each(block),
-        Par::Rayon(_) => par.install(|| {
-            out.par_chunks_mut(REPLICATE_BLOCK)
-                .enumerate()
-                .for_each(block)
-        })?,
-    }
+    par.for_each_chunk_mut(&mut out, REPLICATE_BLOCK, block)?;
     Ok(out)
 }

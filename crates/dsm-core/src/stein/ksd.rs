@@ -46,22 +46,6 @@ impl<K: Kernel> Ksd<K> {
     pub fn estimator(&self) -> Estimator {
         self.estimator
     }
-
-    /// Estimates KSD²(q, p) from `samples` of q (weighted when they carry weights).
-    ///
-    /// # Errors
-    /// [`Error::DimensionMismatch`] when the model and samples differ in dimension;
-    /// [`Error::NonFiniteValue`] naming the first sample with a non-finite score;
-    /// [`Error::TooFewSamples`] for the U-statistic with n < 2; [`Error::ThreadPool`].
-    pub fn estimate<P: Score + Sync + ?Sized>(
-        &self,
-        model: &P,
-        samples: &Samples,
-        par: Par,
-    ) -> Result<KsdEstimate> {
-        self.points(model, samples, par)?
-            .estimate(self.estimator, par)
-    }
 }
 
 impl<K: Kernel> SteinKernel for Ksd<K> {
@@ -165,23 +149,6 @@ impl<K: Kernel, M: Diffusion> DiffusionKsd<K, M> {
     /// The estimator.
     pub fn estimator(&self) -> Estimator {
         self.estimator
-    }
-
-    /// Estimates DKSD²(q, p) from `samples` of q (weighted when they carry weights).
-    ///
-    /// # Errors
-    /// [`Error::DimensionMismatch`] when the model, diffusion and samples differ in
-    /// dimension; [`Error::NonFiniteValue`] naming the first sample where the score, m or
-    /// ∇·m is not finite; [`Error::TooFewSamples`] for the U-statistic with n < 2;
-    /// [`Error::ThreadPool`].
-    pub fn estimate<P: Score + Sync + ?Sized>(
-        &self,
-        model: &P,
-        samples: &Samples,
-        par: Par,
-    ) -> Result<KsdEstimate> {
-        self.points(model, samples, par)?
-            .estimate(self.estimator, par)
     }
 }
 

@@ -233,10 +233,7 @@ where
             *slot = pair(&mut scratch, i, j);
         }
     };
-    match par {
-        Par::Seq => g.chunks_mut(n.max(1)).enumerate().for_each(fill),
-        Par::Rayon(_) => par.install(|| g.par_chunks_mut(n.max(1)).enumerate().for_each(fill))?,
-    }
+    par.for_each_chunk_mut(&mut g, n, fill)?;
     for i in 0..n {
         for j in 0..i {
             g[i * n + j] = g[j * n + i];

@@ -30,6 +30,21 @@ pub trait SteinKernel {
     ) -> Result<SteinPoints<'a, Self::Kernel>>
     where
         P: Score + Sync + ?Sized;
+
+    /// Estimates the discrepancy (KSD² or DKSD²) of the model from `samples` of q, weighted
+    /// when they carry weights, with this discrepancy's estimator (docs/math.md section 7.4).
+    ///
+    /// # Errors
+    /// Those of [`SteinKernel::points`] (dimension mismatches; the first sample with a
+    /// non-finite score, m or ∇·m); [`Error::TooFewSamples`](crate::Error::TooFewSamples)
+    /// for the U-statistic with n < 2; [`Error::ThreadPool`](crate::Error::ThreadPool).
+    fn estimate<P>(&self, model: &P, samples: &Samples, par: Par) -> Result<super::KsdEstimate>
+    where
+        P: Score + Sync + ?Sized,
+    {
+        self.points(model, samples, par)?
+            .estimate(self.estimator(), par)
+    }
 }
 
 /// Scratch buffers for kernels that are not radial (allocated once per task, not per pair).
@@ -103,7 +118,7 @@ impl<K: Kernel> SteinPoints<'_, K> {
     /// It needs **8n² bytes** (80 MB at n = 3 200); above the
     /// [`DEFAULT_MEMORY_CAP`](super::DEFAULT_MEMORY_CAP) of 1 GiB it returns an error before
     /// allocating (see [`SteinPoints::gram_matrix_with_cap`]). The estimators
-    /// ([`Ksd::estimate`](super::Ksd::estimate)) never form it and need O(n) memory.
+    /// ([`SteinKernel::estimate`]) never form it and need O(n) memory.
     ///
     /// # Errors
     /// [`Error::MemoryCap`](crate::Error::MemoryCap) when 8n² bytes exceed the cap;
