@@ -212,12 +212,19 @@ fn drive_flow<F: Flow>(name: &str, flow: &F, x: &[f64]) -> std::result::Result<(
         |v| all_finite(v),
     )?;
     check(
-        &format!("{name}: inverse_with_log_det"),
-        || {
-            flow.inverse_with_log_det(x, &mut back)
-                .map(|l| (l, back.clone()))
-        },
+        &format!("{name}: inverse_into"),
+        || flow.inverse_into(x, &mut back).map(|l| (l, back.clone())),
         |(l, v)| l.is_finite() && all_finite(v),
+    )?;
+    check(
+        &format!("{name}: forward"),
+        || flow.forward(x),
+        |(v, l)| l.is_finite() && all_finite(v),
+    )?;
+    check(
+        &format!("{name}: inverse"),
+        || flow.inverse(x),
+        |(v, l)| l.is_finite() && all_finite(v),
     )?;
     let strict = STRICT.with(|s| s.replace(false));
     let mut short = vec![0.0; d.saturating_sub(1)];
