@@ -472,3 +472,64 @@ fn sampling_a_pushforward_reports_a_non_finite_draw_with_its_index_and_layer() {
     }
     assert!(saw_nan);
 }
+
+#[test]
+fn composing_flows_of_different_dimensions_is_an_error() {
+    let two = built_in_chain();
+    let one = Affine::new(1, vec![2.0], vec![0.0]).unwrap();
+    assert!(matches!(
+        Compose::new(two.clone(), one.clone()),
+        Err(Error::DimensionMismatch {
+            expected: 2,
+            got: 1,
+            ..
+        })
+    ));
+    assert!(matches!(
+        two.then(Bump(3)),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        one.then(Bump(2)),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    let c = Compose::new(Bump(2), Invert::new(built_in_chain())).unwrap();
+    assert_eq!((c.dim(), c.layer_count(), c.first().dim()), (2, 4, 2));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Invert of a random planar-radial-user composite: round trip, log-dets against the LU of
+        /// the Jacobian in both directions, J_S = J_T⁻¹, and ∂J_S against central differences.
+        #[test]
+        fn invert_of_a_composite_is_exact(
+            u in prop::collection::vec(-0.9..0.9f64, 2),
+            w in prop::collection::vec(-1.0..1.0f64, 2),
+            b in -1.0..1.0f64,
+            beta in -0.9..2.0f64,
+            x in prop::collection::vec(-2.0..2.0f64, 2),
+        ) {
+            // wᵀu > −1 keeps the planar layer invertible: |u|, |w| < 1 in each of 2 coordinates
+            // bounds |wᵀu| < 1.8, so rescale u when needed.
+            let dot = u[0] * w[0] + u[1] * w[1];
+            let u: Vec<f64> = if dot <= -0.5 { u.iter().map(|v| v * (-0.5 / dot)).collect() } else { u };
+            let t = Planar::new(u, w, b).unwrap()
+                .then(Radial::new(vec![0.2, -0.3], 1.0, beta).unwrap()).unwrap()
+                .then(Bump(2)).unwrap();
+            check_both_directions(&t, &x);
+            let (y, _) = t.forward(&x).unwrap();
+            let s = Invert::new(&t);
+            check_both_directions(&s, &y);
+            let mut jt_inv = vec![0.0; 4];
+            invert_into(&jacobian(&t, &x), 2, &mut jt_inv).unwrap();
+            prop_assert!(all_close(&jacobian(&s, &y), &jt_inv, 1e-10));
+            let mut dj = vec![0.0; 8];
+            s.jacobian_gradient_into(&y, &mut dj);
+            let fd = fd_jacobian_gradient(&s, &y, 1e-5);
+            prop_assert!(all_close(&dj, &fd, 1e-5), "{:?} vs {:?}", dj, fd);
+        }
+    }
+}
