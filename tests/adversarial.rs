@@ -446,7 +446,23 @@ proptest! {
         }
         let Some(chain) = check("Chain::new", || Chain::new(layers), |_| true)? else { return Ok(()) };
         drive_flow("chain", &chain, &x)?;
+        let inverted = Invert::new(&chain);
+        drive_flow("Invert(chain)", &inverted, &x)?;
+        if let Some(both) = check("Compose::new", || (&chain).then(Invert::new(&chain)), |_| true)? {
+            drive_flow("chain then Invert(chain)", &both, &x)?;
+        }
         let par = Par::rayon(2);
+        if let Ok(xs) = Samples::new(data.clone(), chain.dim()) {
+            check("forward_batch", || chain.forward_batch(&xs, par), |(ys, l)| all_finite(ys.as_slice()) && all_finite(l))?;
+            check("inverse_batch", || chain.inverse_batch(&xs, par), |(ys, l)| all_finite(ys.as_slice()) && all_finite(l))?;
+            check("Invert forward_batch", || inverted.forward_batch(&xs, par), |(ys, l)| all_finite(ys.as_slice()) && all_finite(l))?;
+            if let Ok(base) = Gaussian::standard(chain.dim()) {
+                check("DSM with the diffusion of an inverted flow", || diffusion_score_matching_loss(&base, &FlowDiffusion::new(&inverted), &xs, par), estimate_finite)?;
+                if let Ok(push) = Pushforward::new(base.clone(), &chain) {
+                    check("Pushforward::sample_n", || push.sample_n(16, 3, par), |ys| all_finite(ys.as_slice()))?;
+                }
+            }
+        }
         if let Ok(xs) = Samples::new(data.clone(), chain.dim()) {
             let diffusion = FlowDiffusion::new(&chain);
             if let Ok(base) = Gaussian::standard(chain.dim()) {
