@@ -98,7 +98,7 @@ fn flows(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("inverse", x), &x, |b, &x| {
             let y = t.derivatives(x)[0];
-            b.iter(|| t.inverse(black_box(y)).unwrap())
+            b.iter(|| t.scalar_inverse(black_box(y)).unwrap())
         });
     }
     group.finish();

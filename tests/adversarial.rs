@@ -212,12 +212,19 @@ fn drive_flow<F: Flow>(name: &str, flow: &F, x: &[f64]) -> std::result::Result<(
         |v| all_finite(v),
     )?;
     check(
-        &format!("{name}: inverse_with_log_det"),
-        || {
-            flow.inverse_with_log_det(x, &mut back)
-                .map(|l| (l, back.clone()))
-        },
+        &format!("{name}: inverse_into"),
+        || flow.inverse_into(x, &mut back).map(|l| (l, back.clone())),
         |(l, v)| l.is_finite() && all_finite(v),
+    )?;
+    check(
+        &format!("{name}: forward"),
+        || flow.forward(x),
+        |(v, l)| l.is_finite() && all_finite(v),
+    )?;
+    check(
+        &format!("{name}: inverse"),
+        || flow.inverse(x),
+        |(v, l)| l.is_finite() && all_finite(v),
     )?;
     let strict = STRICT.with(|s| s.replace(false));
     let mut short = vec![0.0; d.saturating_sub(1)];
@@ -526,7 +533,23 @@ proptest! {
         }
         let Some(chain) = check("Chain::new", || Chain::new(layers), |_| true)? else { return Ok(()) };
         drive_flow("chain", &chain, &x)?;
+        let inverted = Invert::new(&chain);
+        drive_flow("Invert(chain)", &inverted, &x)?;
+        if let Some(both) = check("Compose::new", || (&chain).then(Invert::new(&chain)), |_| true)? {
+            drive_flow("chain then Invert(chain)", &both, &x)?;
+        }
         let par = Par::rayon(2);
+        if let Ok(xs) = Samples::new(data.clone(), chain.dim()) {
+            check("forward_batch", || chain.forward_batch(&xs, par), |(ys, l)| all_finite(ys.as_slice()) && all_finite(l))?;
+            check("inverse_batch", || chain.inverse_batch(&xs, par), |(ys, l)| all_finite(ys.as_slice()) && all_finite(l))?;
+            check("Invert forward_batch", || inverted.forward_batch(&xs, par), |(ys, l)| all_finite(ys.as_slice()) && all_finite(l))?;
+            if let Ok(base) = Gaussian::standard(chain.dim()) {
+                check("DSM with the diffusion of an inverted flow", || diffusion_score_matching_loss(&base, &FlowDiffusion::new(&inverted), &xs, par), estimate_finite)?;
+                if let Ok(push) = Pushforward::new(base.clone(), &chain) {
+                    check("Pushforward::sample_n", || push.sample_n(16, 3, par), |ys| all_finite(ys.as_slice()))?;
+                }
+            }
+        }
         if let Ok(xs) = Samples::new(data.clone(), chain.dim()) {
             let diffusion = FlowDiffusion::new(&chain);
             if let Ok(base) = Gaussian::standard(chain.dim()) {

@@ -268,7 +268,8 @@ fn euler_flow_is_a_flow_with_exact_inverse_and_log_det() {
     let mut y = [0.0; 2];
     let log_det = flow.forward_into(&x, &mut y).unwrap();
     let mut back = [0.0; 2];
-    flow.inverse_into(&y, &mut back).unwrap();
+    let inv_log_det = flow.inverse_into(&y, &mut back).unwrap();
+    assert!(close(inv_log_det, -log_det, 1e-12, 1e-14));
     assert!(close(back[0], x[0], 1e-12, 1e-14) && close(back[1], x[1], 1e-12, 1e-14));
     // (I + hA)^10 has log|det| = 10 log|det(I + hA)|.
     let det = (1.0 - 0.05) * (1.0 + 0.01) - 0.03 * (-0.02);

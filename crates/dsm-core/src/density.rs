@@ -41,6 +41,8 @@ pub trait Score: LogDensity {
     /// [`Score::score_into`] per point; models override it with a matrix product where one
     /// exists (the Gaussian: S = −(X − 1μᵀ) Σ⁻ᵀ). The objectives call it per chunk of
     /// samples with a column-major `out`, so that per-point norms run along its columns.
+    /// `MatMut` is faer's, re-exported as [`crate::faer`] so that an implementation names the
+    /// same faer version.
     fn score_rows_into(&self, xs: &[f64], mut out: MatMut<'_, f64>) {
         let d = self.dim();
         if d == 0 {

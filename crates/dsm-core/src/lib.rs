@@ -81,3 +81,13 @@ pub use stein::{
 
 /// Re-export of num-dual, so generic models need no direct dependency on it.
 pub use num_dual;
+
+/// Re-export of faer, whose types appear in public signatures here: [`Score::score_rows_into`]
+/// writes into a [`faer::MatMut`], and [`Samples::from_faer`], [`Samples::as_faer`] and
+/// [`Samples::to_faer`] convert to and from faer matrices. Implement or call those through
+/// `dsm_core::faer` so that the faer version always matches this crate's.
+pub use faer;
+
+/// Re-export of rand, whose [`rand::Rng`] appears in [`Sampler::sample_into`]: implement a
+/// sampler through `dsm_core::rand` so that the rand version always matches this crate's.
+pub use rand;

@@ -264,7 +264,7 @@ impl<V: Drift> Flow for EulerFlow<V> {
         }
     }
 
-    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), y, x.len())?;
         let d = y.len();
         let mut cur = y.to_vec();

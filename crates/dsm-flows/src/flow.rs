@@ -3,32 +3,59 @@
 
 use num_dual::{Dual64, HyperDual64, HyperHyperDual64};
 
-use dsm_core::{Error, Result, Scalar};
+use dsm_core::{Error, Par, Result, Samples, Scalar};
 
 /// An invertible map y = T(x) on ℝᵈ (docs/math.md section 1: J = ∂T/∂x, row i = component,
 /// column j = input).
 ///
-/// A layer implements [`Flow::transform`] once, generic over [`Scalar`]; evaluating it in
-/// dual numbers gives the full Jacobian ([`Flow::jacobian_into`]), its derivatives
+/// A layer implements three methods: [`Flow::dim`], [`Flow::transform`] once, generic over
+/// [`Scalar`], and the raw inverse [`Flow::inverse_unchecked_into`] (usually also
+/// [`Flow::log_abs_det_jacobian`] in closed form). Evaluating `transform` in dual numbers
+/// gives the full Jacobian ([`Flow::jacobian_into`]), its derivatives
 /// ([`Flow::jacobian_gradient_into`], the second derivatives of T that DSM's divergence term
-/// needs) and third derivatives (for pushforward Hessians), all exact. The inverse and the
-/// log-determinant are given in closed form (or by safeguarded root finding) by each layer.
+/// needs) and third derivatives (for pushforward Hessians), all exact.
 ///
-/// Buffers follow the usual dsm contract: slices of the documented lengths (the `_into`
-/// methods may panic otherwise).
+/// The two directions are named alike, as in zuko and flowjax: each returns the point and
+/// the log-determinant of the Jacobian *of that direction*,
+///
+/// ```text
+/// forward:  x ↦ (y, log |det J(x)|)          y = T(x)
+/// inverse:  y ↦ (x, log |det J⁻¹(y)|)        x = T⁻¹(y),  log |det J⁻¹(y)| = −log |det J(x)|
+/// ```
+///
+/// in three shapes: into caller buffers ([`Flow::forward_into`], [`Flow::inverse_into`]),
+/// allocating ([`Flow::forward`], [`Flow::inverse`]) and over a whole [`Samples`]
+/// ([`Flow::forward_batch`], [`Flow::inverse_batch`]). All of them check their input (d
+/// finite entries) and output (finite).
+///
+/// Buffers follow the usual dsm contract: slices of the documented lengths (the raw methods
+/// `transform`, `inverse_unchecked_into` and the derivative `_into` methods may panic
+/// otherwise; the checked ones return [`Error::DimensionMismatch`]).
+///
+/// # Examples
+/// ```
+/// use dsm_flows::{Affine, Flow};
+/// let t = Affine::new(2, vec![2.0, 0.0, 1.0, 3.0], vec![0.0, 1.0])?;
+/// let (y, log_det) = t.forward(&[1.0, 1.0])?;
+/// let (x, inv_log_det) = t.inverse(&y)?;
+/// assert!((log_det - 6f64.ln()).abs() < 1e-12 && (inv_log_det + log_det).abs() < 1e-12);
+/// assert!((x[0] - 1.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
 pub trait Flow: Sync {
     /// The dimension d.
     fn dim(&self) -> usize;
 
-    /// y = T(x), in any scalar type.
+    /// y = T(x), in any scalar type (raw: lengths and finiteness unchecked).
     fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]);
 
-    /// x = T⁻¹(y).
+    /// x = T⁻¹(y), the raw inverse a layer implements: no log-determinant, and the library
+    /// calls it only through the checked [`Flow::try_inverse_into`] and [`Flow::inverse_into`].
     ///
     /// # Errors
     /// [`Error::InverseFailed`] when an iterative inverse does not converge;
     /// [`Error::SingularJacobian`] when T is not invertible at that point.
-    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()>;
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()>;
 
     /// log |det J(x)|.
     ///
@@ -43,6 +70,13 @@ pub trait Flow: Sync {
         let mut j = vec![0.0; d * d];
         self.jacobian_into(x, &mut j);
         log_abs_det(&j, d)
+    }
+
+    /// The number of layers this flow counts as when it names a layer in
+    /// [`Error::NonFiniteLayerOutput`]: 1 for a layer, the total of its parts for a
+    /// [`Chain`](crate::Chain) or a [`Compose`](crate::Compose).
+    fn layer_count(&self) -> usize {
+        1
     }
 
     /// y = T(x) with its input and output checked: the library's own paths call this, never
@@ -65,14 +99,15 @@ pub trait Flow: Sync {
         }
     }
 
-    /// x = T⁻¹(y) with its input and output checked.
+    /// x = T⁻¹(y) with its input and output checked, without the log-determinant.
     ///
     /// # Errors
-    /// As [`Flow::inverse_into`]; [`Error::DimensionMismatch`], [`Error::NonFiniteSample`] for
-    /// a non-finite y; [`Error::InverseFailed`] when the inverse is not finite.
+    /// As [`Flow::inverse_unchecked_into`]; [`Error::DimensionMismatch`],
+    /// [`Error::NonFiniteSample`] for a non-finite y; [`Error::InverseFailed`] when the
+    /// inverse is not finite.
     fn try_inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         check_point(self.dim(), y, x.len())?;
-        self.inverse_into(y, x)?;
+        self.inverse_unchecked_into(y, x)?;
         if x.iter().all(|v| v.is_finite()) {
             Ok(())
         } else {
@@ -83,7 +118,7 @@ pub trait Flow: Sync {
         }
     }
 
-    /// y = T(x); returns log |det J(x)|.
+    /// y = T(x) into `y`; returns log |det J(x)|.
     ///
     /// # Errors
     /// As [`Flow::try_transform_into`] and [`Flow::log_abs_det_jacobian`].
@@ -92,13 +127,79 @@ pub trait Flow: Sync {
         self.log_abs_det_jacobian(x)
     }
 
-    /// x = T⁻¹(y); returns log |det ∂T⁻¹/∂y| = −log |det J(x)|.
+    /// x = T⁻¹(y) into `x`; returns log |det J⁻¹(y)| = −log |det J(x)|, the log-determinant of
+    /// the inverse map.
     ///
     /// # Errors
-    /// As [`Flow::inverse_into`] and [`Flow::log_abs_det_jacobian`].
-    fn inverse_with_log_det(&self, y: &[f64], x: &mut [f64]) -> Result<f64> {
+    /// As [`Flow::try_inverse_into`] and [`Flow::log_abs_det_jacobian`].
+    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<f64> {
         self.try_inverse_into(y, x)?;
         Ok(-self.log_abs_det_jacobian(x)?)
+    }
+
+    /// (y, log |det J(x)|) with y = T(x), allocating.
+    ///
+    /// # Errors
+    /// As [`Flow::forward_into`].
+    fn forward(&self, x: &[f64]) -> Result<(Vec<f64>, f64)> {
+        let mut y = vec![0.0; self.dim()];
+        let log_det = self.forward_into(x, &mut y)?;
+        Ok((y, log_det))
+    }
+
+    /// (x, log |det J⁻¹(y)|) with x = T⁻¹(y), allocating.
+    ///
+    /// # Errors
+    /// As [`Flow::inverse_into`].
+    fn inverse(&self, y: &[f64]) -> Result<(Vec<f64>, f64)> {
+        let mut x = vec![0.0; self.dim()];
+        let log_det = self.inverse_into(y, &mut x)?;
+        Ok((x, log_det))
+    }
+
+    /// [`Flow::forward`] over every sample: (yᵢ = T(xᵢ), log |det J(xᵢ)|) for i = 1 … n, in
+    /// parallel per `par` ([`dsm_core::mc::map_rows`]: the result is bit-identical for any
+    /// thread count). The weights of `xs`, if any, are carried over to the ys.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when `xs` is not d-dimensional; the first error by sample
+    /// index of [`Flow::forward_into`], naming that sample ([`Error::at_sample`]);
+    /// [`Error::ThreadPool`].
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::{Par, Samples};
+    /// use dsm_flows::{Affine, Flow};
+    /// let t = Affine::new(1, vec![2.0], vec![1.0])?;
+    /// let xs = Samples::from_scalars(vec![0.0, 1.0, 2.0])?;
+    /// let (ys, log_det) = t.forward_batch(&xs, Par::rayon(2))?;
+    /// assert_eq!(ys.as_slice(), &[1.0, 3.0, 5.0]);
+    /// assert!(log_det.iter().all(|l| (l - 2f64.ln()).abs() < 1e-15));
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    fn forward_batch(&self, xs: &Samples, par: Par) -> Result<(Samples, Vec<f64>)> {
+        batch(self.dim(), xs, par, |x, y| self.forward_into(x, y))
+    }
+
+    /// [`Flow::inverse`] over every sample: (xᵢ = T⁻¹(yᵢ), log |det J⁻¹(yᵢ)|), bit-identical
+    /// for any thread count, weights carried over.
+    ///
+    /// # Errors
+    /// As [`Flow::forward_batch`], with [`Flow::inverse_into`].
+    fn inverse_batch(&self, ys: &Samples, par: Par) -> Result<(Samples, Vec<f64>)> {
+        batch(self.dim(), ys, par, |y, x| self.inverse_into(y, x))
+    }
+
+    /// T₂ ∘ T₁ with T₁ = `self` applied first, T₂ = `next` (any two flows, built-in or a
+    /// user's own): [`Compose::new`](crate::Compose::new).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when the two differ in dimension.
+    fn then<G: Flow>(self, next: G) -> Result<crate::Compose<Self, G>>
+    where
+        Self: Sized,
+    {
+        crate::Compose::new(self, next)
     }
 
     /// The Jacobian J_jk = ∂T_j/∂x_k, row-major (d²), by d [`Dual64`] passes.
@@ -187,6 +288,55 @@ pub(crate) fn check_point(d: usize, input: &[f64], out_len: usize) -> Result<()>
     }
 }
 
+/// One direction of a flow over every sample: `f(input, output) -> log-det` per row, errors
+/// re-indexed to their sample, outputs (finite, checked by `f`) as [`Samples`] with the
+/// input's weights.
+fn batch<F>(d: usize, input: &Samples, par: Par, f: F) -> Result<(Samples, Vec<f64>)>
+where
+    F: Fn(&[f64], &mut [f64]) -> Result<f64> + Sync,
+{
+    dsm_core::validate::same_dim("flow batch", d, input.dim())?;
+    let rows = dsm_core::mc::map_rows(
+        input,
+        d + 1,
+        par,
+        || (),
+        |_, i, x, row| {
+            let (out, log_det) = row.split_at_mut(d);
+            log_det[0] = f(x, out).map_err(|e| e.at_sample(i))?;
+            Ok(())
+        },
+    )?;
+    let mut points = Vec::with_capacity(input.n() * d);
+    let mut log_dets = Vec::with_capacity(input.n());
+    for row in rows.chunks_exact(d + 1) {
+        points.extend_from_slice(&row[..d]);
+        log_dets.push(row[d]);
+    }
+    let mut out = Samples::new(points, d)?;
+    if let Some(w) = input.weights() {
+        out = out.with_weights(w.to_vec())?;
+    }
+    Ok((out, log_dets))
+}
+
+/// An error raised inside a part of a composite flow whose first layer has index `offset`:
+/// a [`Error::NonFiniteLayerOutput`] names the layer counted across the whole composite.
+pub(crate) fn offset_layer(e: Error, offset: usize) -> Error {
+    match e {
+        Error::NonFiniteLayerOutput {
+            layer,
+            index,
+            coordinate,
+        } => Error::NonFiniteLayerOutput {
+            layer: layer + offset,
+            index,
+            coordinate,
+        },
+        other => other,
+    }
+}
+
 /// The flow's reading of a linear-algebra error: a singular matrix is a singular Jacobian,
 /// a non-finite one a non-finite Jacobian (both at sample 0, re-indexed by the engines).
 fn jacobian_error(e: Error) -> Error {
@@ -228,7 +378,16 @@ impl<F: Flow> Flow for &F {
     fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         (**self).transform(x, y)
     }
-    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        (**self).inverse_unchecked_into(y, x)
+    }
+    fn layer_count(&self) -> usize {
+        (**self).layer_count()
+    }
+    fn forward_into(&self, x: &[f64], y: &mut [f64]) -> Result<f64> {
+        (**self).forward_into(x, y)
+    }
+    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<f64> {
         (**self).inverse_into(y, x)
     }
     fn try_transform_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {

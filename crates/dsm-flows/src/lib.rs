@@ -11,7 +11,12 @@
 //!   forward-mode autodiff, and closed-form inverses and log-determinants.
 //! * Layers: [`Affine`], [`GaussianFlow`] (Φ⁻¹ ∘ F_t, eq. 12, tail-accurate),
 //!   [`ManualFlow`] (eq. 40), [`SinhArcsinh`], [`Planar`], [`Radial`], [`AffineCoupling`],
-//!   [`Elementwise`] lifting of 1-D maps, and [`Chain`] of any [`Layer`].
+//!   [`Elementwise`] lifting of 1-D maps, and [`Chain`] of any [`Layer`]; [`Compose`] (or
+//!   [`Flow::then`]) joins any two flows, a user's own among them; [`Invert`] turns T⁻¹
+//!   into a flow.
+//! * Both directions named alike: [`Flow::forward`] gives (y, log |det J(x)|),
+//!   [`Flow::inverse`] gives (x, log |det J⁻¹(y)|); `_into` and `_batch` (over
+//!   [`dsm_core::Samples`]) versions of each.
 //! * [`FlowDiffusion`]: m = J⁻¹ as a [`dsm_core::Diffusion`] (Piola identity for ∇·m).
 //! * [`Pushforward`]: the density of y = T(x) with score and Hessian in y.
 //! * [`EulerFlow`]: x_{k+1} = x_k + h f(x_k, t_k), with [`FisherTrajectory`].
@@ -43,6 +48,7 @@
 mod diffusion;
 mod euler;
 mod flow;
+mod invert;
 mod kernel;
 pub mod layers;
 mod pushforward;
@@ -51,9 +57,10 @@ pub use diffusion::FlowDiffusion;
 pub use dsm_core::{Scalar, derivatives_of};
 pub use euler::{Drift, EulerFlow, FisherTrajectory, MAX_EULER_STEPS, MAX_TRAJECTORY_BYTES};
 pub use flow::{Flow, invert_into, log_abs_det};
+pub use invert::Invert;
 pub use kernel::PulledBackKernel;
 pub use layers::{
-    Affine, AffineCoupling, Chain, CouplingWeights, Elementwise, GaussianFlow, Layer, ManualFlow,
-    Planar, Radial, ScalarMap, SinhArcsinh,
+    Affine, AffineCoupling, Chain, Compose, CouplingWeights, Elementwise, GaussianFlow, Layer,
+    ManualFlow, Planar, Radial, ScalarMap, SinhArcsinh,
 };
 pub use pushforward::{MAX_PUSHFORWARD_DIM, Pushforward};

@@ -1,7 +1,8 @@
 //! The pushforward density p_T of y = T(x), x ~ p.
 
 use crate::flow::{Flow, invert_into};
-use dsm_core::{Hessian, LogDensity, Result, Score};
+use dsm_core::rand::Rng;
+use dsm_core::{Hessian, LogDensity, Par, Result, Sampler, Samples, Score};
 
 /// Largest dimension of a [`Pushforward`]: its Hessian evaluates d⁴ third derivatives of T
 /// (8 MB at d = 32).
@@ -17,6 +18,9 @@ pub const MAX_PUSHFORWARD_DIM: usize = 32;
 /// It implements [`LogDensity`], [`Score`] and [`Hessian`] in y, so score matching of p_T in
 /// y can be compared with diffusion score matching of p in x (Theorem 3.1). Where T⁻¹ or J⁻¹
 /// fails the values are NaN, which the dsm objectives report with the sample's index.
+///
+/// When the base is a [`Sampler`], so is the pushforward: y = T(x) for x drawn from p
+/// ([`Pushforward::sample_n`] is exactly `flow.forward_batch(base.sample_n(..))`).
 ///
 /// # Examples
 /// ```
@@ -188,5 +192,57 @@ impl<P: Hessian, F: Flow> Hessian for Pushforward<P, F> {
                 out[a * d + l] = (0..d).map(|i| ds[a * d + i] * m[i * d + l]).sum();
             }
         }
+    }
+}
+
+/// Draws y = T(x), x ~ p. The rule for a draw where T(x) is not finite (an overflow) is:
+/// [`Sampler::sample_n`] returns the error naming the sample and, in a chain, the layer
+/// ([`Error::NonFiniteLayerOutput`](dsm_core::Error::NonFiniteLayerOutput)); nothing is
+/// skipped, so the draws stay those of the base's stream. The infallible
+/// [`Sampler::sample_into`] writes NaN there instead.
+///
+/// # Examples
+/// ```
+/// use dsm_core::{Gaussian, Par, Sampler};
+/// use dsm_flows::{Affine, Flow, Pushforward};
+/// let base = Gaussian::new(vec![0.0, 0.0], &[1.0, 0.0, 0.0, 1.0])?;
+/// let t = Affine::new(2, vec![2.0, 0.0, 1.0, 1.0], vec![1.0, -1.0])?;
+/// let ys = Pushforward::new(base.clone(), t.clone())?.sample_n(100, 7, Par::Seq)?;
+/// let (direct, _) = t.forward_batch(&base.sample_n(100, 7, Par::Seq)?, Par::Seq)?;
+/// assert_eq!(ys.as_slice(), direct.as_slice());
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+impl<P: Sampler + Sync, F: Flow> Sampler for Pushforward<P, F> {
+    fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
+        let mut x = vec![0.0; self.flow.dim()];
+        self.base.sample_into(rng, &mut x);
+        if self.flow.try_transform_into(&x, out).is_err() {
+            out.fill(f64::NAN);
+        }
+    }
+
+    /// The base's `sample_n(n, seed, par)` pushed through T by [`Flow::forward_batch`]:
+    /// the same streams as [`Sampler::sample_into`], bit-identical for any `par`.
+    ///
+    /// # Errors
+    /// As the base's `sample_n`, and the first sample by index whose image is not finite
+    /// ([`Flow::try_transform_into`], re-indexed).
+    fn sample_n(&self, n: usize, seed: u64, par: Par) -> Result<Samples>
+    where
+        Self: Sync,
+    {
+        let xs = self.base.sample_n(n, seed, par)?;
+        dsm_core::mc::map_rows(
+            &xs,
+            self.flow.dim(),
+            par,
+            || (),
+            |_, i, x, y| {
+                self.flow
+                    .try_transform_into(x, y)
+                    .map_err(|e| e.at_sample(i))
+            },
+        )
+        .and_then(|ys| Samples::new(ys, self.flow.dim()))
     }
 }

@@ -75,7 +75,7 @@ fn finite_strictly_monotone_and_invertible_up_to_1e12() {
                 "strictly increasing at ν = {nu}, x = {x}: {t} after {prev}"
             );
             prev = t;
-            let back = flow.inverse(t).unwrap();
+            let back = flow.scalar_inverse(t).unwrap();
             assert!(
                 close(back, x, 1e-11, 1e-300),
                 "inverse at ν = {nu}, x = {x}: {back}"

@@ -122,7 +122,7 @@ impl ScalarMap for Cubic {
     fn derivatives(&self, x: f64) -> [f64; 4] {
         [x * x * x + self.0 * x, 3.0 * x * x + self.0, 6.0 * x, 6.0]
     }
-    fn inverse(&self, y: f64) -> Result<f64> {
+    fn scalar_inverse(&self, y: f64) -> Result<f64> {
         if self.0 != 0.0 {
             return Err(Error::InverseFailed {
                 index: 0,

@@ -85,7 +85,7 @@ impl Flow for Affine {
         }
     }
 
-    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), y, x.len())?;
         let d = self.dim;
         for (j, xj) in x.iter_mut().enumerate() {

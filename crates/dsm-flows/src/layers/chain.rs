@@ -4,12 +4,16 @@
 use super::{
     Affine, AffineCoupling, Elementwise, GaussianFlow, ManualFlow, Planar, Radial, SinhArcsinh,
 };
-use crate::flow::Flow;
+use crate::flow::{Flow, offset_layer};
 use dsm_core::validate::same_dim;
 use dsm_core::{Error, Result, Scalar};
 
 /// T = T_K ∘ … ∘ T₁: J = J_K ⋯ J₁ and log |det J| = Σ log |det J_k| along the way; the
 /// derivatives of J follow from evaluating the composition in dual numbers.
+///
+/// A chain holds layers of one type `F` (the enum [`Layer`] mixes the built-ins); to chain a
+/// flow of your own beside them, compose: [`Chain::then`], [`Flow::then`] or
+/// [`Compose`](crate::Compose).
 ///
 /// # Examples
 /// ```
@@ -21,7 +25,7 @@ use dsm_core::{Error, Result, Scalar};
 /// ])?;
 /// let (mut y, mut x) = ([0.0; 2], [0.0; 2]);
 /// let log_det = t.forward_into(&[0.3, -0.8], &mut y)?;
-/// let back = t.inverse_with_log_det(&y, &mut x)?;
+/// let back = t.inverse_into(&y, &mut x)?;
 /// assert!((log_det + back).abs() < 1e-12 && (x[1] + 0.8).abs() < 1e-12);
 /// # Ok::<(), dsm_core::Error>(())
 /// ```
@@ -51,6 +55,16 @@ impl<F: Flow> Chain<F> {
         Ok(Self { layers })
     }
 
+    /// This chain followed by `next`, any flow (a user's own, another chain, an
+    /// [`Invert`](crate::Invert)): [`Compose`](crate::Compose), whose layer indices in errors
+    /// continue this chain's.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when `next` differs in dimension.
+    pub fn then<G: Flow>(self, next: G) -> Result<crate::Compose<Self, G>> {
+        crate::Compose::new(self, next)
+    }
+
     /// The layers, first applied first.
     pub fn layers(&self) -> &[F] {
         &self.layers
@@ -70,40 +84,73 @@ impl<F: Flow> Flow for Chain<F> {
         }
     }
 
-    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), y, x.len())?;
         let mut cur = y.to_vec();
+        let mut offset = self.layer_count();
         for layer in self.layers.iter().rev() {
-            layer.try_inverse_into(&cur, x)?;
+            offset -= layer.layer_count();
+            layer
+                .try_inverse_into(&cur, x)
+                .map_err(|e| offset_layer(e, offset))?;
             cur.copy_from_slice(x);
         }
         Ok(())
     }
 
-    /// Each layer checked in turn; an overflow names the layer that produced it.
+    fn layer_count(&self) -> usize {
+        self.layers.iter().map(Flow::layer_count).sum()
+    }
+
+    /// Each layer checked in turn; an overflow names the layer that produced it (counted
+    /// from 0 across nested chains, [`Flow::layer_count`]).
     fn try_transform_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), x, y.len())?;
         let mut cur = x.to_vec();
-        for (k, layer) in self.layers.iter().enumerate() {
+        let mut offset = 0;
+        for layer in &self.layers {
             layer
                 .try_transform_into(&cur, y)
-                .map_err(|e| name_layer(e, k))?;
+                .map_err(|e| offset_layer(e, offset))?;
             cur.copy_from_slice(y);
+            offset += layer.layer_count();
         }
         Ok(())
     }
 
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
-        crate::flow::check_point(self.dim(), x, self.dim())?;
+        let mut y = vec![0.0; x.len()];
+        self.forward_into(x, &mut y)
+    }
+
+    /// One pass: each layer's [`Flow::forward_into`], log-determinants summed.
+    fn forward_into(&self, x: &[f64], y: &mut [f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, y.len())?;
         let mut cur = x.to_vec();
-        let mut next = vec![0.0; x.len()];
         let mut total = 0.0;
-        for (k, layer) in self.layers.iter().enumerate() {
-            total += layer.log_abs_det_jacobian(&cur)?;
-            layer
-                .try_transform_into(&cur, &mut next)
-                .map_err(|e| name_layer(e, k))?;
-            std::mem::swap(&mut cur, &mut next);
+        let mut offset = 0;
+        for layer in &self.layers {
+            total += layer
+                .forward_into(&cur, y)
+                .map_err(|e| offset_layer(e, offset))?;
+            cur.copy_from_slice(y);
+            offset += layer.layer_count();
+        }
+        crate::layers::elementwise::finite_log_det(total)
+    }
+
+    /// One pass backwards: each layer's [`Flow::inverse_into`], log-determinants summed.
+    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), y, x.len())?;
+        let mut cur = y.to_vec();
+        let mut total = 0.0;
+        let mut offset = self.layer_count();
+        for layer in self.layers.iter().rev() {
+            offset -= layer.layer_count();
+            total += layer
+                .inverse_into(&cur, x)
+                .map_err(|e| offset_layer(e, offset))?;
+            cur.copy_from_slice(x);
         }
         crate::layers::elementwise::finite_log_det(total)
     }
@@ -150,8 +197,8 @@ impl Flow for Layer {
     fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         dispatch!(self, l => l.transform(x, y))
     }
-    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
-        dispatch!(self, l => l.inverse_into(y, x))
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        dispatch!(self, l => l.inverse_unchecked_into(y, x))
     }
     fn try_transform_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
         dispatch!(self, l => l.try_transform_into(x, y))
@@ -186,17 +233,3 @@ layer_from!(Coupling, AffineCoupling);
 layer_from!(Gaussian, Elementwise<GaussianFlow>);
 layer_from!(Manual, Elementwise<ManualFlow>);
 layer_from!(SinhArcsinh, Elementwise<SinhArcsinh>);
-
-/// The error of layer `k` of a chain, naming that layer.
-fn name_layer(e: Error, k: usize) -> Error {
-    match e {
-        Error::NonFiniteLayerOutput {
-            index, coordinate, ..
-        } => Error::NonFiniteLayerOutput {
-            layer: k,
-            index,
-            coordinate,
-        },
-        other => other,
-    }
-}

@@ -198,7 +198,7 @@ impl Flow for AffineCoupling {
         }
     }
 
-    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), y, x.len())?;
         let nb = self.out.len();
         let (mut s, mut t, mut h) = (vec![0.0; nb], vec![0.0; nb], vec![0.0; self.hidden]);

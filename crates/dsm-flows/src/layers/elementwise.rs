@@ -18,7 +18,7 @@ pub trait ScalarMap: Sync {
     ///
     /// # Errors
     /// [`Error::InverseFailed`] when an iterative inverse does not settle.
-    fn inverse(&self, y: f64) -> Result<f64>;
+    fn scalar_inverse(&self, y: f64) -> Result<f64>;
 }
 
 /// A log-determinant, or [`Error::SingularJacobian`] where it is not finite (t′ = 0 or ∞).
@@ -53,9 +53,9 @@ macro_rules! scalar_flow {
             fn transform<D: $crate::Scalar>(&self, x: &[D], y: &mut [D]) {
                 y[0] = x[0].lift($crate::layers::ScalarMap::derivatives(self, x[0].value()));
             }
-            fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> dsm_core::Result<()> {
+            fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> dsm_core::Result<()> {
                 $crate::flow::check_point(self.dim(), y, x.len())?;
-                x[0] = $crate::layers::ScalarMap::inverse(self, y[0])?;
+                x[0] = $crate::layers::ScalarMap::scalar_inverse(self, y[0])?;
                 Ok(())
             }
             fn log_abs_det_jacobian(&self, x: &[f64]) -> dsm_core::Result<f64> {
@@ -144,10 +144,10 @@ impl<M: ScalarMap> Flow for Elementwise<M> {
         }
     }
 
-    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), y, x.len())?;
         for ((xi, yi), m) in x.iter_mut().zip(y).zip(&self.maps) {
-            *xi = m.inverse(*yi)?;
+            *xi = m.scalar_inverse(*yi)?;
         }
         Ok(())
     }

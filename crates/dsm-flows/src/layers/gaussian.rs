@@ -140,7 +140,7 @@ impl ScalarMap for GaussianFlow {
         self.value_and_log_slope(x).map_or(f64::NAN, |(_, l)| l)
     }
 
-    fn inverse(&self, y: f64) -> Result<f64> {
+    fn scalar_inverse(&self, y: f64) -> Result<f64> {
         if !y.is_finite() {
             return Err(Error::NonFiniteSample {
                 index: 0,

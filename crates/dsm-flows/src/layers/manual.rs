@@ -58,7 +58,7 @@ impl ScalarMap for ManualFlow {
         -0.5 * (z * z).ln_1p()
     }
 
-    fn inverse(&self, y: f64) -> Result<f64> {
+    fn scalar_inverse(&self, y: f64) -> Result<f64> {
         super::elementwise::finite_inverse(self.location + self.width * (y / self.width).sinh())
     }
 }

@@ -2,6 +2,7 @@
 
 mod affine;
 mod chain;
+mod compose;
 mod coupling;
 pub(crate) mod elementwise;
 mod gaussian;
@@ -12,6 +13,7 @@ mod sinh_arcsinh;
 
 pub use affine::Affine;
 pub use chain::{Chain, Layer};
+pub use compose::Compose;
 pub use coupling::{AffineCoupling, CouplingWeights};
 pub use elementwise::{Elementwise, ScalarMap};
 pub use gaussian::GaussianFlow;

@@ -79,7 +79,7 @@ impl Flow for Planar {
         }
     }
 
-    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), y, x.len())?;
         let c: f64 = self.b + y.iter().zip(&self.w).map(|(a, b)| a * b).sum::<f64>();
         let (mut lo, mut hi) = (c - self.wu.abs(), c + self.wu.abs());

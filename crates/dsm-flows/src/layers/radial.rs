@@ -87,7 +87,7 @@ impl Flow for Radial {
         }
     }
 
-    fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), y, x.len())?;
         let rho = y
             .iter()

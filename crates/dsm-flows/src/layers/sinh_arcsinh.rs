@@ -57,7 +57,7 @@ impl ScalarMap for SinhArcsinh {
         self.tail.ln() + ln_cosh(self.tail * x.asinh() - self.skew) - 0.5 * (x * x).ln_1p()
     }
 
-    fn inverse(&self, y: f64) -> Result<f64> {
+    fn scalar_inverse(&self, y: f64) -> Result<f64> {
         super::elementwise::finite_inverse(((y.asinh() + self.skew) / self.tail).sinh())
     }
 }

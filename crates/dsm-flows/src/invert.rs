@@ -1,0 +1,152 @@
+//! The inverse of a flow as a flow.
+
+use crate::flow::{Flow, check_point, invert_into};
+use dsm_core::{Result, Scalar};
+
+/// The flow S = T⁻¹ of a flow T: its forward is T's inverse and its inverse T's forward.
+///
+/// ```text
+/// S(y) = T⁻¹(y),   J_S(y) = J_T(x)⁻¹,   log |det J_S(y)| = −log |det J_T(x)|,   x = T⁻¹(y)
+/// ```
+///
+/// Every method is exact, the derivatives included:
+/// * values, log-determinants, [`Flow::forward_into`] / [`Flow::inverse_into`] and the
+///   batch calls go straight to T's inverse and forward (T's own checks and errors);
+/// * [`Flow::jacobian_into`] is J_T(x)⁻¹ (LU);
+/// * [`Flow::transform`] in a dual type D (and so [`Flow::jacobian_gradient_into`],
+///   [`Flow::third_derivatives_into`], [`FlowDiffusion`](crate::FlowDiffusion),
+///   [`Pushforward`](crate::Pushforward)) solves T(x) = y in D by the implicit function
+///   theorem: from x₀ = T⁻¹(Re y) in `f64` and M = J_T(x₀)⁻¹, the Newton steps
+///   x ← x − M (T(x) − y − Re(T(x) − y)) leave Re x = x₀ and make one more order of
+///   derivatives exact each (the error is nilpotent of order k after k steps), so
+///   `D::NDERIV + 1` steps give every derivative D carries (∂x = M ∂y, ∂²x = −M ∂²T[∂x, ∂x] + …).
+///
+/// `transform` has no error channel: where T⁻¹ fails or J_T(x₀) is singular it writes NaN,
+/// which the checked paths report ([`Flow::try_transform_into`] reports T's inverse error
+/// itself).
+///
+/// # Examples
+/// ```
+/// use dsm_flows::{Flow, Invert, Planar};
+/// let t = Planar::new(vec![0.3, 0.2], vec![1.0, -1.0], 0.1)?;
+/// let s = Invert::new(t.clone());
+/// let (y, log_det) = t.forward(&[0.3, -0.8])?;
+/// let (x, log_det_s) = s.forward(&y)?;
+/// assert!((x[0] - 0.3).abs() < 1e-12 && (log_det + log_det_s).abs() < 1e-12);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invert<F> {
+    inner: F,
+}
+
+impl<F: Flow> Invert<F> {
+    /// T⁻¹ as a flow.
+    pub fn new(flow: F) -> Self {
+        Self { inner: flow }
+    }
+
+    /// The flow T that is inverted.
+    pub fn inner(&self) -> &F {
+        &self.inner
+    }
+
+    /// T again.
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+
+    /// x₀ = T⁻¹(y) and M = J_T(x₀)⁻¹, or None.
+    fn base_point(&self, y: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
+        let d = self.inner.dim();
+        let mut x = vec![0.0; d];
+        self.inner.try_inverse_into(y, &mut x).ok()?;
+        let mut j = vec![0.0; d * d];
+        self.inner.jacobian_into(&x, &mut j);
+        let mut m = vec![0.0; d * d];
+        invert_into(&j, d, &mut m).ok()?;
+        Some((x, m))
+    }
+}
+
+impl<F: Flow> Flow for Invert<F> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn transform<D: Scalar>(&self, y: &[D], x: &mut [D]) {
+        let d = self.inner.dim();
+        let re: Vec<f64> = y.iter().map(Scalar::value).collect();
+        let Some((x0, m)) = self.base_point(&re) else {
+            // NaN in every part (0 · NaN = NaN), derivatives included: never a silent value.
+            for (xi, yi) in x.iter_mut().zip(y) {
+                *xi = *yi * f64::NAN;
+            }
+            return;
+        };
+        for (xi, v) in x.iter_mut().zip(&x0) {
+            *xi = D::from(*v);
+        }
+        if D::NDERIV == 0 {
+            return;
+        }
+        let mut tx = vec![D::from(0.0); d];
+        let mut r = vec![D::from(0.0); d];
+        for _ in 0..=D::NDERIV {
+            self.inner.transform(x, &mut tx);
+            for ((ri, ti), yi) in r.iter_mut().zip(&tx).zip(y) {
+                let res = *ti - *yi;
+                // Only the derivative parts: the real part stays x₀, T's own f64 inverse.
+                *ri = res - D::from(res.value());
+            }
+            for (a, xa) in x.iter_mut().enumerate() {
+                let mut step = D::from(0.0);
+                for (b, rb) in r.iter().enumerate() {
+                    step += *rb * m[a * d + b];
+                }
+                *xa -= step;
+            }
+        }
+    }
+
+    fn inverse_unchecked_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
+        self.inner.try_transform_into(x, y)
+    }
+
+    fn layer_count(&self) -> usize {
+        self.inner.layer_count()
+    }
+
+    fn log_abs_det_jacobian(&self, y: &[f64]) -> Result<f64> {
+        let mut x = vec![0.0; y.len()];
+        self.inner.inverse_into(y, &mut x)
+    }
+
+    fn try_transform_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        self.inner.try_inverse_into(y, x)
+    }
+
+    fn try_inverse_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
+        self.inner.try_transform_into(x, y)
+    }
+
+    fn forward_into(&self, y: &[f64], x: &mut [f64]) -> Result<f64> {
+        self.inner.inverse_into(y, x)
+    }
+
+    fn inverse_into(&self, x: &[f64], y: &mut [f64]) -> Result<f64> {
+        self.inner.forward_into(x, y)
+    }
+
+    /// J_T(x)⁻¹ at x = T⁻¹(y) (NaN where T⁻¹ fails or J_T is singular).
+    fn jacobian_into(&self, y: &[f64], jac: &mut [f64]) {
+        if check_point(self.dim(), y, self.dim()).is_err() {
+            jac.fill(f64::NAN);
+            return;
+        }
+        match self.base_point(y) {
+            Some((_, m)) => jac.copy_from_slice(&m),
+            None => jac.fill(f64::NAN),
+        }
+    }
+}
