@@ -138,6 +138,8 @@ pub trait Sampler: LogDensity {
             what: "samples",
             needed_bytes: 8 * n as u128 * d as u128,
             cap_bytes: isize::MAX as u128,
+            largest_n: isize::MAX as usize / (8 * d.max(1)),
+            remedy: "the address space limits one allocation: draw in batches",
         };
         let len = n.checked_mul(d).ok_or_else(too_big)?;
         let mut data = Vec::new();

@@ -138,7 +138,9 @@ pub enum Error {
         got: usize,
     },
     /// A computation would need more memory than the configured cap allows.
-    #[error("{what} needs {needed_bytes} bytes, over the cap of {cap_bytes} bytes")]
+    #[error(
+        "{what} needs {needed_bytes} bytes, over the cap of {cap_bytes} bytes: at most {largest_n} samples fit; {remedy}"
+    )]
     MemoryCap {
         /// What would need the memory (for example "bootstrap Gram matrix").
         what: &'static str,
@@ -146,6 +148,10 @@ pub enum Error {
         needed_bytes: u128,
         /// The configured cap.
         cap_bytes: u128,
+        /// The largest number of samples that fits under the cap (other settings unchanged).
+        largest_n: usize,
+        /// How to raise the cap, or why it is fixed.
+        remedy: &'static str,
     },
     /// An input that the method does not support (for example weighted samples in a bootstrap).
     #[error("unsupported input: {what}")]
@@ -229,6 +235,20 @@ pub fn finite(name: &'static str, value: f64) -> Result<f64> {
 /// Checks that `got == expected`.
 ///
 /// # Errors
+/// The largest n with `bytes(n) ≤ cap` for a byte count increasing in n (bisection).
+pub(crate) fn largest_fitting(cap: u128, bytes: impl Fn(u128) -> u128) -> usize {
+    let (mut lo, mut hi) = (0u128, usize::MAX as u128);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if bytes(mid) <= cap {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo as usize
+}
+
 /// [`Error::DimensionMismatch`] naming `what`.
 pub fn same_dim(what: &'static str, expected: usize, got: usize) -> Result<()> {
     if expected == got {

@@ -975,7 +975,16 @@ fn bad_input() {
         Err(MemoryCap {
             what: "bootstrap Gram matrix and weights",
             needed_bytes: 80_800,
-            cap_bytes: 1000
+            cap_bytes: 1000,
+            largest_n: 0,
+            remedy: "raise the cap with KsdTest::with_memory_cap",
         })
     );
+    // 8n² + 8nB ≤ cap: n = 9 needs 72 648 bytes, n = 10 needs 80 800.
+    let err = test
+        .with_memory_cap(80_799)
+        .run(&ksd, &p, &xs, Par::Seq)
+        .unwrap_err();
+    assert!(matches!(err, MemoryCap { largest_n: 9, .. }), "{err:?}");
+    assert!(err.to_string().contains("at most 9 samples fit"), "{err}");
 }

@@ -162,6 +162,9 @@ impl<V: Drift> EulerFlow<V> {
                 what: "Fisher trajectory (2 (K + 1) floats per sample)",
                 needed_bytes: needed,
                 cap_bytes: MAX_TRAJECTORY_BYTES,
+                largest_n: usize::try_from(MAX_TRAJECTORY_BYTES / (8 * width as u128))
+                    .unwrap_or(usize::MAX),
+                remedy: "the cap MAX_TRAJECTORY_BYTES is fixed: use fewer samples or steps",
             });
         }
         let h = self.step;

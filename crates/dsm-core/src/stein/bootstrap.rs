@@ -392,6 +392,12 @@ impl KsdTest {
                 what: "bootstrap Gram matrix and weights",
                 needed_bytes: bytes,
                 cap_bytes: self.memory_cap,
+                largest_n: crate::error::largest_fitting(self.memory_cap, |m| {
+                    8u128
+                        .saturating_mul(m)
+                        .saturating_mul(m.saturating_add(replicates as u128))
+                }),
+                remedy: "raise the cap with KsdTest::with_memory_cap",
             });
         }
         Ok(())

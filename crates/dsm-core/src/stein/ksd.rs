@@ -326,6 +326,10 @@ fn check_table_size(n: usize, stride: usize) -> Result<usize> {
             what: "Stein per-point table (n (d + d²) floats for DKSD)",
             needed_bytes: needed,
             cap_bytes: MAX_POINT_TABLE_BYTES,
+            largest_n: crate::error::largest_fitting(MAX_POINT_TABLE_BYTES, |m| {
+                m.saturating_mul(8 * stride as u128)
+            }),
+            remedy: "the cap MAX_POINT_TABLE_BYTES is fixed: use fewer samples",
         });
     }
     Ok(stride)

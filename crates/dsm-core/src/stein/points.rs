@@ -156,6 +156,10 @@ impl<K: Kernel> SteinPoints<'_, K> {
                 what: "Stein Gram matrix",
                 needed_bytes: bytes,
                 cap_bytes: memory_cap,
+                largest_n: crate::error::largest_fitting(memory_cap, |m| {
+                    8u128.saturating_mul(m).saturating_mul(m)
+                }),
+                remedy: "raise the cap with SteinPoints::gram_matrix_with_cap",
             });
         }
         let h = gram(n, par, PairScratch::default, |s, i, j| {
