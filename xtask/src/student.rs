@@ -4,7 +4,8 @@
 use anyhow::Result;
 use dsm_core::quadrature::sinh_simpson;
 use dsm_core::{
-    Estimate, Par, Sampler, Samples, StudentT, diffusion_score_matching_loss, score_matching_loss,
+    Estimate, Par, Sampler, Samples, StudentT, diffusion_score_matching_integrand,
+    score_matching_integrand,
 };
 use dsm_flows::{FlowDiffusion, GaussianFlow, ManualFlow};
 use rayon::prelude::*;
@@ -57,18 +58,25 @@ pub struct Family {
 
 impl Family {
     /// The loss at model location `mu`, with the diffusion's location at `mu_m` (equal to `mu`
-    /// for the plotted surrogate, fixed for the frozen-m variant).
+    /// for the plotted surrogate, fixed for the frozen-m variant): the weighted mean of
+    /// [`Family::integrand`].
     pub fn loss(&self, loss: Loss, mu: f64, mu_m: f64, points: &Samples) -> Result<Estimate> {
+        let values = self.integrand(loss, mu, mu_m, points)?;
+        Ok(Estimate::from_values(&values, points.weights(), Par::Seq)?)
+    }
+
+    /// Per-sample values of the loss integrand (locations as in [`Family::loss`]).
+    pub fn integrand(&self, loss: Loss, mu: f64, mu_m: f64, points: &Samples) -> Result<Vec<f64>> {
         let model = StudentT::new(mu, self.sigma, self.nu)?;
         Ok(match loss {
-            Loss::Sm => score_matching_loss(&model, points, Par::Seq)?,
+            Loss::Sm => score_matching_integrand(&model, points, Par::Seq)?,
             Loss::Manual => {
                 let m = FlowDiffusion::new(ManualFlow::new(mu_m, self.sigma, self.nu0)?);
-                diffusion_score_matching_loss(&model, &m, points, Par::Seq)?
+                diffusion_score_matching_integrand(&model, &m, points, Par::Seq)?
             }
             Loss::Gaussian => {
                 let m = FlowDiffusion::new(GaussianFlow::new(mu_m, self.sigma, self.nu)?);
-                diffusion_score_matching_loss(&model, &m, points, Par::Seq)?
+                diffusion_score_matching_integrand(&model, &m, points, Par::Seq)?
             }
         })
     }

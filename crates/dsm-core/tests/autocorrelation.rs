@@ -5,6 +5,8 @@ use dsm_core::Error;
 use dsm_core::autocorrelation::integrated_autocorrelation_time;
 use dsm_core::testing::close;
 
+mod common;
+
 fn column(k: usize) -> Vec<f64> {
     include_str!("reference/ksd_data.csv")
         .lines()
@@ -13,15 +15,10 @@ fn column(k: usize) -> Vec<f64> {
 }
 
 fn reference(name: &str) -> f64 {
-    include_str!("reference/autocorrelation_reference.csv")
-        .lines()
-        .skip(1)
-        .find_map(|l| {
-            l.split_once(',')
-                .filter(|(n, _)| *n == name)
-                .map(|(_, v)| v.parse().unwrap())
-        })
-        .unwrap_or_else(|| panic!("no reference value {name}"))
+    common::table_value(
+        include_str!("reference/autocorrelation_reference.csv"),
+        name,
+    )
 }
 
 #[test]

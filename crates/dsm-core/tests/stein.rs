@@ -20,15 +20,7 @@ fn reference_data() -> Samples {
 
 /// The committed values of tests/reference/ksd_reference.py.
 fn reference(name: &str) -> f64 {
-    include_str!("reference/ksd_reference.csv")
-        .lines()
-        .skip(1)
-        .find_map(|l| {
-            l.split_once(',')
-                .filter(|(n, _)| *n == name)
-                .map(|(_, v)| v.parse().unwrap())
-        })
-        .unwrap_or_else(|| panic!("no reference value {name}"))
+    common::table_value(include_str!("reference/ksd_reference.csv"), name)
 }
 
 fn reference_model() -> Gaussian {
@@ -228,15 +220,7 @@ fn csv_rows(text: &str) -> Vec<Vec<f64>> {
 
 /// `<case>/<quantity>` of tests/reference/ksd_test_reference.py.
 fn test_reference(name: &str) -> f64 {
-    include_str!("reference/ksd_test_reference.csv")
-        .lines()
-        .skip(1)
-        .find_map(|l| {
-            l.split_once(',')
-                .filter(|(n, _)| *n == name)
-                .map(|(_, v)| v.parse().unwrap())
-        })
-        .unwrap_or_else(|| panic!("no reference value {name}"))
+    common::table_value(include_str!("reference/ksd_test_reference.csv"), name)
 }
 
 /// Checks one case of ksd_test_reference.py: value and std_err to 1e-11 relative; for the

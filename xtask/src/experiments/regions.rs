@@ -18,10 +18,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use dsm_core::{
-    Estimate, Par, Samples, StudentT, diffusion_score_matching_integrand, score_matching_integrand,
-};
-use dsm_flows::{FlowDiffusion, GaussianFlow, ManualFlow};
+use dsm_core::{Estimate, Par, Samples};
 
 use super::{Experiment, region_length, write_csv};
 use crate::claims::Claim;
@@ -32,29 +29,13 @@ use crate::student::{Family, Loss, grid};
 /// Standard errors of the sample slope allowed at each crossing of the threshold.
 const Z: f64 = 4.0;
 
-/// Per-sample values of the loss integrand at model location `mu` (m moving with μ).
-fn integrand(fam: &Family, loss: Loss, mu: f64, points: &Samples) -> Result<Vec<f64>> {
-    let model = StudentT::new(mu, fam.sigma, fam.nu)?;
-    Ok(match loss {
-        Loss::Sm => score_matching_integrand(&model, points, Par::Seq)?,
-        Loss::Manual => {
-            let m = FlowDiffusion::new(ManualFlow::new(mu, fam.sigma, fam.nu0)?);
-            diffusion_score_matching_integrand(&model, &m, points, Par::Seq)?
-        }
-        Loss::Gaussian => {
-            let m = FlowDiffusion::new(GaussianFlow::new(mu, fam.sigma, fam.nu)?);
-            diffusion_score_matching_integrand(&model, &m, points, Par::Seq)?
-        }
-    })
-}
-
 /// The sample slope dL/dμ at `mu` with its standard error: the mean of the per-sample central
 /// differences (step 10⁻³σ, as [`Family::slope`]).
 fn slope_estimate(fam: &Family, loss: Loss, mu: f64, data: &Samples) -> Result<Estimate> {
     let h = 1e-3 * fam.sigma;
     let (up, down) = (
-        integrand(fam, loss, mu + h, data)?,
-        integrand(fam, loss, mu - h, data)?,
+        fam.integrand(loss, mu + h, mu + h, data)?,
+        fam.integrand(loss, mu - h, mu - h, data)?,
     );
     let per_sample: Vec<f64> = up
         .iter()

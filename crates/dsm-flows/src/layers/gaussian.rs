@@ -156,15 +156,9 @@ impl ScalarMap for GaussianFlow {
             Ok(z) => z,
             Err(_) => self.student.quantile_log_sf(log_ndtr(-y.abs()))?,
         };
-        let x = self.location + self.scale * if y > 0.0 { z } else { -z };
-        if x.is_finite() {
-            Ok(x)
-        } else {
-            Err(Error::InverseFailed {
-                index: 0,
-                iterations: 0,
-            })
-        }
+        super::elementwise::finite_inverse(
+            self.location + self.scale * if y > 0.0 { z } else { -z },
+        )
     }
 }
 
