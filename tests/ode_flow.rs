@@ -302,7 +302,7 @@ fn euler_flow_is_a_flow_with_exact_inverse_and_log_det() {
     let p = Gaussian::isotropic(vec![1.0], 2.0).unwrap();
     assert!(matches!(
         singular.fisher_trajectory(&g, &p, &xs, Par::Seq),
-        Err(Error::SingularJacobian { index: 0 })
+        Err(Error::SingularJacobian { index: 0, .. })
     ));
     assert!(singular.log_abs_det_jacobian(&[0.3]).is_err());
 }

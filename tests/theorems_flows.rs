@@ -1,9 +1,9 @@
 //! Property-based proofs (proptest, 256 random cases each, d from 1 to 6) of the flow
 //! identities of Gong & Li, as listed in docs/math.md section 9:
 //!
-//! * every layer and random chains: round trip, log |det J| against the LU of the full
-//!   Jacobian in both directions, J and ∂J against central differences, in every branch of
-//!   the parameter space (planar with wᵀu near −1, radial with β near −α);
+//! (The per-layer properties, round trip, log-dets and J, ∂J against differences, live with
+//! dsm-flows in `crates/dsm-flows/tests/layer_properties.rs`, on the same random flows.)
+//!
 //! * N1 (Theorem 3.1 pointwise) and N2 (the score transform), against scores obtained by
 //!   differencing log p_T;
 //! * N3 (the Piola identity); N4 (DSM in x minus SM in y depends on T only, and equals its
@@ -18,110 +18,7 @@ use dsm::flows::*;
 use proptest::prelude::*;
 mod common;
 use common::config;
-
-/// Numbers in [−1, 1] that a case turns into layer parameters.
-fn params() -> impl Strategy<Value = Vec<f64>> {
-    prop::collection::vec(-1.0..1.0f64, 200)
-}
-
-/// Builds layer `kind` in dimension d from the parameters (consumed from `p`).
-fn layer(kind: u8, d: usize, p: &mut impl Iterator<Item = f64>) -> Layer {
-    let mut take = |n: usize| -> Vec<f64> { (0..n).map(|_| p.next().unwrap()).collect() };
-    match kind {
-        0 => {
-            // A = 1.5 I + 0.2 P/√d: ‖0.2 P/√d‖₂ ≤ 0.2√d < 1.5, so A is invertible.
-            let pm = take(d * d);
-            let a = (0..d * d)
-                .map(|k| 0.2 * pm[k] / (d as f64).sqrt() + if k / d == k % d { 1.5 } else { 0.0 })
-                .collect();
-            Layer::from(Affine::new(d, a, take(d)).unwrap())
-        }
-        1 | 2 => {
-            let (mut u, w, b) = (take(d), take(d), take(1)[0]);
-            let w2: f64 = w.iter().map(|v| v * v).sum::<f64>().max(1e-3);
-            let wu: f64 = w.iter().zip(&u).map(|(a, b)| a * b).sum();
-            // kind 2: wᵀu within 1e-3 of the invertibility boundary −1.
-            let target = if kind == 2 {
-                -1.0 + 1e-3 * (1.5 + b)
-            } else if wu < -0.9 {
-                -0.9
-            } else {
-                wu
-            };
-            for (ui, wi) in u.iter_mut().zip(&w) {
-                *ui += (target - wu) * wi / w2;
-            }
-            let w = if w2 <= 1e-3 { vec![0.1; d] } else { w };
-            match Planar::new(u.clone(), w, b) {
-                Ok(pl) => Layer::from(pl),
-                Err(_) => Layer::from(Planar::new(vec![0.0; d], vec![1.0; d], b).unwrap()),
-            }
-        }
-        3 | 4 => {
-            let (c, q) = (take(d), take(2));
-            let alpha = 0.2 + q[0].abs();
-            // kind 4: β within 0.1% of −α (nearly singular at the centre).
-            let beta = if kind == 4 {
-                -alpha * (1.0 - 1e-3)
-            } else {
-                -alpha + 0.05 + 2.0 * q[1].abs()
-            };
-            Layer::from(Radial::new(c, alpha, beta).unwrap())
-        }
-        5 if d >= 2 => {
-            let q = take(2);
-            Layer::from(
-                AffineCoupling::seeded(d, 4, q[0] > 0.0, 0.6, (q[1].abs() * 1e9) as u64).unwrap(),
-            )
-        }
-        5 | 6 => {
-            let maps = (0..d)
-                .map(|_| {
-                    let q = take(3);
-                    GaussianFlow::new(q[0], 0.6 + q[1].abs(), 1.0 + 10.0 * q[2].abs()).unwrap()
-                })
-                .collect();
-            Layer::from(Elementwise::new(maps).unwrap())
-        }
-        7 => {
-            let maps = (0..d)
-                .map(|_| {
-                    let q = take(3);
-                    ManualFlow::new(q[0], 0.5 + q[1].abs(), 1.0 + 10.0 * q[2].abs()).unwrap()
-                })
-                .collect();
-            Layer::from(Elementwise::new(maps).unwrap())
-        }
-        _ => {
-            let maps = (0..d)
-                .map(|_| {
-                    let q = take(2);
-                    SinhArcsinh::new(0.5 * q[0], 0.6 + 0.8 * q[1].abs()).unwrap()
-                })
-                .collect();
-            Layer::from(Elementwise::new(maps).unwrap())
-        }
-    }
-}
-
-/// A single random layer, or a chain of two or three.
-fn flow(d: usize, kinds: &[u8], p: &[f64]) -> Chain<Layer> {
-    let mut it = p.iter().copied().cycle();
-    Chain::new(kinds.iter().map(|&k| layer(k, d, &mut it)).collect()).unwrap()
-}
-
-/// (d, layer kinds, parameters, point x, second point x′).
-fn case() -> impl Strategy<Value = (usize, Vec<u8>, Vec<f64>, Vec<f64>, Vec<f64>)> {
-    (1usize..=6).prop_flat_map(|d| {
-        (
-            Just(d),
-            prop::collection::vec(0u8..9, 1..=3),
-            params(),
-            prop::collection::vec(-2.0..2.0f64, d),
-            prop::collection::vec(-2.0..2.0f64, d),
-        )
-    })
-}
+use common::random_flows::{case, flow, forward, jacobian};
 
 /// Models for the identities: a Gaussian q and two multivariate t models p.
 fn models(d: usize, p: &[f64]) -> (Gaussian, MultivariateStudentT, MultivariateStudentT) {
@@ -156,19 +53,6 @@ fn fd_score<P: LogDensity>(p: &P, y: &[f64], score_scale: f64) -> Vec<f64> {
             (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h)
         })
         .collect()
-}
-
-fn jacobian(t: &impl Flow, x: &[f64]) -> Vec<f64> {
-    let d = x.len();
-    let mut j = vec![0.0; d * d];
-    t.jacobian_into(x, &mut j);
-    j
-}
-
-fn forward(t: &impl Flow, x: &[f64]) -> Vec<f64> {
-    let mut y = vec![0.0; x.len()];
-    t.transform(x, &mut y);
-    y
 }
 
 /// The closed form of N4, docs/math.md eq. (N4.3), from J, ∂J and ∂²J alone (no
@@ -240,60 +124,6 @@ fn n4_closed_form(t: &impl Flow, x: &[f64]) -> (f64, f64) {
 
 proptest! {
     #![proptest_config(config())]
-
-    #[test]
-    fn layers_round_trip_and_log_det_in_both_directions((d, kinds, p, x, _) in case()) {
-        let t = flow(d, &kinds, &p);
-        let mut y = vec![0.0; d];
-        let log_det = t.forward_into(&x, &mut y).unwrap();
-        let mut back = vec![0.0; d];
-        let inv_log_det = t.inverse_into(&y, &mut back).unwrap();
-        prop_assert!(all_close(&back, &x, 1e-9), "round trip {:?} -> {:?}", x, back);
-        prop_assert!(close(inv_log_det, -log_det, 1e-9, 1e-9));
-        // The closed-form log-det against the LU of the full Jacobian (never a round trip only).
-        let lu = log_abs_det(&jacobian(&t, &x), d).unwrap();
-        prop_assert!(close(log_det, lu, 1e-9, 1e-9), "{kinds:?}: closed {log_det} vs LU {lu}");
-        // Every single layer too, at its own input.
-        let mut cur = x.clone();
-        for l in t.layers() {
-            let own = l.log_abs_det_jacobian(&cur).unwrap();
-            let lu = log_abs_det(&jacobian(l, &cur), d).unwrap();
-            prop_assert!(close(own, lu, 1e-9, 1e-9), "{l:?}: {own} vs {lu}");
-            let next = forward(l, &cur);
-            let mut inv = vec![0.0; d];
-            prop_assert!(close(l.inverse_into(&next, &mut inv).unwrap(), -own, 1e-9, 1e-9));
-            cur = next;
-        }
-    }
-
-    #[test]
-    fn jacobian_and_its_derivatives_match_differences((d, kinds, p, x, _) in case()) {
-        let t = flow(d, &kinds, &p);
-        let h = 1e-6;
-        let j = jacobian(&t, &x);
-        let mut dj = vec![0.0; d * d * d];
-        t.jacobian_gradient_into(&x, &mut dj);
-        let mut t3 = vec![0.0; d * d * d * d];
-        t.third_derivatives_into(&x, &mut t3);
-        for i in 0..d {
-            let (mut up, mut dn) = (x.clone(), x.clone());
-            up[i] += h;
-            dn[i] -= h;
-            let (yu, yd) = (forward(&t, &up), forward(&t, &dn));
-            let col: Vec<f64> = (0..d).map(|r| (yu[r] - yd[r]) / (2.0 * h)).collect();
-            let got: Vec<f64> = (0..d).map(|r| j[r * d + i]).collect();
-            prop_assert!(all_close(&got, &col, 1e-5), "J column {i}");
-            let (ju, jd) = (jacobian(&t, &up), jacobian(&t, &dn));
-            let fd: Vec<f64> = (0..d * d).map(|k| (ju[k] - jd[k]) / (2.0 * h)).collect();
-            prop_assert!(all_close(&dj[i * d * d..(i + 1) * d * d], &fd, 1e-4), "∂J {i}");
-            let (mut gu, mut gd) = (vec![0.0; d * d * d], vec![0.0; d * d * d]);
-            t.jacobian_gradient_into(&up, &mut gu);
-            t.jacobian_gradient_into(&dn, &mut gd);
-            let fd3: Vec<f64> = (0..d * d * d).map(|k| (gu[k] - gd[k]) / (2.0 * h)).collect();
-            // t3[((i·d + l)·d + j)·d + k] = ∂ᵢ(∂ₗJⱼₖ)
-            prop_assert!(all_close(&t3[i * d * d * d..(i + 1) * d * d * d], &fd3, 1e-3), "third derivatives {i}");
-        }
-    }
 
     #[test]
     fn theorem_3_1_pointwise_and_the_score_transform((d, kinds, p, x, _) in case()) {

@@ -327,12 +327,15 @@ fn bad_input() {
     let m3 = ConstantMetric::new(3, vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]).unwrap();
     assert!(matches!(
         riemannian_fisher_divergence(&g, &g, &m3, &xs, Par::Seq),
-        Err(DimensionMismatch { what: "metric", .. })
+        Err(DimensionMismatch {
+            what: "dimension of the metric",
+            ..
+        })
     ));
     assert!(matches!(
         diffusion_score_matching_loss(&g, &MetricDiffusion::new(m3), &xs, Par::Seq),
         Err(DimensionMismatch {
-            what: "diffusion",
+            what: "dimension of the diffusion",
             ..
         })
     ));

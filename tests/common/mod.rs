@@ -1,18 +1,8 @@
-//! Shared by the top-level property tests.
+//! Shared by the top-level property tests: the seeded proptest configuration and the random
+//! flows, both from their one home in dsm-flows' tests.
 
-use proptest::prelude::ProptestConfig;
-use proptest::test_runner::RngSeed;
+#![allow(dead_code)]
 
-/// 256 cases from a fixed seed, so that CI is deterministic; set `DSM_PROPTEST_SEED` to
-/// explore other random instances locally.
-pub fn config() -> ProptestConfig {
-    let seed = std::env::var("DSM_PROPTEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5EED_2021);
-    ProptestConfig {
-        cases: 256,
-        rng_seed: RngSeed::Fixed(seed),
-        ..ProptestConfig::default()
-    }
-}
+#[path = "../../crates/dsm-flows/tests/common/mod.rs"]
+pub mod random_flows;
+pub use random_flows::config;

@@ -179,7 +179,12 @@ pub trait Sampler: LogDensity {
 
 /// Checks a single point's length and finiteness.
 pub(crate) fn check_point(dim: usize, x: &[f64]) -> Result<()> {
-    same_dim("point", dim, x.len())?;
+    same_dim(
+        "length of the point",
+        x.len(),
+        "dimension of the model",
+        dim,
+    )?;
     match x.iter().position(|v| !v.is_finite()) {
         Some(coordinate) => Err(Error::NonFiniteSample {
             index: 0,

@@ -9,8 +9,10 @@
 #[non_exhaustive]
 pub enum Error {
     /// A scalar parameter violates its constraint (for example a non-positive scale).
-    #[error("invalid parameter `{name}` = {value}: must be {constraint}")]
+    #[error("invalid parameter `{name}` of {owner} = {value}: must be {constraint}")]
     InvalidParameter {
+        /// The type or function the parameter belongs to (for example "StudentT").
+        owner: &'static str,
         /// Name of the parameter.
         name: &'static str,
         /// The offending value.
@@ -18,15 +20,19 @@ pub enum Error {
         /// The constraint it violates, in words.
         constraint: &'static str,
     },
-    /// Two objects that must share a dimension do not.
-    #[error("dimension mismatch for {what}: expected {expected}, got {got}")]
+    /// Two objects that must share a dimension do not: `what` (the input at fault, for
+    /// example "dimension of the model p") is `got` where `against` (what fixes the size,
+    /// for example "dimension of the samples") is `expected`.
+    #[error("dimension mismatch: {what} is {got}, but {against} is {expected}")]
     DimensionMismatch {
-        /// What had the wrong size (for example "diffusion" or "weights").
+        /// The size that is wrong, in words.
         what: &'static str,
-        /// The size that was required.
-        expected: usize,
-        /// The size that was given.
+        /// Its value.
         got: usize,
+        /// The size it must match, in words.
+        against: &'static str,
+        /// Its value.
+        expected: usize,
     },
     /// A sample set with no points, or points of dimension zero.
     #[error("empty samples: need at least one point of dimension at least one")]
@@ -87,10 +93,24 @@ pub enum Error {
         rcond: f64,
     },
     /// A Jacobian (of a flow, or of a map defining a diffusion) is singular at a sample.
-    #[error("the Jacobian is singular at sample {index}")]
+    #[error("the Jacobian is singular at sample {index} (reciprocal condition number {rcond:e})")]
     SingularJacobian {
         /// Index of the sample (0 when raised for a single point, before re-indexing).
         index: usize,
+        /// Its equilibrated reciprocal condition number (docs/math.md eq. 1.2); 0 where a
+        /// diagonal entry vanishes or is infinite.
+        rcond: f64,
+    },
+    /// An error raised by one layer of a chain or composition of flows: the layer's position
+    /// (counted from 0 across nested chains, as in [`Error::NonFiniteLayerOutput`]) and its
+    /// own error as the source.
+    #[error("layer {layer} of the flow: {source}")]
+    InLayer {
+        /// Position of the layer.
+        layer: usize,
+        /// The layer's own error.
+        #[source]
+        source: Box<Error>,
     },
     /// An iterative inverse (of a flow layer or a quantile function) did not converge.
     #[error("the inverse did not converge at sample {index} after {iterations} iterations")]
@@ -172,7 +192,11 @@ impl Error {
     /// raise their errors with index 0, and the engines that loop over samples re-index them.
     pub fn at_sample(self, index: usize) -> Self {
         match self {
-            Error::SingularJacobian { .. } => Error::SingularJacobian { index },
+            Error::SingularJacobian { rcond, .. } => Error::SingularJacobian { index, rcond },
+            Error::InLayer { layer, source } => Error::InLayer {
+                layer,
+                source: Box::new(source.at_sample(index)),
+            },
             Error::NotPositiveDefinite {
                 name,
                 index: Some(_),
@@ -195,6 +219,27 @@ impl Error {
             other => other,
         }
     }
+
+    /// The innermost error: the layer's own error under [`Error::InLayer`] wrappers, the
+    /// error itself otherwise.
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::Error;
+    /// let inner = Error::InverseFailed { index: 3, iterations: 60 };
+    /// let e = Error::InLayer { layer: 2, source: Box::new(inner.clone()) };
+    /// assert_eq!(e.root_cause(), &inner);
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "layer 2 of the flow: the inverse did not converge at sample 3 after 60 iterations"
+    /// );
+    /// ```
+    pub fn root_cause(&self) -> &Error {
+        match self {
+            Error::InLayer { source, .. } => source.root_cause(),
+            other => other,
+        }
+    }
 }
 
 /// `Result` with the dsm-core [`Error`] as its default error type.
@@ -203,12 +248,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Checks `value > 0` and finite (rejecting NaN), and returns it.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `name`.
-pub fn positive(name: &'static str, value: f64) -> Result<f64> {
+/// [`Error::InvalidParameter`] naming `owner` and `name`.
+pub fn positive(owner: &'static str, name: &'static str, value: f64) -> Result<f64> {
     if value > 0.0 && value.is_finite() {
         Ok(value)
     } else {
         Err(Error::InvalidParameter {
+            owner,
             name,
             value,
             constraint: "finite and > 0",
@@ -219,12 +265,13 @@ pub fn positive(name: &'static str, value: f64) -> Result<f64> {
 /// Checks that `value` is finite and returns it.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `name`.
-pub fn finite(name: &'static str, value: f64) -> Result<f64> {
+/// [`Error::InvalidParameter`] naming `owner` and `name`.
+pub fn finite(owner: &'static str, name: &'static str, value: f64) -> Result<f64> {
     if value.is_finite() {
         Ok(value)
     } else {
         Err(Error::InvalidParameter {
+            owner,
             name,
             value,
             constraint: "finite",
@@ -232,9 +279,6 @@ pub fn finite(name: &'static str, value: f64) -> Result<f64> {
     }
 }
 
-/// Checks that `got == expected`.
-///
-/// # Errors
 /// The largest n with `bytes(n) ≤ cap` for a byte count increasing in n (bisection).
 pub(crate) fn largest_fitting(cap: u128, bytes: impl Fn(u128) -> u128) -> usize {
     let (mut lo, mut hi) = (0u128, usize::MAX as u128);
@@ -249,15 +293,35 @@ pub(crate) fn largest_fitting(cap: u128, bytes: impl Fn(u128) -> u128) -> usize 
     lo as usize
 }
 
-/// [`Error::DimensionMismatch`] naming `what`.
-pub fn same_dim(what: &'static str, expected: usize, got: usize) -> Result<()> {
+/// Checks that `what` (the size at fault, `got`) equals `against` (the size it must match,
+/// `expected`).
+///
+/// # Errors
+/// [`Error::DimensionMismatch`] naming both sides.
+///
+/// # Examples
+/// ```
+/// use dsm_core::validate::same_dim;
+/// let e = same_dim("dimension of the model p", 3, "dimension of the samples", 2).unwrap_err();
+/// assert_eq!(
+///     e.to_string(),
+///     "dimension mismatch: dimension of the model p is 3, but dimension of the samples is 2"
+/// );
+/// ```
+pub fn same_dim(
+    what: &'static str,
+    got: usize,
+    against: &'static str,
+    expected: usize,
+) -> Result<()> {
     if expected == got {
         Ok(())
     } else {
         Err(Error::DimensionMismatch {
             what,
-            expected,
             got,
+            against,
+            expected,
         })
     }
 }

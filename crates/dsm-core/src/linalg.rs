@@ -30,10 +30,11 @@ pub const MAX_DIM: usize = 1 << 14;
 /// Checks a dimension for dense d × d storage.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `name` for d = 0 or d > [`MAX_DIM`].
-pub fn check_dim(name: &'static str, d: usize) -> Result<()> {
+/// [`Error::InvalidParameter`] naming `owner` and `name` for d = 0 or d > [`MAX_DIM`].
+pub fn check_dim(owner: &'static str, name: &'static str, d: usize) -> Result<()> {
     if d == 0 || d > MAX_DIM {
         return Err(Error::InvalidParameter {
+            owner,
             name,
             value: d as f64,
             constraint: "in 1..=16384 (linalg::MAX_DIM)",
@@ -60,8 +61,8 @@ fn power_of_two_below(v: f64) -> f64 {
 /// [`Error::InvalidParameter`] for d = 0 or d > [`MAX_DIM`]; [`Error::DimensionMismatch`] for
 /// a slice of another length; [`Error::NonFiniteMatrix`] naming the first bad entry.
 pub fn check_square(name: &'static str, a: &[f64], d: usize) -> Result<()> {
-    check_dim("dimension", d)?;
-    crate::error::same_dim("matrix entries (d²)", d * d, a.len())?;
+    check_dim("linalg", "d", d)?;
+    crate::error::same_dim("number of matrix entries", a.len(), "d²", d * d)?;
     if let Some(pos) = a.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFiniteMatrix {
             name,
@@ -173,7 +174,12 @@ pub fn log_abs_det(a: &[f64], d: usize) -> Result<f64> {
 /// As [`log_abs_det`]; [`Error::DimensionMismatch`] when `inv` does not hold d² entries.
 pub fn invert_into(a: &[f64], d: usize, inv: &mut [f64]) -> Result<f64> {
     check_square("matrix", a, d)?;
-    crate::error::same_dim("inverse entries (d²)", d * d, inv.len())?;
+    crate::error::same_dim(
+        "number of entries of the inverse buffer",
+        inv.len(),
+        "d²",
+        d * d,
+    )?;
     let singular = |rcond| Error::Singular {
         name: "matrix",
         rcond,
@@ -210,7 +216,12 @@ pub fn cholesky_into(
     inverse: Option<&mut [f64]>,
 ) -> Result<f64> {
     check_square(name, g, d)?;
-    crate::error::same_dim("Cholesky factor entries (d²)", d * d, chol.len())?;
+    crate::error::same_dim(
+        "number of entries of the Cholesky buffer",
+        chol.len(),
+        "d²",
+        d * d,
+    )?;
     let not_spd = || Error::NotPositiveDefinite { name, index: None };
     let llt = MatRef::from_row_major_slice(g, d, d)
         .llt(Side::Lower)
@@ -227,7 +238,12 @@ pub fn cholesky_into(
         return Err(not_spd());
     }
     if let Some(inv) = inverse {
-        crate::error::same_dim("inverse entries (d²)", d * d, inv.len())?;
+        crate::error::same_dim(
+            "number of entries of the inverse buffer",
+            inv.len(),
+            "d²",
+            d * d,
+        )?;
         let gi = llt.inverse();
         for i in 0..d {
             for j in 0..d {
@@ -253,7 +269,7 @@ pub fn spd_inverse_quadratic_form(
     delta: &[f64],
 ) -> Result<f64> {
     check_square(name, g, d)?;
-    crate::error::same_dim("vector entries", d, delta.len())?;
+    crate::error::same_dim("length of the vector", delta.len(), "d", d)?;
     let llt = MatRef::from_row_major_slice(g, d, d)
         .llt(Side::Lower)
         .map_err(|_| Error::NotPositiveDefinite { name, index: None })?;

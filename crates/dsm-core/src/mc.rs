@@ -207,7 +207,7 @@ impl Estimate {
             });
         }
         if let Some(w) = weights {
-            crate::error::same_dim("weights", n, w.len())?;
+            crate::error::same_dim("number of weights", w.len(), "number of samples", n)?;
             if let Some((index, &value)) = w
                 .iter()
                 .enumerate()

@@ -40,12 +40,18 @@ pub fn sinh_simpson<Q: LogDensity + ?Sized>(
     half_width: f64,
     intervals: usize,
 ) -> Result<Samples> {
-    same_dim("q (quadrature is one-dimensional)", 1, q.dim())?;
-    crate::error::finite("centre", centre)?;
-    positive("scale", scale)?;
-    positive("half_width", half_width)?;
+    same_dim(
+        "dimension of q",
+        q.dim(),
+        "dimension of the quadrature (one)",
+        1,
+    )?;
+    crate::error::finite("sinh_simpson", "centre", centre)?;
+    positive("sinh_simpson", "scale", scale)?;
+    positive("sinh_simpson", "half_width", half_width)?;
     if intervals > MAX_INTERVALS {
         return Err(Error::InvalidParameter {
+            owner: "sinh_simpson",
             name: "intervals",
             value: intervals as f64,
             constraint: "<= 2^26 (the rule stores its nodes)",
@@ -53,6 +59,7 @@ pub fn sinh_simpson<Q: LogDensity + ?Sized>(
     }
     if intervals < 2 {
         return Err(Error::InvalidParameter {
+            owner: "sinh_simpson",
             name: "intervals",
             value: intervals as f64,
             constraint: ">= 2",

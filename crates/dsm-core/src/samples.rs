@@ -47,9 +47,10 @@ impl Samples {
         }
         if !data.len().is_multiple_of(dim) {
             return Err(Error::DimensionMismatch {
-                what: "sample data length (a multiple of the dimension)",
-                expected: data.len().div_ceil(dim) * dim,
+                what: "length of the data",
                 got: data.len(),
+                against: "the next multiple of dim",
+                expected: data.len().div_ceil(dim) * dim,
             });
         }
         if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
@@ -87,9 +88,10 @@ impl Samples {
             let row = row.as_ref();
             if row.len() != dim {
                 return Err(Error::DimensionMismatch {
-                    what: "row length",
-                    expected: dim,
+                    what: "length of a row",
                     got: row.len(),
+                    against: "length of the first row",
+                    expected: dim,
                 });
             }
             data.extend_from_slice(row);
@@ -121,9 +123,10 @@ impl Samples {
     pub fn with_weights(mut self, weights: Vec<f64>) -> Result<Self> {
         if weights.len() != self.n {
             return Err(Error::DimensionMismatch {
-                what: "weights",
-                expected: self.n,
+                what: "number of weights",
                 got: weights.len(),
+                against: "number of samples",
+                expected: self.n,
             });
         }
         if let Some((index, &value)) = weights

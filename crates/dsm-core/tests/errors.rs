@@ -256,32 +256,40 @@ fn objectives_reject_bad_input() {
     let par = Par::rayon(2);
     assert!(matches!(
         fisher_divergence(&g1, &g2, &xs2, par),
-        Err(DimensionMismatch { what: "q", .. })
+        Err(DimensionMismatch {
+            what: "dimension of q",
+            ..
+        })
     ));
     assert!(matches!(
         fisher_divergence(&g2, &g1, &xs2, par),
-        Err(DimensionMismatch { what: "p", .. })
+        Err(DimensionMismatch {
+            what: "dimension of p",
+            ..
+        })
     ));
     assert!(matches!(
         score_matching_loss(&g1, &xs2, par),
         Err(DimensionMismatch {
-            what: "p",
+            what: "dimension of p",
+            got: 1,
+            against: "dimension of the samples",
             expected: 2,
-            got: 1
         })
     ));
     assert!(matches!(
         diffusion_fisher_divergence(&g2, &g2, &id3, &xs2, par),
         Err(DimensionMismatch {
-            what: "diffusion",
+            what: "dimension of the diffusion",
+            got: 3,
+            against: "dimension of the samples",
             expected: 2,
-            got: 3
         })
     ));
     assert!(matches!(
         diffusion_score_matching_loss(&g2, &id1, &xs2, par),
         Err(DimensionMismatch {
-            what: "diffusion",
+            what: "dimension of the diffusion",
             ..
         })
     ));
@@ -384,7 +392,10 @@ fn estimates_and_points_reject_bad_input() {
     let g = Gaussian::standard(2).unwrap();
     assert!(matches!(
         g.try_score(&[1.0]),
-        Err(DimensionMismatch { what: "point", .. })
+        Err(DimensionMismatch {
+            what: "length of the point",
+            ..
+        })
     ));
     assert_eq!(
         g.try_hessian(&[1.0, f64::NAN]),
@@ -433,6 +444,22 @@ fn errors_display_what_and_where() {
     let e = StudentT::new(0.0, -1.0, 3.0).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "invalid parameter `scale` = -1: must be finite and > 0"
+        "invalid parameter `scale` of StudentT = -1: must be finite and > 0"
+    );
+    // A dimension mismatch says which side is the model and which the samples.
+    let g2 = Gaussian::standard(2).unwrap();
+    let xs1 = Samples::from_scalars(vec![1.0, 2.0]).unwrap();
+    let e = score_matching_loss(&g2, &xs1, Par::Seq).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "dimension mismatch: dimension of p is 2, but dimension of the samples is 1"
+    );
+    let e = Samples::from_scalars(vec![1.0, 2.0])
+        .unwrap()
+        .with_weights(vec![1.0])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "dimension mismatch: number of weights is 1, but number of samples is 2"
     );
 }

@@ -857,7 +857,7 @@ fn bad_input() {
     assert!(matches!(
         dk.estimate(&p, &xs, Par::Seq),
         Err(DimensionMismatch {
-            what: "diffusion",
+            what: "dimension of the diffusion",
             ..
         })
     ));

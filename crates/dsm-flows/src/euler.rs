@@ -73,18 +73,24 @@ impl<V: Drift> EulerFlow<V> {
     /// [`Error::InvalidParameter`] for a non-finite t₀, h not finite and positive, K = 0 or
     /// K > [`MAX_EULER_STEPS`], or a final time t₀ + K h that is not finite.
     pub fn new(drift: V, t0: f64, step: f64, steps: usize) -> Result<Self> {
-        finite("t0", t0)?;
-        positive("step", step)?;
+        finite("EulerFlow", "t0", t0)?;
+        positive("EulerFlow", "step", step)?;
         if steps == 0 || steps > MAX_EULER_STEPS {
             return Err(Error::InvalidParameter {
+                owner: "EulerFlow",
                 name: "steps",
                 value: steps as f64,
                 constraint: "in 1..=2^32 - 1",
             });
         }
-        finite("final time t0 + steps * step", t0 + steps as f64 * step)?;
+        finite(
+            "EulerFlow",
+            "final time t0 + steps * step",
+            t0 + steps as f64 * step,
+        )?;
         if drift.dim() == 0 {
             return Err(Error::InvalidParameter {
+                owner: "EulerFlow",
                 name: "drift dimension",
                 value: 0.0,
                 constraint: ">= 1",
@@ -151,9 +157,14 @@ impl<V: Drift> EulerFlow<V> {
         P: Score + Sync + ?Sized,
     {
         let d = self.drift.dim();
-        same_dim("samples", d, samples.dim())?;
-        same_dim("q0", d, q0.dim())?;
-        same_dim("p0", d, p0.dim())?;
+        same_dim(
+            "dimension of the samples",
+            samples.dim(),
+            "dimension of the flow",
+            d,
+        )?;
+        same_dim("dimension of q0", q0.dim(), "dimension of the flow", d)?;
+        same_dim("dimension of p0", p0.dim(), "dimension of the flow", d)?;
         let k_max = self.steps;
         let width = 2 * (k_max + 1);
         let needed = 8 * samples.n() as u128 * width as u128;

@@ -277,8 +277,18 @@ pub trait Flow: Sync {
 
 /// Checks a point of a d-dimensional flow: d finite entries in, room for d out.
 pub(crate) fn check_point(d: usize, input: &[f64], out_len: usize) -> Result<()> {
-    dsm_core::validate::same_dim("flow input", d, input.len())?;
-    dsm_core::validate::same_dim("flow output", d, out_len)?;
+    dsm_core::validate::same_dim(
+        "length of the input point",
+        input.len(),
+        "dimension of the flow",
+        d,
+    )?;
+    dsm_core::validate::same_dim(
+        "length of the output buffer",
+        out_len,
+        "dimension of the flow",
+        d,
+    )?;
     match input.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(coordinate) => Err(Error::NonFiniteSample {
@@ -295,7 +305,12 @@ fn batch<F>(d: usize, input: &Samples, par: Par, f: F) -> Result<(Samples, Vec<f
 where
     F: Fn(&[f64], &mut [f64]) -> Result<f64> + Sync,
 {
-    dsm_core::validate::same_dim("flow batch", d, input.dim())?;
+    dsm_core::validate::same_dim(
+        "dimension of the samples",
+        input.dim(),
+        "dimension of the flow",
+        d,
+    )?;
     let rows = dsm_core::mc::map_rows(
         input,
         d + 1,
@@ -321,7 +336,8 @@ where
 }
 
 /// An error raised inside a part of a composite flow whose first layer has index `offset`:
-/// a [`Error::NonFiniteLayerOutput`] names the layer counted across the whole composite.
+/// a [`Error::NonFiniteLayerOutput`] or [`Error::InLayer`] names the layer counted across the
+/// whole composite, and any other error is wrapped in [`Error::InLayer`] at `offset`.
 pub(crate) fn offset_layer(e: Error, offset: usize) -> Error {
     match e {
         Error::NonFiniteLayerOutput {
@@ -333,7 +349,14 @@ pub(crate) fn offset_layer(e: Error, offset: usize) -> Error {
             index,
             coordinate,
         },
-        other => other,
+        Error::InLayer { layer, source } => Error::InLayer {
+            layer: layer + offset,
+            source,
+        },
+        other => Error::InLayer {
+            layer: offset,
+            source: Box::new(other),
+        },
     }
 }
 
@@ -341,7 +364,7 @@ pub(crate) fn offset_layer(e: Error, offset: usize) -> Error {
 /// a non-finite one a non-finite Jacobian (both at sample 0, re-indexed by the engines).
 fn jacobian_error(e: Error) -> Error {
     match e {
-        Error::Singular { .. } => Error::SingularJacobian { index: 0 },
+        Error::Singular { rcond, .. } => Error::SingularJacobian { index: 0, rcond },
         Error::NonFiniteMatrix { .. } => Error::NonFiniteValue {
             quantity: "Jacobian",
             index: 0,

@@ -45,9 +45,15 @@ impl<P: LogDensity, F: Flow> Pushforward<P, F> {
     /// [`Error::DimensionMismatch`](dsm_core::Error::DimensionMismatch) when they differ in
     /// dimension.
     pub fn new(base: P, flow: F) -> Result<Self> {
-        dsm_core::validate::same_dim("flow", base.dim(), flow.dim())?;
+        dsm_core::validate::same_dim(
+            "dimension of the flow",
+            flow.dim(),
+            "dimension of the base density",
+            base.dim(),
+        )?;
         if flow.dim() > MAX_PUSHFORWARD_DIM {
             return Err(dsm_core::Error::InvalidParameter {
+                owner: "Pushforward",
                 name: "flow dimension",
                 value: flow.dim() as f64,
                 constraint: "<= 32 (the pushforward Hessian needs d⁴ third derivatives)",

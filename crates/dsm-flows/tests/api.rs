@@ -533,3 +533,116 @@ mod properties {
         }
     }
 }
+
+/// A user flow whose inverse always fails: the error a chain or composite reports must carry
+/// the failing layer's position and keep the layer's own error as its source.
+struct NoInverse;
+
+impl Flow for NoInverse {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
+        y.copy_from_slice(x);
+    }
+    fn inverse_unchecked_into(&self, _y: &[f64], _x: &mut [f64]) -> Result<()> {
+        Err(Error::InverseFailed {
+            index: 0,
+            iterations: 7,
+        })
+    }
+}
+
+#[test]
+fn errors_inside_a_composite_name_the_layer_and_keep_the_source() {
+    use std::error::Error as _;
+    // built_in_chain has 3 layers, so the user flow after it is layer 3.
+    let flow = built_in_chain().then(NoInverse).unwrap();
+    let mut x = [0.0; 2];
+    let e = flow.inverse_into(&[0.1, 0.2], &mut x).unwrap_err();
+    let inner = Error::InverseFailed {
+        index: 0,
+        iterations: 7,
+    };
+    assert_eq!(
+        e,
+        Error::InLayer {
+            layer: 3,
+            source: Box::new(inner.clone())
+        }
+    );
+    assert_eq!(e.root_cause(), &inner);
+    assert_eq!(e.source().map(|s| s.to_string()), Some(inner.to_string()));
+    assert_eq!(
+        e.to_string(),
+        "layer 3 of the flow: the inverse did not converge at sample 0 after 7 iterations"
+    );
+    // Re-indexed by the engines: the sample index reaches the inner error.
+    assert_eq!(
+        e.clone().at_sample(5).root_cause(),
+        &Error::InverseFailed {
+            index: 5,
+            iterations: 7
+        }
+    );
+    // The same flow placed first: layer 0, and the chain behind it is not blamed.
+    let first = NoInverse.then(built_in_chain()).unwrap();
+    assert!(matches!(
+        first.inverse_into(&[0.1, 0.2], &mut x),
+        Err(Error::InLayer { layer: 0, .. })
+    ));
+}
+
+#[test]
+fn a_chain_of_mixed_dimensions_names_the_layer_and_both_sizes() {
+    let mixed = vec![
+        Layer::from(Affine::new(2, vec![1.0, 0.0, 0.0, 1.0], vec![0.0, 0.0]).unwrap()),
+        Layer::from(Planar::new(vec![0.3, 0.2], vec![1.0, -1.0], 0.1).unwrap()),
+        Layer::from(Planar::new(vec![0.1], vec![1.0], 0.0).unwrap()),
+    ];
+    let e = Chain::new(mixed).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "layer 2 of the flow: dimension mismatch: dimension of this layer is 1, \
+         but dimension of the first layer is 2"
+    );
+}
+
+#[test]
+fn invalid_parameters_name_their_owner() {
+    let e = GaussianFlow::new(0.0, -1.0, 3.0).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid parameter `scale` of GaussianFlow = -1: must be finite and > 0"
+    );
+    assert!(matches!(
+        Planar::new(vec![1.0], vec![-2.0], 0.0),
+        Err(Error::InvalidParameter {
+            owner: "Planar",
+            name: "wᵀu",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_singular_flow_jacobian_reports_its_rcond() {
+    // A rank-deficient affine map: J = [[1, 2], [2, 4]] has rcond 0 after equilibration (the
+    // LU's pivot vanishes), and a nearly singular one reports a tiny positive rcond.
+    for (a, positive) in [
+        (vec![1.0, 2.0, 2.0, 4.0], false),
+        (vec![1.0, 2.0, 2.0, 4.0 + 1e-15], true),
+    ] {
+        let Err(e) = Affine::new(2, a, vec![0.0, 0.0]) else {
+            panic!("a singular affine matrix was accepted");
+        };
+        match e {
+            Error::Singular { rcond, .. } | Error::SingularJacobian { rcond, .. } => {
+                assert!((0.0..1e-14).contains(&rcond), "rcond {rcond}");
+                assert_eq!(rcond > 0.0, positive, "rcond {rcond}");
+                assert!(e.to_string().contains("reciprocal condition number"), "{e}");
+            }
+            other => panic!("unexpected error {other}"),
+        }
+    }
+}

@@ -105,7 +105,16 @@ fn constructors_reject_non_invertible_and_malformed_parameters() {
         Layer::from(Planar::new(vec![0.1], vec![1.0], 0.0).unwrap()),
         Layer::from(Planar::new(vec![0.1, 0.0], vec![1.0, 0.0], 0.0).unwrap()),
     ];
-    assert!(matches!(Chain::new(mixed), Err(DimensionMismatch { .. })));
+    let e = Chain::new(mixed).unwrap_err();
+    assert!(matches!(e, InLayer { layer: 1, .. }), "{e:?}");
+    assert!(matches!(
+        e.root_cause(),
+        DimensionMismatch {
+            got: 2,
+            expected: 1,
+            ..
+        }
+    ));
     assert!(matches!(
         Pushforward::new(
             Gaussian::standard(2).unwrap(),
@@ -141,7 +150,10 @@ fn a_singular_jacobian_is_an_error_naming_the_sample() {
     let xs = Samples::from_scalars(vec![1.0, -0.5, 0.0, 2.0]).unwrap();
     assert_eq!(
         diffusion_score_matching_loss(&p, &m, &xs, Par::Seq),
-        Err(Error::SingularJacobian { index: 2 })
+        Err(Error::SingularJacobian {
+            index: 2,
+            rcond: 0.0
+        })
     );
     assert_eq!(
         diffusion_fisher_divergence(
@@ -151,21 +163,33 @@ fn a_singular_jacobian_is_an_error_naming_the_sample() {
             &xs,
             Par::rayon(2)
         ),
-        Err(Error::SingularJacobian { index: 2 })
+        Err(Error::SingularJacobian {
+            index: 2,
+            rcond: 0.0
+        })
     );
     let dksd = DiffusionKsd::new(Imq::default(), &m, Estimator::U).unwrap();
     assert_eq!(
         dksd.estimate(&p, &xs, Par::Seq),
-        Err(Error::SingularJacobian { index: 2 })
+        Err(Error::SingularJacobian {
+            index: 2,
+            rcond: 0.0
+        })
     );
     assert_eq!(
         flow.log_abs_det_jacobian(&[0.0]),
-        Err(Error::SingularJacobian { index: 0 })
+        Err(Error::SingularJacobian {
+            index: 0,
+            rcond: 0.0
+        })
     );
     let mut y = [0.0];
     assert_eq!(
         flow.forward_into(&[0.0], &mut y),
-        Err(Error::SingularJacobian { index: 0 })
+        Err(Error::SingularJacobian {
+            index: 0,
+            rcond: 0.0
+        })
     );
 }
 

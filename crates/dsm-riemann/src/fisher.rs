@@ -28,9 +28,14 @@ where
     M: Metric + ?Sized,
 {
     let d = samples.dim();
-    same_dim("q", d, q.dim())?;
-    same_dim("p", d, p.dim())?;
-    same_dim("metric", d, metric.dim())?;
+    same_dim("dimension of q", q.dim(), "dimension of the samples", d)?;
+    same_dim("dimension of p", p.dim(), "dimension of the samples", d)?;
+    same_dim(
+        "dimension of the metric",
+        metric.dim(),
+        "dimension of the samples",
+        d,
+    )?;
     mc::map_samples(
         samples,
         par,

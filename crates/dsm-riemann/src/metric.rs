@@ -110,7 +110,7 @@ impl ConstantMetric {
     /// [`Error::DimensionMismatch`]; [`Error::NonFiniteMatrix`]; [`Error::NotSymmetric`];
     /// [`Error::NotPositiveDefinite`].
     pub fn new(dim: usize, g: Vec<f64>) -> Result<Self> {
-        dsm_core::linalg::check_dim("dim", dim)?;
+        dsm_core::linalg::check_dim("ConstantMetric", "dim", dim)?;
         dsm_core::linalg::check_square("metric", &g, dim)?;
         // Validation through the Gaussian's SPD check (finite, symmetric, Cholesky).
         dsm_core::Gaussian::new(vec![0.0; dim], &g).map_err(|e| rename(e, "metric"))?;
@@ -275,6 +275,7 @@ impl HyperbolicHalfSpace {
     pub fn new(dim: usize) -> Result<Self> {
         if dim == 0 {
             return Err(Error::InvalidParameter {
+                owner: "HyperbolicHalfSpace",
                 name: "dim",
                 value: 0.0,
                 constraint: ">= 1",

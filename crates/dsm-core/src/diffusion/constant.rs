@@ -35,6 +35,7 @@ impl ConstantDiffusion {
     pub fn new(dim: usize, m: Vec<f64>) -> Result<Self> {
         if dim == 0 {
             return Err(Error::InvalidParameter {
+                owner: "ConstantDiffusion",
                 name: "dim",
                 value: 0.0,
                 constraint: ">= 1",

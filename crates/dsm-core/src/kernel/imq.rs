@@ -33,9 +33,10 @@ impl Imq {
     /// [`Error::InvalidParameter`] unless c is positive with c² a normal finite number and
     /// β ∈ (−1, 0).
     pub fn new(c: f64, beta: f64) -> Result<Self> {
-        positive("c", c)?;
+        positive("Imq", "c", c)?;
         if !((c * c).is_normal() && (c * c).is_finite()) {
             return Err(Error::InvalidParameter {
+                owner: "Imq",
                 name: "c",
                 value: c,
                 constraint: "with c² a normal, finite number (1e-154 < c < 1e154)",
@@ -43,6 +44,7 @@ impl Imq {
         }
         if !(beta > -1.0 && beta < 0.0) {
             return Err(Error::InvalidParameter {
+                owner: "Imq",
                 name: "beta",
                 value: beta,
                 constraint: "in (-1, 0)",

@@ -32,9 +32,9 @@ pub trait Kernel: Sync {
     /// (index 0 for x, 1 for y); [`Error::NonFiniteValue`](crate::Error::NonFiniteValue) when
     /// the value is not finite.
     fn try_value(&self, x: &[f64], y: &[f64]) -> crate::Result<f64> {
-        crate::error::same_dim("kernel arguments", x.len(), y.len())?;
+        crate::error::same_dim("length of y", y.len(), "length of x", x.len())?;
         if let Some(d) = self.dim() {
-            crate::error::same_dim("kernel", d, x.len())?;
+            crate::error::same_dim("length of x", x.len(), "dimension of the kernel", d)?;
         }
         for (index, v) in [x, y].iter().enumerate() {
             if let Some(coordinate) = v.iter().position(|c| !c.is_finite()) {

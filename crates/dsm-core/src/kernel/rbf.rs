@@ -37,10 +37,11 @@ impl Rbf {
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) unless h is finite and
     /// positive, and large enough that 1/(2h²) does not overflow.
     pub fn new(bandwidth: f64) -> Result<Self> {
-        positive("bandwidth", bandwidth)?;
+        positive("Rbf", "bandwidth", bandwidth)?;
         let inv_2h2 = 0.5 / (bandwidth * bandwidth);
         if !inv_2h2.is_finite() {
             return Err(crate::Error::InvalidParameter {
+                owner: "Rbf",
                 name: "bandwidth",
                 value: bandwidth,
                 constraint: "large enough that 1/(2h²) is finite (h >= 1e-154)",

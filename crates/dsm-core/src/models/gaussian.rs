@@ -47,7 +47,7 @@ impl Gaussian {
     /// not d × d; [`Error::NotSymmetric`](crate::Error::NotSymmetric);
     /// [`Error::NotPositiveDefinite`](crate::Error::NotPositiveDefinite).
     pub fn new(mean: Vec<f64>, covariance: &[f64]) -> Result<Self> {
-        check_location("mean", &mean)?;
+        check_location("Gaussian", "mean", &mean)?;
         let d = mean.len();
         let cov = Spd::new("covariance", d, covariance)?;
         let log_norm = -0.5 * cov.log_det - 0.5 * d as f64 * LN_2PI;
@@ -66,9 +66,9 @@ impl Gaussian {
     /// As [`Gaussian::new`], and [`Error::InvalidParameter`](crate::Error::InvalidParameter)
     /// for a non-positive variance.
     pub fn isotropic(mean: Vec<f64>, variance: f64) -> Result<Self> {
-        positive("variance", variance)?;
+        positive("Gaussian::isotropic", "variance", variance)?;
         let d = mean.len();
-        crate::linalg::check_dim("mean (dimension)", d)?;
+        crate::linalg::check_dim("Gaussian::isotropic", "mean (dimension)", d)?;
         let mut cov = vec![0.0; d * d];
         for i in 0..d {
             cov[i * d + i] = variance;
@@ -82,7 +82,7 @@ impl Gaussian {
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for `dim == 0` or
     /// `dim >` [`MAX_DIM`](crate::linalg::MAX_DIM).
     pub fn standard(dim: usize) -> Result<Self> {
-        crate::linalg::check_dim("dim", dim)?;
+        crate::linalg::check_dim("Gaussian::standard", "dim", dim)?;
         Self::isotropic(vec![0.0; dim], 1.0)
     }
 

@@ -11,8 +11,9 @@ pub use multivariate_student_t::MultivariateStudentT;
 pub use student_t::StudentT;
 
 /// The χ²_ν law used by the Student-t samplers (ν already validated as positive).
-fn chi_squared(dof: f64) -> crate::Result<rand_distr::ChiSquared<f64>> {
+fn chi_squared(owner: &'static str, dof: f64) -> crate::Result<rand_distr::ChiSquared<f64>> {
     rand_distr::ChiSquared::new(dof).map_err(|_| crate::Error::InvalidParameter {
+        owner,
         name: "dof",
         value: dof,
         constraint: "finite and > 0",

@@ -44,8 +44,8 @@ impl MultivariateStudentT {
     /// dof that is not finite and positive; the matrix errors of
     /// [`Gaussian::new`](crate::Gaussian::new) for the scale matrix.
     pub fn new(location: Vec<f64>, scale: &[f64], dof: f64) -> Result<Self> {
-        check_location("location", &location)?;
-        positive("dof", dof)?;
+        check_location("MultivariateStudentT", "location", &location)?;
+        positive("MultivariateStudentT", "dof", dof)?;
         let d = location.len();
         let scale = Spd::new("scale", d, scale)?;
         let df = d as f64;
@@ -53,7 +53,7 @@ impl MultivariateStudentT {
             - Gamma::ln_gamma(0.5 * dof).0
             - 0.5 * df * (dof * std::f64::consts::PI).ln()
             - 0.5 * scale.log_det;
-        let chi2 = super::chi_squared(dof)?;
+        let chi2 = super::chi_squared("MultivariateStudentT", dof)?;
         Ok(Self {
             location,
             scale,

@@ -94,9 +94,10 @@ impl Spd {
 }
 
 /// Validates a location vector.
-pub(crate) fn check_location(name: &'static str, mu: &[f64]) -> Result<()> {
+pub(crate) fn check_location(owner: &'static str, name: &'static str, mu: &[f64]) -> Result<()> {
     if mu.is_empty() {
         return Err(Error::InvalidParameter {
+            owner,
             name,
             value: 0.0,
             constraint: "of dimension >= 1",

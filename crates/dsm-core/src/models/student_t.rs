@@ -43,12 +43,12 @@ impl StudentT {
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for a non-finite location,
     /// or a scale or dof that is not finite and positive.
     pub fn new(location: f64, scale: f64, dof: f64) -> Result<Self> {
-        finite("location", location)?;
-        positive("scale", scale)?;
-        positive("dof", dof)?;
+        finite("StudentT", "location", location)?;
+        positive("StudentT", "scale", scale)?;
+        positive("StudentT", "dof", dof)?;
         let standard = StudentTFunctions::new(dof)?;
         let log_norm = standard.log_pdf_at_zero() - scale.ln();
-        let chi2 = super::chi_squared(dof)?;
+        let chi2 = super::chi_squared("StudentT", dof)?;
         Ok(Self {
             location,
             scale,

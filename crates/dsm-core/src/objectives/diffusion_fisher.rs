@@ -30,9 +30,14 @@ where
     M: Diffusion + ?Sized,
 {
     let d = samples.dim();
-    same_dim("q", d, q.dim())?;
-    same_dim("p", d, p.dim())?;
-    same_dim("diffusion", d, diffusion.dim())?;
+    same_dim("dimension of q", q.dim(), "dimension of the samples", d)?;
+    same_dim("dimension of p", p.dim(), "dimension of the samples", d)?;
+    same_dim(
+        "dimension of the diffusion",
+        diffusion.dim(),
+        "dimension of the samples",
+        d,
+    )?;
     mc::map_samples(
         samples,
         par,

@@ -30,8 +30,13 @@ where
     M: Diffusion + ?Sized,
 {
     let d = samples.dim();
-    same_dim("p", d, p.dim())?;
-    same_dim("diffusion", d, diffusion.dim())?;
+    same_dim("dimension of p", p.dim(), "dimension of the samples", d)?;
+    same_dim(
+        "dimension of the diffusion",
+        diffusion.dim(),
+        "dimension of the samples",
+        d,
+    )?;
     mc::map_samples(
         samples,
         par,

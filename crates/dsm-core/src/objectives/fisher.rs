@@ -26,8 +26,8 @@ where
     P: Score + Sync + ?Sized,
 {
     let d = samples.dim();
-    same_dim("q", d, q.dim())?;
-    same_dim("p", d, p.dim())?;
+    same_dim("dimension of q", q.dim(), "dimension of the samples", d)?;
+    same_dim("dimension of p", p.dim(), "dimension of the samples", d)?;
     mc::map_samples(
         samples,
         par,

@@ -23,7 +23,7 @@ where
     P: Hessian + Sync + ?Sized,
 {
     let d = samples.dim();
-    same_dim("p", d, p.dim())?;
+    same_dim("dimension of p", p.dim(), "dimension of the samples", d)?;
     // Scores a chunk at a time (Score::score_rows_into: one matrix product for a Gaussian),
     // column-major, so that the checks and the norms run along contiguous columns.
     mc::map_sample_chunks(

@@ -87,6 +87,7 @@ pub fn log_normal_hazard(t: f64) -> f64 {
 pub fn central_quantile(delta: f64) -> Result<f64> {
     if !(0.0..0.5).contains(&delta) {
         return Err(Error::InvalidParameter {
+            owner: "central_quantile",
             name: "delta",
             value: delta,
             constraint: "in [0, 1/2)",
@@ -110,6 +111,7 @@ pub fn central_quantile(delta: f64) -> Result<f64> {
 pub fn ndtri_log(log_p: f64) -> Result<f64> {
     if !(log_p <= 0.0) {
         return Err(Error::InvalidParameter {
+            owner: "ndtri_log",
             name: "log_p",
             value: log_p,
             constraint: "<= 0",

@@ -100,9 +100,10 @@ impl StudentTFunctions {
     /// [`Error::InvalidParameter`] for ν not finite or below `f64::MIN_POSITIVE` (the
     /// smallest normal number; ν/2 must not underflow).
     pub fn new(dof: f64) -> Result<Self> {
-        positive("dof", dof)?;
+        positive("StudentTFunctions", "dof", dof)?;
         if dof < f64::MIN_POSITIVE {
             return Err(Error::InvalidParameter {
+                owner: "StudentTFunctions",
                 name: "dof",
                 value: dof,
                 constraint: ">= f64::MIN_POSITIVE (2.2e-308)",
@@ -190,6 +191,7 @@ impl StudentTFunctions {
     pub fn upper_tail(&self, z: f64) -> Result<StudentTTail> {
         if !(z >= 0.0) {
             return Err(Error::InvalidParameter {
+                owner: "StudentTFunctions::upper_tail",
                 name: "z",
                 value: z,
                 constraint: ">= 0 (the upper tail)",
@@ -274,6 +276,7 @@ impl StudentTFunctions {
     pub fn central(&self, z: f64) -> Result<f64> {
         if !self.is_central(z) {
             return Err(Error::InvalidParameter {
+                owner: "StudentTFunctions::central",
                 name: "z",
                 value: z,
                 constraint: "in the central region (z f(0) <= 0.2, z^2/(nu + z^2) <= 1/2)",
@@ -321,6 +324,7 @@ impl StudentTFunctions {
     pub fn quantile_central(&self, delta: f64) -> Result<f64> {
         if !(0.0..=CENTRAL_QUANTILE_LIMIT).contains(&delta) {
             return Err(Error::InvalidParameter {
+                owner: "StudentTFunctions::quantile_central",
                 name: "delta",
                 value: delta,
                 constraint: "in [0, 0.19]",
@@ -430,6 +434,7 @@ impl StudentTFunctions {
         let half = -LN_2;
         if !(log_sf <= half) {
             return Err(Error::InvalidParameter {
+                owner: "StudentTFunctions::quantile_log_sf",
                 name: "log_sf",
                 value: log_sf,
                 constraint: "<= -ln 2 (the upper tail)",

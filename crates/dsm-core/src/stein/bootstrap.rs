@@ -230,6 +230,7 @@ impl KsdTest {
             && !(flip_probability > 0.0 && flip_probability < 1.0)
         {
             return Err(Error::InvalidParameter {
+                owner: "KsdTest",
                 name: "flip_probability",
                 value: flip_probability,
                 constraint: "in (0, 1)",
@@ -251,6 +252,7 @@ impl KsdTest {
     pub fn with_replicates(mut self, replicates: usize) -> Result<Self> {
         if replicates == 0 {
             return Err(Error::InvalidParameter {
+                owner: "KsdTest::with_replicates",
                 name: "replicates",
                 value: 0.0,
                 constraint: ">= 1",
@@ -267,6 +269,7 @@ impl KsdTest {
     pub fn with_level(mut self, level: f64) -> Result<Self> {
         if !(level > 0.0 && level < 1.0) {
             return Err(Error::InvalidParameter {
+                owner: "KsdTest::with_level",
                 name: "level",
                 value: level,
                 constraint: "in (0, 1)",
@@ -352,9 +355,10 @@ impl KsdTest {
         let n = samples.n();
         if n == 0 || weights.is_empty() || !weights.len().is_multiple_of(n) {
             return Err(Error::DimensionMismatch {
-                what: "bootstrap weights (a positive multiple of n)",
-                expected: n.max(1),
+                what: "number of bootstrap weights",
                 got: weights.len(),
+                against: "a positive multiple of the number of samples",
+                expected: n.max(1),
             });
         }
         if let Some(index) = weights.iter().position(|w| !w.is_finite()) {

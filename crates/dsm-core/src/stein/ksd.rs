@@ -65,7 +65,12 @@ impl<K: Kernel> SteinKernel for Ksd<K> {
         P: Score + Sync + ?Sized,
     {
         let d = samples.dim();
-        same_dim("model", d, model.dim())?;
+        same_dim(
+            "dimension of the model",
+            model.dim(),
+            "dimension of the samples",
+            d,
+        )?;
         check_kernel_dim(&self.kernel, d)?;
         check_table_size(samples.n(), d)?;
         let data = mc::map_rows(
@@ -124,6 +129,7 @@ impl<K: Kernel, M: Diffusion> DiffusionKsd<K, M> {
     pub fn new(kernel: K, diffusion: M, estimator: Estimator) -> Result<Self> {
         if diffusion.dim() == 0 {
             return Err(Error::InvalidParameter {
+                owner: "DiffusionKsd",
                 name: "diffusion dimension",
                 value: 0.0,
                 constraint: ">= 1",
@@ -169,8 +175,18 @@ impl<K: Kernel, M: Diffusion> SteinKernel for DiffusionKsd<K, M> {
         P: Score + Sync + ?Sized,
     {
         let d = samples.dim();
-        same_dim("model", d, model.dim())?;
-        same_dim("diffusion", d, self.diffusion.dim())?;
+        same_dim(
+            "dimension of the model",
+            model.dim(),
+            "dimension of the samples",
+            d,
+        )?;
+        same_dim(
+            "dimension of the diffusion",
+            self.diffusion.dim(),
+            "dimension of the samples",
+            d,
+        )?;
         check_kernel_dim(&self.kernel, d)?;
         let stride = check_table_size(samples.n(), d + d * d)?;
         let data = mc::map_rows(
@@ -338,7 +354,7 @@ fn check_table_size(n: usize, stride: usize) -> Result<usize> {
 /// Checks a kernel's own dimension (if it has one) against the samples'.
 fn check_kernel_dim<K: Kernel>(kernel: &K, d: usize) -> Result<()> {
     match kernel.dim() {
-        Some(k) => same_dim("kernel", d, k),
+        Some(k) => same_dim("dimension of the kernel", k, "dimension of the samples", d),
         None => Ok(()),
     }
 }

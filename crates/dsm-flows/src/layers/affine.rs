@@ -30,18 +30,19 @@ impl Affine {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for d = 0; [`Error::DimensionMismatch`] for wrong sizes;
-    /// [`Error::NonFiniteMatrix`] for a non-finite entry; [`Error::SingularJacobian`] when A
-    /// is singular (the map would not be invertible).
+    /// [`Error::NonFiniteMatrix`] for a non-finite entry; [`Error::Singular`] (with its
+    /// reciprocal condition number) when A is singular (the map would not be invertible).
     pub fn new(dim: usize, a: Vec<f64>, shift: Vec<f64>) -> Result<Self> {
         if dim == 0 {
             return Err(Error::InvalidParameter {
+                owner: "Affine",
                 name: "dim",
                 value: 0.0,
                 constraint: ">= 1",
             });
         }
-        same_dim("affine matrix entries (d²)", dim * dim, a.len())?;
-        same_dim("affine shift", dim, shift.len())?;
+        same_dim("number of entries of a", a.len(), "dim²", dim * dim)?;
+        same_dim("length of shift", shift.len(), "dim", dim)?;
         if let Some(pos) = a.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFiniteMatrix {
                 name: "a",

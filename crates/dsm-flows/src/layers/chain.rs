@@ -43,14 +43,23 @@ impl<F: Flow> Chain<F> {
     pub fn new(layers: Vec<F>) -> Result<Self> {
         let Some(first) = layers.first() else {
             return Err(Error::InvalidParameter {
+                owner: "Chain",
                 name: "layers",
                 value: 0.0,
                 constraint: "at least one layer",
             });
         };
         let d = first.dim();
+        let mut offset = 0;
         for l in &layers {
-            same_dim("chained layer", d, l.dim())?;
+            same_dim(
+                "dimension of this layer",
+                l.dim(),
+                "dimension of the first layer",
+                d,
+            )
+            .map_err(|e| crate::flow::offset_layer(e, offset))?;
+            offset += l.layer_count();
         }
         Ok(Self { layers })
     }

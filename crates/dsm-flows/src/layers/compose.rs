@@ -14,8 +14,9 @@ use dsm_core::{Result, Scalar};
 ///
 /// [`Chain`](crate::Chain) holds layers of one type; `Compose` joins flows of different
 /// types, a user's own among them (build it with [`Flow::then`] or [`Chain::then`](crate::Chain::then)).
-/// Layer indices in [`Error::NonFiniteLayerOutput`](dsm_core::Error::NonFiniteLayerOutput)
-/// run across both parts: B's first layer is numbered [`Flow::layer_count`] of A.
+/// A part's errors come wrapped in [`Error::InLayer`](dsm_core::Error::InLayer) (or as
+/// [`Error::NonFiniteLayerOutput`](dsm_core::Error::NonFiniteLayerOutput)) with layer indices
+/// that run across both parts: B's first layer is numbered [`Flow::layer_count`] of A.
 ///
 /// # Examples
 /// ```
@@ -63,7 +64,12 @@ impl<A: Flow, B: Flow> Compose<A, B> {
     /// [`Error::DimensionMismatch`](dsm_core::Error::DimensionMismatch) when they differ in
     /// dimension.
     pub fn new(first: A, second: B) -> Result<Self> {
-        same_dim("composed flow", first.dim(), second.dim())?;
+        same_dim(
+            "dimension of the second flow",
+            second.dim(),
+            "dimension of the first flow",
+            first.dim(),
+        )?;
         Ok(Self { first, second })
     }
 
@@ -100,7 +106,9 @@ impl<A: Flow, B: Flow> Flow for Compose<A, B> {
         self.second
             .try_inverse_into(y, &mut mid)
             .map_err(|e| offset_layer(e, self.first.layer_count()))?;
-        self.first.try_inverse_into(&mid, x)
+        self.first
+            .try_inverse_into(&mid, x)
+            .map_err(|e| offset_layer(e, 0))
     }
 
     fn layer_count(&self) -> usize {
@@ -115,7 +123,9 @@ impl<A: Flow, B: Flow> Flow for Compose<A, B> {
     fn try_transform_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
         check_point(self.dim(), x, y.len())?;
         let mut mid = vec![0.0; x.len()];
-        self.first.try_transform_into(x, &mut mid)?;
+        self.first
+            .try_transform_into(x, &mut mid)
+            .map_err(|e| offset_layer(e, 0))?;
         self.second
             .try_transform_into(&mid, y)
             .map_err(|e| offset_layer(e, self.first.layer_count()))
@@ -124,7 +134,10 @@ impl<A: Flow, B: Flow> Flow for Compose<A, B> {
     fn forward_into(&self, x: &[f64], y: &mut [f64]) -> Result<f64> {
         check_point(self.dim(), x, y.len())?;
         let mut mid = vec![0.0; x.len()];
-        let a = self.first.forward_into(x, &mut mid)?;
+        let a = self
+            .first
+            .forward_into(x, &mut mid)
+            .map_err(|e| offset_layer(e, 0))?;
         let b = self
             .second
             .forward_into(&mid, y)
@@ -139,7 +152,10 @@ impl<A: Flow, B: Flow> Flow for Compose<A, B> {
             .second
             .inverse_into(y, &mut mid)
             .map_err(|e| offset_layer(e, self.first.layer_count()))?;
-        let a = self.first.inverse_into(&mid, x)?;
+        let a = self
+            .first
+            .inverse_into(&mid, x)
+            .map_err(|e| offset_layer(e, 0))?;
         crate::layers::elementwise::finite_log_det(a + b)
     }
 }

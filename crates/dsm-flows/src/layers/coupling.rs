@@ -70,6 +70,7 @@ impl AffineCoupling {
     ) -> Result<Self> {
         if dim < 2 {
             return Err(Error::InvalidParameter {
+                owner: "AffineCoupling",
                 name: "dim",
                 value: dim as f64,
                 constraint: ">= 2 for a coupling layer",
@@ -77,6 +78,7 @@ impl AffineCoupling {
         }
         if hidden == 0 {
             return Err(Error::InvalidParameter {
+                owner: "AffineCoupling",
                 name: "hidden",
                 value: 0.0,
                 constraint: ">= 1",
@@ -89,12 +91,27 @@ impl AffineCoupling {
             ((dim - k..dim).collect(), (0..dim - k).collect())
         };
         let (na, nb) = (cond.len(), out.len());
-        same_dim("coupling w1", hidden * na, w.w1.len())?;
-        same_dim("coupling b1", hidden, w.b1.len())?;
-        same_dim("coupling ws", nb * hidden, w.ws.len())?;
-        same_dim("coupling bs", nb, w.bs.len())?;
-        same_dim("coupling wt", nb * hidden, w.wt.len())?;
-        same_dim("coupling bt", nb, w.bt.len())?;
+        same_dim(
+            "length of w1",
+            w.w1.len(),
+            "hidden × conditioning coordinates",
+            hidden * na,
+        )?;
+        same_dim("length of b1", w.b1.len(), "hidden", hidden)?;
+        same_dim(
+            "length of ws",
+            w.ws.len(),
+            "transformed coordinates × hidden",
+            nb * hidden,
+        )?;
+        same_dim("length of bs", w.bs.len(), "transformed coordinates", nb)?;
+        same_dim(
+            "length of wt",
+            w.wt.len(),
+            "transformed coordinates × hidden",
+            nb * hidden,
+        )?;
+        same_dim("length of bt", w.bt.len(), "transformed coordinates", nb)?;
         for v in
             w.w1.iter()
                 .chain(&w.b1)
@@ -103,7 +120,7 @@ impl AffineCoupling {
                 .chain(&w.wt)
                 .chain(&w.bt)
         {
-            dsm_core::validate::finite("coupling weight", *v)?;
+            dsm_core::validate::finite("AffineCoupling", "coupling weight", *v)?;
         }
         Ok(Self {
             dim,
@@ -131,7 +148,7 @@ impl AffineCoupling {
         scale: f64,
         seed: u64,
     ) -> Result<Self> {
-        dsm_core::validate::finite("scale", scale)?;
+        dsm_core::validate::finite("AffineCoupling::seeded", "scale", scale)?;
         let k = dim / 2;
         let (na, nb) = (k, dim - k);
         let mut state = seed;

@@ -26,7 +26,10 @@ pub(crate) fn finite_log_det(value: f64) -> Result<f64> {
     if value.is_finite() {
         Ok(value)
     } else {
-        Err(Error::SingularJacobian { index: 0 })
+        Err(Error::SingularJacobian {
+            index: 0,
+            rcond: 0.0,
+        })
     }
 }
 
@@ -108,6 +111,7 @@ impl<M: ScalarMap> Elementwise<M> {
     pub fn new(maps: Vec<M>) -> Result<Self> {
         if maps.is_empty() {
             return Err(Error::InvalidParameter {
+                owner: "Elementwise",
                 name: "maps",
                 value: 0.0,
                 constraint: "at least one map",

@@ -56,8 +56,8 @@ impl GaussianFlow {
     /// [`Error::InvalidParameter`](dsm_core::Error::InvalidParameter) for a non-finite
     /// location or a scale or dof that is not finite and positive.
     pub fn new(location: f64, scale: f64, dof: f64) -> Result<Self> {
-        finite("location", location)?;
-        positive("scale", scale)?;
+        finite("GaussianFlow", "location", location)?;
+        positive("GaussianFlow", "scale", scale)?;
         let student = StudentTFunctions::new(dof)?;
         Ok(Self {
             location,

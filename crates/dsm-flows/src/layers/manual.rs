@@ -37,9 +37,9 @@ impl ManualFlow {
     /// [`Error::InvalidParameter`](dsm_core::Error::InvalidParameter) for a non-finite
     /// location or a scale or dof that is not finite and positive.
     pub fn new(location: f64, scale: f64, dof: f64) -> Result<Self> {
-        finite("location", location)?;
-        positive("scale", scale)?;
-        positive("dof", dof)?;
+        finite("ManualFlow", "location", location)?;
+        positive("ManualFlow", "scale", scale)?;
+        positive("ManualFlow", "dof", dof)?;
         Ok(Self {
             location,
             width: dof.sqrt() * scale,

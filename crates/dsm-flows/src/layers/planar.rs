@@ -41,19 +41,21 @@ impl Planar {
     pub fn new(u: Vec<f64>, w: Vec<f64>, b: f64) -> Result<Self> {
         if u.is_empty() {
             return Err(Error::InvalidParameter {
+                owner: "Planar",
                 name: "u",
                 value: 0.0,
                 constraint: "non-empty",
             });
         }
-        same_dim("planar w", u.len(), w.len())?;
+        same_dim("length of w", w.len(), "length of u", u.len())?;
         for v in u.iter().chain(&w) {
-            finite("planar u, w", *v)?;
+            finite("Planar", "planar u, w", *v)?;
         }
-        finite("b", b)?;
+        finite("Planar", "b", b)?;
         let wu: f64 = w.iter().zip(&u).map(|(a, b)| a * b).sum();
         if !(wu > -1.0) {
             return Err(Error::InvalidParameter {
+                owner: "Planar",
                 name: "wᵀu",
                 value: wu,
                 constraint: "> -1 (invertibility)",

@@ -41,18 +41,20 @@ impl Radial {
     pub fn new(centre: Vec<f64>, alpha: f64, beta: f64) -> Result<Self> {
         if centre.is_empty() {
             return Err(Error::InvalidParameter {
+                owner: "Radial",
                 name: "centre",
                 value: 0.0,
                 constraint: "non-empty",
             });
         }
         for v in &centre {
-            finite("centre", *v)?;
+            finite("Radial", "centre", *v)?;
         }
-        positive("alpha", alpha)?;
-        finite("beta", beta)?;
+        positive("Radial", "alpha", alpha)?;
+        finite("Radial", "beta", beta)?;
         if !(beta > -alpha) {
             return Err(Error::InvalidParameter {
+                owner: "Radial",
                 name: "beta",
                 value: beta,
                 constraint: "> -alpha (invertibility)",
@@ -104,7 +106,10 @@ impl Flow for Radial {
         };
         let scale = 1.0 / (1.0 + self.beta / (a + r));
         if !scale.is_finite() {
-            return Err(Error::SingularJacobian { index: 0 });
+            return Err(Error::SingularJacobian {
+                index: 0,
+                rcond: 0.0,
+            });
         }
         for ((xi, yi), ci) in x.iter_mut().zip(y).zip(&self.centre) {
             *xi = ci + (yi - ci) * scale;

@@ -35,8 +35,8 @@ impl SinhArcsinh {
     /// [`Error::InvalidParameter`](dsm_core::Error::InvalidParameter) for a non-finite ε or a
     /// δ that is not finite and positive.
     pub fn new(skew: f64, tail: f64) -> Result<Self> {
-        finite("skew", skew)?;
-        positive("tail", tail)?;
+        finite("SinhArcsinh", "skew", skew)?;
+        positive("SinhArcsinh", "tail", tail)?;
         Ok(Self { skew, tail })
     }
 }
