@@ -1,7 +1,7 @@
 """Reference implementations for `cargo xtask bench-compare` (dsm-bench).
 
 Usage: python compare.py WORKLOAD DATA N D REPEATS
-  WORKLOAD  ksd_v_imq | sm_gaussian
+  WORKLOAD  ksd_v_imq | sm_gaussian | dsm_gaussian_flow | dksd_gaussian_flow
   DATA      raw little-endian float64, row-major N x D (written by the Rust harness)
 Prints one JSON object: {"numpy_s", "numpy_value", "jax_s", "jax_value", "torch_s", "torch_value"}
 with null where a reference is not installed (JAX and PyTorch are optional; a message on stderr
@@ -9,6 +9,15 @@ says which are missing). Times are medians of REPEATS runs after a warm-up.
 
 The KSD references are written the way a careful numpy user would: Gram-matrix products in row
 blocks (no n x n temporaries beyond one block), float64 throughout.
+
+The flow workloads (the paper's main path): the model is the multivariate t with location
+FLOW_LOCATION * 1, identity scale and nu = FLOW_DOF (in 1-D the Student-t), the diffusion is
+m = 1/T' with T = Phi^-1 o F_nu the Gaussian flow of St(FLOW_LOCATION, 1, FLOW_DOF) on each
+coordinate. numpy uses scipy's stdtr / ndtri and the closed forms T' = p/phi(T),
+T'' = T'(s + T T'); JAX is written as a JAX user would: T from betainc and ndtri on the far-side
+tail, and T', A' = (1/T'^2)', the score and the Hessian diagonal by jax.grad / jax.hessian, under
+jit and vmap. (JAX's betainc is a float64 continued fraction; far in the tails its relative error
+grows, which the value agreement of the row would show.)
 """
 import json
 import sys
@@ -61,6 +70,71 @@ def sm_gaussian_numpy(x):
     return float(np.mean(np.einsum("ij,ij->i", s, s)) - 2.0 * np.trace(prec))
 
 
+FLOW_DOF = 10.0
+FLOW_LOCATION = 0.3
+
+
+def flow_parts_numpy(x):
+    """Per coordinate: m = 1/T', m' = -T''/T'^2, A = m^2, A' = 2 m m'; and the model's score s and
+    Hessian diagonal (multivariate t, identity scale)."""
+    from scipy import special
+    nu, mu = FLOW_DOF, FLOW_LOCATION
+    n, d = x.shape
+    z = x - mu
+    az = np.abs(z)
+    tail = special.stdtr(nu, -az)  # far-side tail sf(|z|)
+    t = np.sign(z) * -special.ndtri(tail)
+    log_t_pdf = (special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
+                 - (nu + 1) / 2 * np.log1p(z * z / nu))
+    log_phi = -0.5 * t * t - 0.5 * np.log(2 * np.pi)
+    t1 = np.exp(log_t_pdf - log_phi)
+    s1 = -(nu + 1) * z / (nu + z * z)  # score of the 1-D flow's Student-t
+    t2 = t1 * (s1 + t * t1)
+    m = 1.0 / t1
+    dm = -t2 / (t1 * t1)
+    r2 = np.einsum("ij,ij->i", z, z)
+    c = (nu + d) / (nu + r2)
+    s = -c[:, None] * z
+    h_diag = -c[:, None] + 2.0 * (c * c / (nu + d))[:, None] * z * z
+    return m, dm, s, h_diag
+
+
+def dsm_gaussian_flow_numpy(x):
+    m, dm, s, h = flow_parts_numpy(x)
+    a, da = m * m, 2.0 * m * dm
+    return float(np.mean(np.sum(a * s * s + 2.0 * (da * s + a * h), axis=1)))
+
+
+def dksd_blocks(xp, x, m, b, block, k0_block):
+    n = x.shape[0]
+    total = 0.0
+    for lo in range(0, n, block):
+        total += k0_block(x[lo:lo + block], x, m[lo:lo + block], m, b[lo:lo + block], b)
+    return total / (n * n)
+
+
+def dksd_k0_block_numpy(xi, xj, mi, mj, bi, bj):
+    r = xi[:, None, :] - xj[None, :, :]
+    u = np.sum(r * r, axis=2)
+    q = 1.0 + u
+    phi = 1.0 / np.sqrt(q)
+    d1 = -0.5 * phi / q
+    d2 = -1.5 * d1 / q
+    vx = mi[:, None, :] * r
+    vy = mj[None, :, :] * r
+    dot = bi @ bj.T
+    cross = np.sum(bj[None, :, :] * vx, axis=2) - np.sum(bi[:, None, :] * vy, axis=2)
+    frob = mi @ mj.T
+    vv = np.sum(vx * vy, axis=2)
+    return float(np.sum(phi * dot + 2.0 * d1 * cross - 2.0 * d1 * frob - 4.0 * d2 * vv))
+
+
+def dksd_gaussian_flow_numpy(x):
+    m, dm, s, _ = flow_parts_numpy(x)
+    b = m * s + dm  # b = m^T s + div m, m diagonal
+    return dksd_blocks(np, x, m, b, 256, dksd_k0_block_numpy)
+
+
 def jax_refs():
     try:
         import jax
@@ -102,7 +176,75 @@ def jax_refs():
     def sm(x):
         return float(jax.block_until_ready(sm_jit(jnp.asarray(x))))
 
-    return {"ksd_v_imq": ksd, "sm_gaussian": sm}
+    from jax.scipy.special import betainc, ndtri
+
+    nu, mu = FLOW_DOF, FLOW_LOCATION
+
+    def flow_t(xk):
+        z = xk - mu
+        tail = 0.5 * betainc(nu / 2, 0.5, nu / (nu + z * z))  # sf(|z|), the far-side tail
+        return jnp.sign(z) * -ndtri(tail)
+
+    def m_of(xk):
+        return 1.0 / jax.grad(flow_t)(xk)
+
+    def a_of(xk):
+        return m_of(xk) ** 2
+
+    def log_p(x):
+        d = x.shape[0]
+        z = x - mu
+        return -(nu + d) / 2 * jnp.log1p(jnp.dot(z, z) / nu)
+
+    def dsm_point(x):
+        a = jax.vmap(a_of)(x)
+        da = jax.vmap(jax.grad(a_of))(x)
+        s = jax.grad(log_p)(x)
+        h = jnp.diag(jax.hessian(log_p)(x))
+        return jnp.sum(a * s * s + 2.0 * (da * s + a * h))
+
+    dsm_jit = jax.jit(lambda x: jnp.mean(jax.vmap(dsm_point)(x)))
+
+    def dsm_flow(x):
+        return float(jax.block_until_ready(dsm_jit(jnp.asarray(x))))
+
+    def point_table(x):
+        m = jax.vmap(jax.vmap(m_of))(x)
+        dm = jax.vmap(jax.vmap(jax.grad(m_of)))(x)
+        s = jax.vmap(jax.grad(log_p))(x)
+        return m, m * s + dm
+
+    table_jit = jax.jit(point_table)
+
+    def k0_block(xi, xj, mi, mj, bi, bj):
+        r = xi[:, None, :] - xj[None, :, :]
+        u = jnp.sum(r * r, axis=2)
+        q = 1.0 + u
+        phi = 1.0 / jnp.sqrt(q)
+        d1 = -0.5 * phi / q
+        d2 = -1.5 * d1 / q
+        vx = mi[:, None, :] * r
+        vy = mj[None, :, :] * r
+        dot = bi @ bj.T
+        cross = jnp.sum(bj[None, :, :] * vx, axis=2) - jnp.sum(bi[:, None, :] * vy, axis=2)
+        frob = mi @ mj.T
+        vv = jnp.sum(vx * vy, axis=2)
+        return jnp.sum(phi * dot + 2.0 * d1 * cross - 2.0 * d1 * frob - 4.0 * d2 * vv)
+
+    k0_jit = jax.jit(k0_block)
+
+    def dksd_flow(x):
+        x = jnp.asarray(x)
+        m, b = table_jit(x)
+        n = x.shape[0]
+        total = 0.0
+        block = 256
+        for lo in range(0, n, block):
+            total = total + k0_jit(x[lo:lo + block], x, m[lo:lo + block], m, b[lo:lo + block], b)
+        return float(jax.block_until_ready(total)) / (n * n)
+
+    return {"ksd_v_imq": ksd, "sm_gaussian": sm, "dsm_gaussian_flow": dsm_flow,
+            "dksd_gaussian_flow": dksd_flow}
 
 
 def torch_refs():
@@ -147,7 +289,9 @@ def torch_refs():
 def main():
     workload, path, n, d, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     x = np.fromfile(path, dtype="<f8").reshape(n, d)
-    f = {"ksd_v_imq": ksd_v_imq_numpy, "sm_gaussian": sm_gaussian_numpy}[workload]
+    f = {"ksd_v_imq": ksd_v_imq_numpy, "sm_gaussian": sm_gaussian_numpy,
+         "dsm_gaussian_flow": dsm_gaussian_flow_numpy,
+         "dksd_gaussian_flow": dksd_gaussian_flow_numpy}[workload]
     out = {"numpy_s": median_time(lambda: f(x), repeats), "numpy_value": float(f(x)),
            "jax_s": None, "jax_value": None, "torch_s": None, "torch_value": None}
     optional = (
@@ -159,7 +303,9 @@ def main():
         if refs is None:
             print(missing, file=sys.stderr)
             continue
-        g = refs[workload]
+        g = refs.get(workload)
+        if g is None:
+            continue
         out[key + "_s"] = median_time(lambda: g(x), repeats)
         out[key + "_value"] = g(x)
     print(json.dumps(out))

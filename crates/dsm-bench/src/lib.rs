@@ -19,8 +19,16 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use dsm_core::{
-    Estimator, Gaussian, Imq, Ksd, Par, Result, Sampler, Samples, SteinKernel, score_matching_loss,
+    DiffusionKsd, Estimator, Gaussian, Imq, Ksd, MultivariateStudentT, Par, Result, Sampler,
+    Samples, SteinKernel, StudentT, diffusion_score_matching_loss, score_matching_loss,
 };
+use dsm_flows::{Elementwise, FlowDiffusion, GaussianFlow};
+
+/// Degrees of freedom of the flow workloads (the paper's Student-t).
+pub const FLOW_DOF: f64 = 10.0;
+/// Location of the model (and of its Gaussian flow) in the flow workloads; the data are
+/// centred at 0, so the model is misspecified by this shift.
+pub const FLOW_LOCATION: f64 = 0.3;
 
 /// Median wall time in seconds of `runs` calls of `f` (after one warm-up call).
 pub fn median_seconds(runs: usize, mut f: impl FnMut()) -> f64 {
@@ -61,6 +69,74 @@ pub fn ksd_v_imq(xs: &Samples, par: Par) -> Result<f64> {
 /// As [`score_matching_loss`].
 pub fn sm_gaussian(xs: &Samples, par: Par) -> Result<f64> {
     Ok(score_matching_loss(&Gaussian::standard(xs.dim())?, xs, par)?.value)
+}
+
+/// The tolerance JAX's value is held to on the flow workloads: its float64 `betainc` (a
+/// continued fraction) loses relative accuracy in the Student-t tails, so its flow values
+/// differ from scipy's and dsm's by up to about 1e-7 (measured: 8e-8 on the DKSD at
+/// n = 500, d = 2), while numpy/scipy agree with dsm to 1e-10.
+pub const JAX_FLOW_TOLERANCE: f64 = 1e-6;
+
+/// Seeded Student-t data (ν = [`FLOW_DOF`], location 0, scale 1), n × d with independent
+/// coordinates.
+///
+/// # Errors
+/// Invalid sizes.
+pub fn student_t_data(n: usize, d: usize, seed: u64) -> Result<Samples> {
+    let scalars = StudentT::new(0.0, 1.0, FLOW_DOF)?.sample_n(n * d, seed, Par::rayon(0))?;
+    Samples::new(scalars.as_slice().to_vec(), d)
+}
+
+/// The Gaussian flow Φ⁻¹∘F_ν of St([`FLOW_LOCATION`], 1, [`FLOW_DOF`]) on each of d
+/// coordinates, as a diffusion m = J⁻¹.
+///
+/// # Errors
+/// `d == 0`.
+pub fn gaussian_flow_diffusion(d: usize) -> Result<FlowDiffusion<Elementwise<GaussianFlow>>> {
+    let t = GaussianFlow::new(FLOW_LOCATION, 1.0, FLOW_DOF)?;
+    Ok(FlowDiffusion::new(Elementwise::uniform(t, d)?))
+}
+
+/// The model of the flow workloads in d dimensions: the multivariate t with location
+/// [`FLOW_LOCATION`]·1, identity scale and ν = [`FLOW_DOF`] (in one dimension, the Student-t
+/// St([`FLOW_LOCATION`], 1, [`FLOW_DOF`])).
+///
+/// # Errors
+/// `d == 0`.
+pub fn flow_model(d: usize) -> Result<MultivariateStudentT> {
+    let mut scale = vec![0.0; d * d];
+    for i in 0..d {
+        scale[i * d + i] = 1.0;
+    }
+    MultivariateStudentT::new(vec![FLOW_LOCATION; d], &scale, FLOW_DOF)
+}
+
+/// The `dsm_gaussian_flow` workload: the DSM loss (docs/math.md eq. 6) of [`flow_model`] with
+/// the [`gaussian_flow_diffusion`], in the samples' dimension (the paper's main path in 1-D).
+///
+/// # Errors
+/// As [`diffusion_score_matching_loss`].
+pub fn dsm_gaussian_flow(xs: &Samples, par: Par) -> Result<f64> {
+    let d = xs.dim();
+    let m = gaussian_flow_diffusion(d)?;
+    let value = if d == 1 {
+        let p = StudentT::new(FLOW_LOCATION, 1.0, FLOW_DOF)?;
+        diffusion_score_matching_loss(&p, &m, xs, par)?.value
+    } else {
+        diffusion_score_matching_loss(&flow_model(d)?, &m, xs, par)?.value
+    };
+    Ok(value)
+}
+
+/// The `dksd_gaussian_flow` workload: the DKSD² V-statistic (IMQ c = 1, β = −½) of
+/// [`flow_model`] with the [`gaussian_flow_diffusion`].
+///
+/// # Errors
+/// As [`SteinKernel::estimate`] on a [`DiffusionKsd`].
+pub fn dksd_gaussian_flow(xs: &Samples, par: Par) -> Result<f64> {
+    let d = xs.dim();
+    let dksd = DiffusionKsd::new(Imq::default(), gaussian_flow_diffusion(d)?, Estimator::V)?;
+    Ok(dksd.estimate(&flow_model(d)?, xs, par)?.value)
 }
 
 /// Floating-point operations per pair of the Langevin IMQ Stein kernel in d dimensions as

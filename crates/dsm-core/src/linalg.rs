@@ -201,6 +201,141 @@ pub fn invert_into(a: &[f64], d: usize, inv: &mut [f64]) -> Result<f64> {
     Ok(e.log_abs_det())
 }
 
+/// Largest d for which [`invert_in_scratch`] inverts in caller-owned scratch (no heap
+/// allocation); larger matrices go through faer's LU ([`invert_into`]).
+pub const SMALL_DIM: usize = 16;
+
+/// Scratch length [`invert_in_scratch`] needs for a d × d matrix: d² + 2d.
+pub const fn inverse_scratch_len(d: usize) -> usize {
+    d * d + 2 * d
+}
+
+/// A⁻¹ of a row-major d × d matrix into `inv`, with the same equilibration and the same
+/// conditioning rule as [`invert_into`] (module docs, docs/math.md eq. 1.2), working in
+/// `work` (at least [`inverse_scratch_len`]`(d)` values) so that the per-point paths of the
+/// objectives allocate nothing.
+///
+/// For d ≤ [`SMALL_DIM`] the equilibrated B is inverted by Gauss–Jordan elimination with
+/// partial pivoting, written here because faer's owned LU allocates its factors on every call
+/// (its results agree with [`invert_into`] to rounding); larger d calls [`invert_into`].
+///
+/// # Errors
+/// As [`invert_into`]; [`Error::DimensionMismatch`] when `work` is too short.
+///
+/// # Examples
+/// ```
+/// use dsm_core::linalg::{invert_in_scratch, inverse_scratch_len};
+/// let a = [4.0, 1.0, 2.0, 3.0];
+/// let (mut inv, mut work) = ([0.0; 4], vec![0.0; inverse_scratch_len(2)]);
+/// invert_in_scratch(&a, 2, &mut inv, &mut work)?;
+/// let expected = [0.3, -0.1, -0.2, 0.4];
+/// assert!(inv.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-15));
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+pub fn invert_in_scratch(a: &[f64], d: usize, inv: &mut [f64], work: &mut [f64]) -> Result<()> {
+    check_square("matrix", a, d)?;
+    crate::error::same_dim(
+        "number of entries of the inverse buffer",
+        inv.len(),
+        "d²",
+        d * d,
+    )?;
+    if d > SMALL_DIM {
+        return invert_into(a, d, inv).map(|_| ());
+    }
+    if work.len() < inverse_scratch_len(d) {
+        return Err(Error::DimensionMismatch {
+            what: "length of the scratch",
+            got: work.len(),
+            against: "d² + 2d",
+            expected: inverse_scratch_len(d),
+        });
+    }
+    let singular = |rcond| Error::Singular {
+        name: "matrix",
+        rcond,
+    };
+    let (b, rest) = work.split_at_mut(d * d);
+    let (rows, rest) = rest.split_at_mut(d);
+    let cols = &mut rest[..d];
+    for (i, r) in rows.iter_mut().enumerate() {
+        let max = a[i * d..(i + 1) * d]
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        if max == 0.0 {
+            return Err(singular(0.0));
+        }
+        *r = power_of_two_below(max);
+    }
+    for (j, c) in cols.iter_mut().enumerate() {
+        let max = (0..d).fold(0.0f64, |m, i| m.max((a[i * d + j] / rows[i]).abs()));
+        if max == 0.0 {
+            return Err(singular(0.0));
+        }
+        *c = power_of_two_below(max);
+    }
+    for i in 0..d {
+        for j in 0..d {
+            b[i * d + j] = a[i * d + j] / rows[i] / cols[j];
+        }
+    }
+    let norm1 = (0..d)
+        .map(|j| (0..d).map(|i| b[i * d + j].abs()).sum::<f64>())
+        .fold(0.0, f64::max);
+    inv.fill(0.0);
+    for i in 0..d {
+        inv[i * d + i] = 1.0;
+    }
+    // Gauss–Jordan on [B | I] with partial pivoting: B becomes I, the right half B⁻¹.
+    for k in 0..d {
+        let p = (k..d)
+            .max_by(|&x, &y| b[x * d + k].abs().total_cmp(&b[y * d + k].abs()))
+            .unwrap_or(k);
+        let pivot = b[p * d + k];
+        if pivot == 0.0 {
+            return Err(singular(0.0));
+        }
+        if p != k {
+            for j in 0..d {
+                b.swap(p * d + j, k * d + j);
+                inv.swap(p * d + j, k * d + j);
+            }
+        }
+        for j in 0..d {
+            b[k * d + j] /= pivot;
+            inv[k * d + j] /= pivot;
+        }
+        for i in 0..d {
+            let f = b[i * d + k];
+            if i == k || f == 0.0 {
+                continue;
+            }
+            for j in 0..d {
+                b[i * d + j] -= f * b[k * d + j];
+                inv[i * d + j] -= f * inv[k * d + j];
+            }
+        }
+    }
+    let norm_inv = (0..d)
+        .map(|j| (0..d).map(|i| inv[i * d + j].abs()).sum::<f64>())
+        .fold(0.0, f64::max);
+    let rcond = 1.0 / (norm1 * norm_inv);
+    let rcond = if rcond.is_finite() { rcond } else { 0.0 };
+    if !(rcond >= MIN_RCOND) {
+        return Err(singular(rcond));
+    }
+    // A⁻¹ = C⁻¹ B⁻¹ R⁻¹.
+    for i in 0..d {
+        for j in 0..d {
+            inv[i * d + j] = inv[i * d + j] / cols[i] / rows[j];
+        }
+    }
+    if inv.iter().any(|v| !v.is_finite()) {
+        return Err(singular(0.0));
+    }
+    Ok(())
+}
+
 /// The Cholesky factorisation G = L Lᵀ of a symmetric positive-definite row-major matrix:
 /// writes L (lower, row-major, zeros above) and, if given, G⁻¹ (symmetrised); returns
 /// log det G = 2 Σᵢ ln Lᵢᵢ. Only the lower triangle of G is read.
@@ -289,6 +424,71 @@ pub fn spd_inverse_quadratic_form(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scratch_inverse_agrees_with_faer_and_applies_the_same_rule() {
+        // Deterministic matrices from an LCG: random, diagonally scaled over 1e±150, nearly
+        // singular, singular, and a zero row.
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        };
+        for d in 1..=SMALL_DIM {
+            for case in 0..4 {
+                let mut a: Vec<f64> = (0..d * d).map(|_| next()).collect();
+                if case == 1 {
+                    for i in 0..d {
+                        for j in 0..d {
+                            a[i * d + j] *= 10f64.powi(150 * (i as i32 % 3 - 1));
+                        }
+                    }
+                }
+                if case >= 2 && d >= 2 {
+                    // Row 1 = row 0 (+ 1e-15 relative in case 2): singular or nearly so.
+                    for j in 0..d {
+                        a[d + j] = a[j] * (1.0 + if case == 2 { 1e-15 } else { 0.0 });
+                    }
+                }
+                let (mut faer_inv, mut ours) = (vec![0.0; d * d], vec![0.0; d * d]);
+                let mut work = vec![0.0; inverse_scratch_len(d)];
+                let reference = invert_into(&a, d, &mut faer_inv);
+                let got = invert_in_scratch(&a, d, &mut ours, &mut work);
+                match (reference, got) {
+                    (Ok(_), Ok(())) => {
+                        for i in 0..d {
+                            let scale = (0..d)
+                                .map(|j| faer_inv[i * d + j].abs())
+                                .fold(0.0, f64::max);
+                            for j in 0..d {
+                                let (x, y) = (faer_inv[i * d + j], ours[i * d + j]);
+                                assert!(
+                                    (x - y).abs() <= 1e-9 * scale,
+                                    "d={d} case {case}: {x} vs {y}"
+                                );
+                            }
+                        }
+                    }
+                    (Err(Error::Singular { .. }), Err(Error::Singular { rcond, .. })) => {
+                        assert!(rcond < MIN_RCOND, "d={d} case {case}");
+                    }
+                    (r, g) => panic!("d={d} case {case}: faer {r:?}, scratch {g:?}"),
+                }
+            }
+        }
+        let mut work = vec![0.0; 3];
+        assert!(matches!(
+            invert_in_scratch(&[1.0; 4], 2, &mut [0.0; 4], &mut work),
+            Err(Error::DimensionMismatch { .. })
+        ));
+        let mut work = vec![0.0; 8];
+        assert!(matches!(
+            invert_in_scratch(&[1.0, 0.0, 0.0, 0.0], 2, &mut [0.0; 4], &mut work),
+            Err(Error::Singular { rcond: 0.0, .. })
+        ));
+    }
 
     #[test]
     fn subnormal_scales_are_equilibrated_exactly() {

@@ -202,76 +202,158 @@ pub trait Flow: Sync {
         crate::Compose::new(self, next)
     }
 
-    /// The Jacobian J_jk = ∂T_j/∂x_k, row-major (d²), by d [`Dual64`] passes.
+    /// The Jacobian J_jk = ∂T_j/∂x_k, row-major (d²), by d [`Dual64`] passes (dual buffers
+    /// on the stack for d ≤ [`STACK_DIM`]).
     fn jacobian_into(&self, x: &[f64], jac: &mut [f64]) {
         let d = self.dim();
-        let mut xs: Vec<Dual64> = x.iter().map(|&v| Dual64::from_re(v)).collect();
-        let mut ys = vec![Dual64::from_re(0.0); d];
-        for k in 0..d {
-            xs[k].eps = 1.0;
-            self.transform(&xs, &mut ys);
-            xs[k].eps = 0.0;
-            for j in 0..d {
-                jac[j * d + k] = ys[j].eps;
+        with_dual_buffers(x, Dual64::from_re, |xs, ys| {
+            for k in 0..d {
+                xs[k].eps = 1.0;
+                self.transform(xs, ys);
+                xs[k].eps = 0.0;
+                for j in 0..d {
+                    jac[j * d + k] = ys[j].eps;
+                }
             }
-        }
+        });
     }
 
     /// The derivatives of the Jacobian, ∂_i J_jk = ∂_i∂_k T_j at `dj[(i·d + j)·d + k]` (d³),
     /// by d(d+1)/2 [`HyperDual64`] passes.
     fn jacobian_gradient_into(&self, x: &[f64], dj: &mut [f64]) {
         let d = self.dim();
-        let mut xs: Vec<HyperDual64> = x.iter().map(|&v| HyperDual64::from_re(v)).collect();
-        let mut ys = vec![HyperDual64::from_re(0.0); d];
-        for i in 0..d {
-            for k in i..d {
-                xs[i].eps1 = 1.0;
-                xs[k].eps2 = 1.0;
-                self.transform(&xs, &mut ys);
-                xs[i].eps1 = 0.0;
-                xs[k].eps2 = 0.0;
-                for j in 0..d {
-                    let v = ys[j].eps1eps2;
-                    dj[(i * d + j) * d + k] = v;
-                    dj[(k * d + j) * d + i] = v;
+        with_dual_buffers(x, HyperDual64::from_re, |xs, ys| {
+            for i in 0..d {
+                for k in i..d {
+                    xs[i].eps1 = 1.0;
+                    xs[k].eps2 = 1.0;
+                    self.transform(xs, ys);
+                    xs[i].eps1 = 0.0;
+                    xs[k].eps2 = 0.0;
+                    for j in 0..d {
+                        let v = ys[j].eps1eps2;
+                        dj[(i * d + j) * d + k] = v;
+                        dj[(k * d + j) * d + i] = v;
+                    }
                 }
             }
-        }
+        });
+    }
+
+    /// J (d², as [`Flow::jacobian_into`]) and ∂J (d³, as [`Flow::jacobian_gradient_into`]) from
+    /// one set of d(d+1)/2 [`HyperDual64`] passes: the first-order parts of pass (i, k) are
+    /// the columns i and k of J. What a diffusion needs per point, computed once.
+    fn jacobian_and_gradient_into(&self, x: &[f64], jac: &mut [f64], dj: &mut [f64]) {
+        let d = self.dim();
+        with_dual_buffers(x, HyperDual64::from_re, |xs, ys| {
+            for i in 0..d {
+                for k in i..d {
+                    xs[i].eps1 = 1.0;
+                    xs[k].eps2 = 1.0;
+                    self.transform(xs, ys);
+                    xs[i].eps1 = 0.0;
+                    xs[k].eps2 = 0.0;
+                    for j in 0..d {
+                        let v = ys[j].eps1eps2;
+                        dj[(i * d + j) * d + k] = v;
+                        dj[(k * d + j) * d + i] = v;
+                        if i == k {
+                            jac[j * d + i] = ys[j].eps1;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Whether T acts coordinate by coordinate, T(x)ᵢ = tᵢ(xᵢ) (J diagonal): then
+    /// [`Flow::elementwise_derivatives_into`] gives everything the diffusion of T needs in
+    /// O(d), with no d × d factorisation.
+    fn is_elementwise(&self) -> bool {
+        false
+    }
+
+    /// For an elementwise flow ([`Flow::is_elementwise`]), writes [tᵢ, tᵢ′, tᵢ″, tᵢ‴] at xᵢ for
+    /// each coordinate and returns `true`; any other flow writes nothing and returns `false`.
+    fn elementwise_derivatives_into(&self, _x: &[f64], _out: &mut [[f64; 4]]) -> bool {
+        false
     }
 
     /// Third derivatives ∂_i∂_l J_jk = ∂_i∂_l∂_k T_j at `t3[((i·d + l)·d + j)·d + k]` (d⁴),
     /// by d(d+1)(d+2)/6 [`HyperHyperDual64`] passes.
     fn third_derivatives_into(&self, x: &[f64], t3: &mut [f64]) {
         let d = self.dim();
-        let mut xs: Vec<HyperHyperDual64> =
-            x.iter().map(|&v| HyperHyperDual64::from_re(v)).collect();
-        let mut ys = vec![HyperHyperDual64::from_re(0.0); d];
-        for i in 0..d {
-            for l in i..d {
-                for k in l..d {
-                    xs[i].eps1 = 1.0;
-                    xs[l].eps2 = 1.0;
-                    xs[k].eps3 = 1.0;
-                    self.transform(&xs, &mut ys);
-                    xs[i].eps1 = 0.0;
-                    xs[l].eps2 = 0.0;
-                    xs[k].eps3 = 0.0;
-                    for j in 0..d {
-                        let v = ys[j].eps1eps2eps3;
-                        for (a, b, c) in [
-                            (i, l, k),
-                            (i, k, l),
-                            (l, i, k),
-                            (l, k, i),
-                            (k, i, l),
-                            (k, l, i),
-                        ] {
-                            t3[((a * d + b) * d + j) * d + c] = v;
+        with_dual_buffers(x, HyperHyperDual64::from_re, |xs, ys| {
+            for i in 0..d {
+                for l in i..d {
+                    for k in l..d {
+                        xs[i].eps1 = 1.0;
+                        xs[l].eps2 = 1.0;
+                        xs[k].eps3 = 1.0;
+                        self.transform(xs, ys);
+                        xs[i].eps1 = 0.0;
+                        xs[l].eps2 = 0.0;
+                        xs[k].eps3 = 0.0;
+                        for j in 0..d {
+                            let v = ys[j].eps1eps2eps3;
+                            for (a, b, c) in [
+                                (i, l, k),
+                                (i, k, l),
+                                (l, i, k),
+                                (l, k, i),
+                                (k, i, l),
+                                (k, l, i),
+                            ] {
+                                t3[((a * d + b) * d + j) * d + c] = v;
+                            }
                         }
                     }
                 }
             }
+        });
+    }
+}
+
+/// Largest dimension whose dual-number buffers (input and output of one `transform` pass)
+/// live on the stack; larger flows allocate them once per call.
+pub const STACK_DIM: usize = 16;
+
+/// Runs `f(xs, ys)` with xs = `lift`(x) and ys of the same length, on the stack when
+/// d ≤ [`STACK_DIM`].
+#[inline]
+pub(crate) fn with_dual_buffers<T: Copy, R>(
+    x: &[f64],
+    lift: impl Fn(f64) -> T,
+    f: impl FnOnce(&mut [T], &mut [T]) -> R,
+) -> R {
+    let d = x.len();
+    let zero = lift(0.0);
+    if d <= STACK_DIM {
+        let mut xs = [zero; STACK_DIM];
+        let mut ys = [zero; STACK_DIM];
+        for (a, &v) in xs.iter_mut().zip(x) {
+            *a = lift(v);
         }
+        f(&mut xs[..d], &mut ys[..d])
+    } else {
+        let mut xs: Vec<T> = x.iter().map(|&v| lift(v)).collect();
+        let mut ys = vec![zero; d];
+        f(&mut xs, &mut ys)
+    }
+}
+
+/// Runs `f(buf)` with a scratch copy of `x` in the same scalar type, on the stack when
+/// d ≤ [`STACK_DIM`]: the intermediate point of a chain or composite.
+#[inline]
+pub(crate) fn with_copy<D: Scalar, R>(x: &[D], f: impl FnOnce(&mut [D]) -> R) -> R {
+    let d = x.len();
+    if d <= STACK_DIM && d > 0 {
+        let mut buf = [x[0]; STACK_DIM];
+        buf[..d].copy_from_slice(x);
+        f(&mut buf[..d])
+    } else {
+        let mut buf = x.to_vec();
+        f(&mut buf)
     }
 }
 
@@ -430,5 +512,14 @@ impl<F: Flow> Flow for &F {
     }
     fn third_derivatives_into(&self, x: &[f64], t3: &mut [f64]) {
         (**self).third_derivatives_into(x, t3)
+    }
+    fn jacobian_and_gradient_into(&self, x: &[f64], jac: &mut [f64], dj: &mut [f64]) {
+        (**self).jacobian_and_gradient_into(x, jac, dj)
+    }
+    fn is_elementwise(&self) -> bool {
+        (**self).is_elementwise()
+    }
+    fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+        (**self).elementwise_derivatives_into(x, out)
     }
 }

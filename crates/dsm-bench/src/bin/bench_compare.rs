@@ -12,9 +12,10 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use dsm_bench::{
-    ChildReport, CompareSummary, Machine, REL_TOLERANCE, ReferenceOutput, RssAtN, WorkloadRow,
-    fma_peak_gflops, gemm_peak_gflops, ksd_flops_per_pair, ksd_v_imq, median_seconds, normal_data,
-    peak_rss_mb, read_floor_seconds, sm_gaussian, sqrt_div_ns_per_element, write_f64,
+    ChildReport, CompareSummary, JAX_FLOW_TOLERANCE, Machine, Peer, REL_TOLERANCE, ReferenceOutput,
+    RssAtN, WorkloadRow, dksd_gaussian_flow, dsm_gaussian_flow, fma_peak_gflops, gemm_peak_gflops,
+    ksd_flops_per_pair, ksd_v_imq, median_seconds, normal_data, peak_rss_mb, read_floor_seconds,
+    sm_gaussian, sqrt_div_ns_per_element, student_t_data, write_f64,
 };
 use dsm_core::Par;
 
@@ -38,6 +39,10 @@ struct Args {
     /// Internal: run the KSD at this n and print the peak RSS in MB.
     #[arg(long, hide = true)]
     child_n: Option<usize>,
+    /// Time dsm alone on the flow workloads (no references, no summary): for before/after
+    /// measurements and profiling.
+    #[arg(long)]
+    flows_only: bool,
     /// Internal: run the SM workload at this n (d = 10) 50 times, for profiling.
     #[arg(long, hide = true)]
     profile_sm: Option<usize>,
@@ -116,6 +121,31 @@ fn main() -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
+    if args.flows_only {
+        for (name, n, dim) in [
+            ("dsm_gaussian_flow", 100_000, 1),
+            ("dsm_gaussian_flow", 1_000_000, 1),
+            ("dsm_gaussian_flow", 100_000, 10),
+            ("dksd_gaussian_flow", 10_000, 2),
+        ] {
+            let xs = student_t_data(n, dim, 42)?;
+            let f = |par: Par| match name {
+                "dsm_gaussian_flow" => dsm_gaussian_flow(&xs, par),
+                _ => dksd_gaussian_flow(&xs, par),
+            };
+            let value = f(Par::rayon(0))?;
+            let par = median_seconds(5, || {
+                std::hint::black_box(f(Par::rayon(0)).unwrap());
+            });
+            let seq = median_seconds(3, || {
+                std::hint::black_box(f(Par::Seq).unwrap());
+            });
+            println!(
+                "{name} n = {n}, d = {dim}: {par:.4} s, one thread {seq:.4} s, value {value:.17e}"
+            );
+        }
+        return Ok(());
+    }
     let out = args
         .out
         .clone()
@@ -144,11 +174,13 @@ fn main() -> Result<()> {
     let sm_n = if args.quick { 100_000 } else { 1_000_000 };
     let d = 10;
     let mut workloads = Vec::new();
-    let run = |name: &str,
-               n: usize,
-               f: &dyn Fn(&dsm_core::Samples) -> dsm_core::Result<f64>|
+    type Data = fn(usize, usize, u64) -> dsm_core::Result<dsm_core::Samples>;
+    let run_data = |name: &str,
+                    (n, d): (usize, usize),
+                    data: Data,
+                    f: &dyn Fn(&dsm_core::Samples) -> dsm_core::Result<f64>|
      -> Result<WorkloadRow> {
-        let xs = normal_data(n, d, 42)?;
+        let xs = data(n, d, 42)?;
         let value = f(&xs)?;
         let dsm_s = median_seconds(repeats, || {
             std::hint::black_box(f(&xs).unwrap());
@@ -193,12 +225,57 @@ fn main() -> Result<()> {
             REL_TOLERANCE,
         ))
     };
+    let run = |name: &str,
+               n: usize,
+               f: &dyn Fn(&dsm_core::Samples) -> dsm_core::Result<f64>|
+     -> Result<WorkloadRow> { run_data(name, (n, d), normal_data, f) };
+    // The paper's main path: DSM and DKSD with the Gaussian flow's diffusion, on Student-t
+    // data, with the one-thread time beside (the parallel speed-up).
+    let flow_rows: Vec<(&str, usize, usize)> = if args.quick {
+        vec![
+            ("dsm_gaussian_flow", 10_000, 1),
+            ("dsm_gaussian_flow", 10_000, 10),
+            ("dksd_gaussian_flow", 1000, 2),
+        ]
+    } else {
+        vec![
+            ("dsm_gaussian_flow", 100_000, 1),
+            ("dsm_gaussian_flow", 1_000_000, 1),
+            ("dsm_gaussian_flow", 100_000, 10),
+            ("dksd_gaussian_flow", 10_000, 2),
+        ]
+    };
+    for (name, n, dim) in flow_rows {
+        let f = |xs: &dsm_core::Samples, par: Par| match name {
+            "dsm_gaussian_flow" => dsm_gaussian_flow(xs, par),
+            _ => dksd_gaussian_flow(xs, par),
+        };
+        let row = run_data(name, (n, dim), student_t_data, &|xs| f(xs, Par::rayon(0)))?;
+        let xs = student_t_data(n, dim, 42)?;
+        let seq = median_seconds(repeats, || {
+            std::hint::black_box(f(&xs, Par::Seq).unwrap());
+        });
+        let row = row
+            .with_tolerance(Peer::Jax, JAX_FLOW_TOLERANCE)
+            .with_sequential(seq);
+        eprintln!(
+            "{name} n = {n}, d = {dim}: dsm {:.4} s (one thread {seq:.4} s)",
+            row.dsm_s
+        );
+        workloads.push(row);
+    }
     for &n in ksd_sizes {
         let row = run("ksd_v_imq", n, &|xs| ksd_v_imq(xs, Par::rayon(0)))?;
         eprintln!("ksd_v_imq n = {n}: dsm {:.4} s", row.dsm_s);
         workloads.push(row);
     }
-    let row = run("sm_gaussian", sm_n, &|xs| sm_gaussian(xs, Par::rayon(0)))?;
+    let xs_sm = normal_data(sm_n, d, 42)?;
+    let sm_seq = median_seconds(repeats, || {
+        std::hint::black_box(sm_gaussian(&xs_sm, Par::Seq).unwrap());
+    });
+    drop(xs_sm);
+    let row =
+        run("sm_gaussian", sm_n, &|xs| sm_gaussian(xs, Par::rayon(0)))?.with_sequential(sm_seq);
     eprintln!("sm_gaussian n = {sm_n}: dsm {:.4} s", row.dsm_s);
     let sm_read_floor = read_floor_seconds(&normal_data(sm_n, d, 7)?);
     workloads.push(row);

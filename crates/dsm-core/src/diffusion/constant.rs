@@ -93,4 +93,9 @@ impl Diffusion for ConstantDiffusion {
         div_a.fill(0.0);
         Ok(())
     }
+    fn is_diagonal(&self) -> bool {
+        let d = self.dim();
+        let m = self.matrix();
+        (0..d * d).all(|k| k / d == k % d || m[k] == 0.0)
+    }
 }

@@ -63,4 +63,7 @@ impl Diffusion for IdentityDiffusion {
         div_a.fill(0.0);
         Ok(())
     }
+    fn is_diagonal(&self) -> bool {
+        true
+    }
 }

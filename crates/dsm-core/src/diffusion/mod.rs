@@ -90,6 +90,32 @@ pub trait Diffusion: Sync {
         covariance_from_parts(d, m, dm, a, div_a);
         Ok(())
     }
+
+    /// Writes m(x) (d², row-major) and its column divergence ∇·m (d), the two per-point
+    /// quantities of the diffusion Stein operator (docs/math.md eq. 7). The default calls
+    /// [`Diffusion::matrix_into`] and [`Diffusion::divergence_into`]; a diffusion that
+    /// shares work between them (a flow's J, its factorisation and ∂J) computes both in one
+    /// pass.
+    ///
+    /// # Errors
+    /// As [`Diffusion::matrix_into`].
+    fn matrix_and_divergence_into(
+        &self,
+        x: &[f64],
+        work: &mut DiffusionWork,
+        m: &mut [f64],
+        div: &mut [f64],
+    ) -> Result<()> {
+        self.matrix_into(x, m)?;
+        self.divergence_into(x, work, div)
+    }
+
+    /// Whether m(x) is diagonal at every x (m = I, a diagonal constant m, the diffusion of
+    /// an elementwise flow). Callers may then take O(d) paths that read only the diagonal of
+    /// m; the values are the same as the dense path's up to rounding.
+    fn is_diagonal(&self) -> bool {
+        false
+    }
 }
 
 /// A = m mᵀ and (∇·A)_j = Σ_k [ (∇·m)_k m_jk + Σ_i m_ik ∂_i m_jk ] from m and its gradient.
@@ -157,5 +183,17 @@ impl<T: Diffusion + ?Sized> Diffusion for &T {
         div_a: &mut [f64],
     ) -> Result<()> {
         (**self).covariance_into(x, work, a, div_a)
+    }
+    fn matrix_and_divergence_into(
+        &self,
+        x: &[f64],
+        work: &mut DiffusionWork,
+        m: &mut [f64],
+        div: &mut [f64],
+    ) -> Result<()> {
+        (**self).matrix_and_divergence_into(x, work, m, div)
+    }
+    fn is_diagonal(&self) -> bool {
+        (**self).is_diagonal()
     }
 }

@@ -2,7 +2,7 @@
 
 use super::estimate::{Estimator, KsdEstimate};
 use super::pairwise::upper_triangle;
-use super::points::{PairScratch, SteinKernel, SteinPoints};
+use super::points::{PairScratch, PointLayout, SteinKernel, SteinPoints};
 use crate::density::Score;
 use crate::diffusion::{Diffusion, DiffusionWork};
 use crate::error::{Error, Result, check_finite, same_dim};
@@ -88,7 +88,7 @@ impl<K: Kernel> SteinKernel for Ksd<K> {
             samples,
             data,
             stride: d,
-            diffusion: false,
+            layout: PointLayout::Langevin,
         })
     }
 }
@@ -188,27 +188,48 @@ impl<K: Kernel, M: Diffusion> SteinKernel for DiffusionKsd<K, M> {
             d,
         )?;
         check_kernel_dim(&self.kernel, d)?;
-        let stride = check_table_size(samples.n(), d + d * d)?;
+        // A diagonal m (an elementwise flow's, say) is stored as its diagonal and paired in
+        // O(d); any other m in full.
+        let diagonal = self.diffusion.is_diagonal();
+        let stride = check_table_size(samples.n(), if diagonal { 2 * d } else { d + d * d })?;
         let data = mc::map_rows(
             samples,
             stride,
             par,
-            || (vec![0.0; d], vec![0.0; d], DiffusionWork::new()),
-            |(s, div, work), i, x, out| {
+            || {
+                let dense = if diagonal { d * d } else { 0 };
+                (
+                    vec![0.0; d],
+                    vec![0.0; d],
+                    vec![0.0; dense],
+                    DiffusionWork::new(),
+                )
+            },
+            |(s, div, dense, work), i, x, out| {
                 model.score_into(x, s);
                 check_finite(s, "score of p", i)?;
-                let (b, m) = out.split_at_mut(d);
-                self.diffusion
-                    .matrix_into(x, m)
-                    .map_err(|e| e.at_sample(i))?;
-                check_finite(m, "diffusion matrix", i)?;
-                self.diffusion
-                    .divergence_into(x, work, div)
-                    .map_err(|e| e.at_sample(i))?;
-                check_finite(div, "divergence of m", i)?;
-                // b_k = Σ_j m_jk s_j + (∇·m)_k
-                for (k, bk) in b.iter_mut().enumerate() {
-                    *bk = div[k] + (0..d).map(|j| m[j * d + k] * s[j]).sum::<f64>();
+                let (b, m_slot) = out.split_at_mut(d);
+                if diagonal {
+                    self.diffusion
+                        .matrix_and_divergence_into(x, work, dense, div)
+                        .map_err(|e| e.at_sample(i))?;
+                    check_finite(dense, "diffusion matrix", i)?;
+                    check_finite(div, "divergence of m", i)?;
+                    // b_k = m_kk s_k + (∇·m)_k
+                    for k in 0..d {
+                        m_slot[k] = dense[k * d + k];
+                        b[k] = div[k] + m_slot[k] * s[k];
+                    }
+                } else {
+                    self.diffusion
+                        .matrix_and_divergence_into(x, work, m_slot, div)
+                        .map_err(|e| e.at_sample(i))?;
+                    check_finite(m_slot, "diffusion matrix", i)?;
+                    check_finite(div, "divergence of m", i)?;
+                    // b_k = Σ_j m_jk s_j + (∇·m)_k
+                    for (k, bk) in b.iter_mut().enumerate() {
+                        *bk = div[k] + (0..d).map(|j| m_slot[j * d + k] * s[j]).sum::<f64>();
+                    }
                 }
                 check_finite(b, "b = mᵀs + ∇·m", i)
             },
@@ -218,7 +239,11 @@ impl<K: Kernel, M: Diffusion> SteinKernel for DiffusionKsd<K, M> {
             samples,
             data,
             stride,
-            diffusion: true,
+            layout: if diagonal {
+                PointLayout::Diagonal
+            } else {
+                PointLayout::Dense
+            },
         })
     }
 }
@@ -264,7 +289,8 @@ impl<K: Kernel> SteinPoints<'_, K> {
                 diag.iter().enumerate().map(|(i, k)| w(i) * w(i) * k).sum()
             }
         };
-        let radial_langevin = !self.diffusion && self.kernel.radial_profile(0.0).is_some();
+        let radial_langevin =
+            self.layout == PointLayout::Langevin && self.kernel.radial_profile(0.0).is_some();
         let sums = if radial_langevin {
             // The O(d) part of every pair from matrix products per tile (same blocks, same order).
             super::gram_tiles::langevin_radial_upper(

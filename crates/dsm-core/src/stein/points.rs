@@ -72,10 +72,22 @@ impl PairScratch {
 pub struct SteinPoints<'a, K> {
     pub(crate) kernel: &'a K,
     pub(crate) samples: &'a Samples,
-    /// Per point: [b (d) | m (d², row-major) when `diffusion`].
+    /// Per point: [b (d) | m: nothing, its diagonal (d) or all of it (d², row-major), by
+    /// `layout`].
     pub(crate) data: Vec<f64>,
     pub(crate) stride: usize,
-    pub(crate) diffusion: bool,
+    pub(crate) layout: PointLayout,
+}
+
+/// What the per-point table holds beside b.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PointLayout {
+    /// The Langevin kernel: b = s_p and no m.
+    Langevin,
+    /// A diagonal diffusion: the diagonal of m (d values).
+    Diagonal,
+    /// Any diffusion: m in full (d², row-major).
+    Dense,
 }
 
 impl<K: Kernel> SteinPoints<'_, K> {
@@ -197,29 +209,43 @@ impl<K: Kernel> SteinPoints<'_, K> {
         let (bx, by) = (&pi[..d], &pj[..d]);
         let u = sq_dist(x, y);
         if let Some([phi, d1, d2]) = self.kernel.radial_profile(u) {
-            if !self.diffusion {
-                let mut dot = 0.0;
-                let mut dr = 0.0;
-                for a in 0..d {
-                    dot += bx[a] * by[a];
-                    dr += (x[a] - y[a]) * (by[a] - bx[a]);
-                }
-                return phi * dot + 2.0 * d1 * dr - 2.0 * d as f64 * d1 - 4.0 * d2 * u;
-            }
-            let (mx, my) = (&pi[d..], &pj[d..]);
             let (mut dot, mut cross_b, mut frob, mut vv) = (0.0, 0.0, 0.0, 0.0);
-            for c in 0..d {
-                let (mut vxc, mut vyc) = (0.0, 0.0);
-                for a in 0..d {
-                    let ra = x[a] - y[a];
-                    let (mxa, mya) = (mx[a * d + c], my[a * d + c]);
-                    vxc += mxa * ra;
-                    vyc += mya * ra;
-                    frob += mxa * mya;
+            match self.layout {
+                PointLayout::Langevin => {
+                    let mut dr = 0.0;
+                    for a in 0..d {
+                        dot += bx[a] * by[a];
+                        dr += (x[a] - y[a]) * (by[a] - bx[a]);
+                    }
+                    return phi * dot + 2.0 * d1 * dr - 2.0 * d as f64 * d1 - 4.0 * d2 * u;
                 }
-                dot += bx[c] * by[c];
-                cross_b += by[c] * vxc - bx[c] * vyc;
-                vv += vxc * vyc;
+                PointLayout::Diagonal => {
+                    let (mx, my) = (&pi[d..], &pj[d..]);
+                    for c in 0..d {
+                        let r = x[c] - y[c];
+                        let (vxc, vyc) = (mx[c] * r, my[c] * r);
+                        dot += bx[c] * by[c];
+                        cross_b += by[c] * vxc - bx[c] * vyc;
+                        frob += mx[c] * my[c];
+                        vv += vxc * vyc;
+                    }
+                }
+                PointLayout::Dense => {
+                    let (mx, my) = (&pi[d..], &pj[d..]);
+                    for c in 0..d {
+                        let (mut vxc, mut vyc) = (0.0, 0.0);
+                        for a in 0..d {
+                            let ra = x[a] - y[a];
+                            let (mxa, mya) = (mx[a * d + c], my[a * d + c]);
+                            vxc += mxa * ra;
+                            vyc += mya * ra;
+                            frob += mxa * mya;
+                        }
+                        dot += bx[c] * by[c];
+                        cross_b += by[c] * vxc - bx[c] * vyc;
+                        vv += vxc * vyc;
+                    }
+                }
             }
             return phi * dot + 2.0 * d1 * cross_b - 2.0 * d1 * frob - 4.0 * d2 * vv;
         }
@@ -230,26 +256,39 @@ impl<K: Kernel> SteinPoints<'_, K> {
             cross,
         } = scratch;
         let k = self.kernel.derivatives_into(x, y, grad_x, grad_y, cross);
-        if !self.diffusion {
-            let mut total = 0.0;
-            for a in 0..d {
-                total +=
-                    k * bx[a] * by[a] + bx[a] * grad_y[a] + grad_x[a] * by[a] + cross[a * d + a];
-            }
-            return total;
-        }
         let (mx, my) = (&pi[d..], &pj[d..]);
         let mut total = 0.0;
-        for c in 0..d {
-            total += k * bx[c] * by[c];
-            for a in 0..d {
-                // b_yᵀ mₓᵀ ∇ₓk = Σ_a ∇ₓk_a (mₓ b_y)_a, likewise for y.
-                total += grad_x[a] * mx[a * d + c] * by[c] + grad_y[a] * my[a * d + c] * bx[c];
-                let mut cm = 0.0;
-                for b in 0..d {
-                    cm += cross[a * d + b] * my[b * d + c];
+        match self.layout {
+            PointLayout::Langevin => {
+                for a in 0..d {
+                    total += k * bx[a] * by[a]
+                        + bx[a] * grad_y[a]
+                        + grad_x[a] * by[a]
+                        + cross[a * d + a];
                 }
-                total += mx[a * d + c] * cm;
+            }
+            PointLayout::Diagonal => {
+                for c in 0..d {
+                    total += k * bx[c] * by[c]
+                        + grad_x[c] * mx[c] * by[c]
+                        + grad_y[c] * my[c] * bx[c]
+                        + mx[c] * cross[c * d + c] * my[c];
+                }
+            }
+            PointLayout::Dense => {
+                for c in 0..d {
+                    total += k * bx[c] * by[c];
+                    for a in 0..d {
+                        // b_yᵀ mₓᵀ ∇ₓk = Σ_a ∇ₓk_a (mₓ b_y)_a, likewise for y.
+                        total +=
+                            grad_x[a] * mx[a * d + c] * by[c] + grad_y[a] * my[a * d + c] * bx[c];
+                        let mut cm = 0.0;
+                        for b in 0..d {
+                            cm += cross[a * d + b] * my[b * d + c];
+                        }
+                        total += mx[a * d + c] * cm;
+                    }
+                }
             }
         }
         total

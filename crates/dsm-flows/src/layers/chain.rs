@@ -86,11 +86,33 @@ impl<F: Flow> Flow for Chain<F> {
     }
 
     fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
-        let mut cur = x.to_vec();
-        for layer in &self.layers {
-            layer.transform(&cur, y);
-            cur.copy_from_slice(y);
+        crate::flow::with_copy(x, |cur| {
+            for layer in &self.layers {
+                layer.transform(cur, y);
+                cur.copy_from_slice(y);
+            }
+        })
+    }
+
+    /// Elementwise when every layer is.
+    fn is_elementwise(&self) -> bool {
+        self.layers.iter().all(Flow::is_elementwise)
+    }
+
+    /// The layers' per-coordinate derivatives composed by the chain rule.
+    fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+        if !self.is_elementwise() {
+            return false;
         }
+        crate::layers::elementwise::compose_elementwise(
+            x,
+            out,
+            self.layers.len(),
+            |p, at, step| {
+                self.layers[p].elementwise_derivatives_into(at, step);
+            },
+        );
+        true
     }
 
     fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
@@ -223,6 +245,15 @@ impl Flow for Layer {
     }
     fn third_derivatives_into(&self, x: &[f64], t3: &mut [f64]) {
         dispatch!(self, l => l.third_derivatives_into(x, t3))
+    }
+    fn jacobian_and_gradient_into(&self, x: &[f64], jac: &mut [f64], dj: &mut [f64]) {
+        dispatch!(self, l => l.jacobian_and_gradient_into(x, jac, dj))
+    }
+    fn is_elementwise(&self) -> bool {
+        dispatch!(self, l => l.is_elementwise())
+    }
+    fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+        dispatch!(self, l => l.elementwise_derivatives_into(x, out))
     }
 }
 

@@ -95,9 +95,30 @@ impl<A: Flow, B: Flow> Flow for Compose<A, B> {
     }
 
     fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
-        let mut mid = x.to_vec();
-        self.first.transform(x, &mut mid);
-        self.second.transform(&mid, y);
+        crate::flow::with_copy(x, |mid| {
+            self.first.transform(x, mid);
+            self.second.transform(mid, y);
+        })
+    }
+
+    /// Elementwise when both parts are.
+    fn is_elementwise(&self) -> bool {
+        self.first.is_elementwise() && self.second.is_elementwise()
+    }
+
+    /// The parts' per-coordinate derivatives composed by the chain rule.
+    fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+        if !self.is_elementwise() {
+            return false;
+        }
+        crate::layers::elementwise::compose_elementwise(x, out, 2, |p, at, step| {
+            if p == 0 {
+                self.first.elementwise_derivatives_into(at, step);
+            } else {
+                self.second.elementwise_derivatives_into(at, step);
+            }
+        });
+        true
     }
 
     fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {

@@ -46,6 +46,54 @@ pub(crate) fn finite_inverse(x: f64) -> Result<f64> {
     }
 }
 
+/// The derivatives of g∘h from those of g (at h(x)) and of h (at x), Faà di Bruno to third
+/// order: (g∘h)′ = g′h′, (g∘h)″ = g″h′² + g′h″, (g∘h)‴ = g‴h′³ + 3g″h′h″ + g′h‴.
+#[inline]
+pub(crate) fn compose_derivatives(g: [f64; 4], h: [f64; 4]) -> [f64; 4] {
+    let [_, h1, h2, h3] = h;
+    let [g0, g1, g2, g3] = g;
+    [
+        g0,
+        g1 * h1,
+        g2 * h1 * h1 + g1 * h2,
+        g3 * h1 * h1 * h1 + 3.0 * g2 * h1 * h2 + g1 * h3,
+    ]
+}
+
+/// The per-coordinate derivatives of a composite of elementwise parts: `out` is set to the
+/// identity, then each call of `part(i, point, step)` evaluates part i at the current point
+/// into `step` and the chain rule folds it in. Scratch on the stack for d ≤
+/// [`STACK_DIM`](crate::flow::STACK_DIM).
+pub(crate) fn compose_elementwise(
+    x: &[f64],
+    out: &mut [[f64; 4]],
+    parts: usize,
+    mut part: impl FnMut(usize, &[f64], &mut [[f64; 4]]),
+) {
+    let d = x.len();
+    let mut run = |cur: &mut [f64], step: &mut [[f64; 4]]| {
+        for (o, &xi) in out.iter_mut().zip(x) {
+            *o = [xi, 1.0, 0.0, 0.0];
+        }
+        for p in 0..parts {
+            for (c, o) in cur.iter_mut().zip(out.iter()) {
+                *c = o[0];
+            }
+            part(p, cur, step);
+            for (o, s) in out.iter_mut().zip(step.iter()) {
+                *o = compose_derivatives(*s, *o);
+            }
+        }
+    };
+    if d <= crate::flow::STACK_DIM {
+        let mut cur = [0.0; crate::flow::STACK_DIM];
+        let mut step = [[0.0; 4]; crate::flow::STACK_DIM];
+        run(&mut cur[..d], &mut step[..d]);
+    } else {
+        run(&mut vec![0.0; d], &mut vec![[0.0; 4]; d]);
+    }
+}
+
 /// Implements [`Flow`] in one dimension for a [`ScalarMap`].
 macro_rules! scalar_flow {
     ($t:ty) => {
@@ -75,6 +123,13 @@ macro_rules! scalar_flow {
             }
             fn third_derivatives_into(&self, x: &[f64], t3: &mut [f64]) {
                 t3[0] = $crate::layers::ScalarMap::derivatives(self, x[0])[3];
+            }
+            fn is_elementwise(&self) -> bool {
+                true
+            }
+            fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+                out[0] = $crate::layers::ScalarMap::derivatives(self, x[0]);
+                true
             }
         }
     };
@@ -180,5 +235,28 @@ impl<M: ScalarMap> Flow for Elementwise<M> {
         for (i, m) in self.maps.iter().enumerate() {
             dj[(i * d + i) * d + i] = m.derivatives(x[i])[2];
         }
+    }
+
+    /// J and ∂J from one evaluation of each map.
+    fn jacobian_and_gradient_into(&self, x: &[f64], jac: &mut [f64], dj: &mut [f64]) {
+        let d = self.maps.len();
+        jac.fill(0.0);
+        dj.fill(0.0);
+        for (i, m) in self.maps.iter().enumerate() {
+            let t = m.derivatives(x[i]);
+            jac[i * d + i] = t[1];
+            dj[(i * d + i) * d + i] = t[2];
+        }
+    }
+
+    fn is_elementwise(&self) -> bool {
+        true
+    }
+
+    fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+        for ((o, m), xi) in out.iter_mut().zip(&self.maps).zip(x) {
+            *o = m.derivatives(*xi);
+        }
+        true
     }
 }
