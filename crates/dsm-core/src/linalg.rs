@@ -421,9 +421,219 @@ pub fn spd_inverse_quadratic_form(
     }
 }
 
+/// The Cholesky factor G = L Lᵀ of a symmetric positive-definite row-major G, for
+/// d ≤ [`SMALL_DIM`] in place in `chol` with no allocation (the column-by-column algorithm,
+/// written here because faer's owned factorisation allocates per call; larger d goes through
+/// [`cholesky_into`]); if `inverse` is given, also G⁻¹ (symmetrised), by two triangular solves
+/// per column in `work` (at least d values). Only the lower triangle of G is read. Returns
+/// log det G.
+///
+/// # Errors
+/// As [`cholesky_into`]; [`Error::DimensionMismatch`] when `work` is shorter than d.
+///
+/// # Examples
+/// ```
+/// use dsm_core::linalg::cholesky_in_scratch;
+/// let g = [4.0, 2.0, 2.0, 3.0];
+/// let (mut l, mut inv, mut work) = ([0.0; 4], [0.0; 4], [0.0; 2]);
+/// let log_det = cholesky_in_scratch("g", &g, 2, &mut l, Some(&mut inv), &mut work)?;
+/// assert!((log_det - 8f64.ln()).abs() < 1e-15);
+/// assert_eq!(l, [2.0, 0.0, 1.0, 2f64.sqrt()]);
+/// assert!((inv[0] - 0.375).abs() < 1e-15 && (inv[1] + 0.25).abs() < 1e-15);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+pub fn cholesky_in_scratch(
+    name: &'static str,
+    g: &[f64],
+    d: usize,
+    chol: &mut [f64],
+    inverse: Option<&mut [f64]>,
+    work: &mut [f64],
+) -> Result<f64> {
+    if d > SMALL_DIM {
+        return cholesky_into(name, g, d, chol, inverse);
+    }
+    check_square(name, g, d)?;
+    crate::error::same_dim(
+        "number of entries of the Cholesky buffer",
+        chol.len(),
+        "d²",
+        d * d,
+    )?;
+    if work.len() < d {
+        return Err(Error::DimensionMismatch {
+            what: "length of the scratch",
+            got: work.len(),
+            against: "d",
+            expected: d,
+        });
+    }
+    let not_spd = || Error::NotPositiveDefinite { name, index: None };
+    chol.fill(0.0);
+    let mut log_det = 0.0;
+    for j in 0..d {
+        let mut diag = g[j * d + j];
+        for k in 0..j {
+            diag -= chol[j * d + k] * chol[j * d + k];
+        }
+        if !(diag > 0.0 && diag.is_finite()) {
+            return Err(not_spd());
+        }
+        let ljj = diag.sqrt();
+        chol[j * d + j] = ljj;
+        log_det += 2.0 * ljj.ln();
+        for i in j + 1..d {
+            let mut v = g[i * d + j];
+            for k in 0..j {
+                v -= chol[i * d + k] * chol[j * d + k];
+            }
+            chol[i * d + j] = v / ljj;
+        }
+    }
+    if !log_det.is_finite() {
+        return Err(not_spd());
+    }
+    if let Some(inv) = inverse {
+        crate::error::same_dim(
+            "number of entries of the inverse buffer",
+            inv.len(),
+            "d²",
+            d * d,
+        )?;
+        let y = &mut work[..d];
+        for col in 0..d {
+            // L y = e_col, then Lᵀ z = y: z is column `col` of G⁻¹.
+            for i in 0..d {
+                let mut v = if i == col { 1.0 } else { 0.0 };
+                for k in 0..i {
+                    v -= chol[i * d + k] * y[k];
+                }
+                y[i] = v / chol[i * d + i];
+            }
+            for i in (0..d).rev() {
+                let mut v = y[i];
+                for k in i + 1..d {
+                    v -= chol[k * d + i] * inv[k * d + col];
+                }
+                inv[i * d + col] = v / chol[i * d + i];
+            }
+        }
+        for i in 0..d {
+            for j in 0..i {
+                let v = 0.5 * (inv[i * d + j] + inv[j * d + i]);
+                inv[i * d + j] = v;
+                inv[j * d + i] = v;
+            }
+        }
+        if inv.iter().any(|v| !v.is_finite()) {
+            return Err(not_spd());
+        }
+    }
+    Ok(log_det)
+}
+
+/// [`spd_inverse_quadratic_form`] with no allocation for d ≤ [`SMALL_DIM`]: the factor in
+/// `work` (at least d² + d values), then δᵀz with z = G⁻¹δ by two triangular solves.
+///
+/// # Errors
+/// As [`spd_inverse_quadratic_form`]; [`Error::DimensionMismatch`] when `work` is too short.
+pub fn spd_inverse_quadratic_form_in_scratch(
+    name: &'static str,
+    g: &[f64],
+    d: usize,
+    delta: &[f64],
+    work: &mut [f64],
+) -> Result<f64> {
+    if d > SMALL_DIM {
+        return spd_inverse_quadratic_form(name, g, d, delta);
+    }
+    crate::error::same_dim("length of the vector", delta.len(), "d", d)?;
+    if work.len() < d * d + d {
+        return Err(Error::DimensionMismatch {
+            what: "length of the scratch",
+            got: work.len(),
+            against: "d² + d",
+            expected: d * d + d,
+        });
+    }
+    let (chol, rest) = work.split_at_mut(d * d);
+    let y = &mut rest[..d];
+    cholesky_in_scratch(name, g, d, chol, None, y)?;
+    for i in 0..d {
+        let mut v = delta[i];
+        for k in 0..i {
+            v -= chol[i * d + k] * y[k];
+        }
+        y[i] = v / chol[i * d + i];
+    }
+    for i in (0..d).rev() {
+        let mut v = y[i];
+        for k in i + 1..d {
+            v -= chol[k * d + i] * y[k];
+        }
+        y[i] = v / chol[i * d + i];
+    }
+    let form: f64 = (0..d).map(|a| delta[a] * y[a]).sum();
+    if form.is_finite() {
+        Ok(form)
+    } else {
+        Err(Error::NonFiniteValue {
+            quantity: "quadratic form δᵀG⁻¹δ (beyond f64)",
+            index: 0,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scratch_cholesky_agrees_with_faer() {
+        let mut state = 11u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        };
+        for d in 1..=SMALL_DIM {
+            // G = B Bᵀ + 0.1 I, and an indefinite matrix.
+            let b: Vec<f64> = (0..d * d).map(|_| next()).collect();
+            let mut g = vec![0.0; d * d];
+            for i in 0..d {
+                for j in 0..d {
+                    g[i * d + j] = (0..d).map(|k| b[i * d + k] * b[j * d + k]).sum::<f64>()
+                        + if i == j { 0.1 } else { 0.0 };
+                }
+            }
+            let (mut l1, mut i1) = (vec![0.0; d * d], vec![0.0; d * d]);
+            let (mut l2, mut i2, mut work) =
+                (vec![0.0; d * d], vec![0.0; d * d], vec![0.0; d * d + d]);
+            let ld1 = cholesky_into("g", &g, d, &mut l1, Some(&mut i1)).unwrap();
+            let ld2 = cholesky_in_scratch("g", &g, d, &mut l2, Some(&mut i2), &mut work).unwrap();
+            assert!((ld1 - ld2).abs() < 1e-10 * (1.0 + ld1.abs()), "d={d}");
+            let scale = i1.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (x, y) in l1.iter().zip(&l2).chain(i1.iter().zip(&i2)) {
+                assert!((x - y).abs() <= 1e-9 * scale.max(1.0), "d={d}: {x} vs {y}");
+            }
+            let delta: Vec<f64> = (0..d).map(|_| next()).collect();
+            let q1 = spd_inverse_quadratic_form("g", &g, d, &delta).unwrap();
+            let q2 = spd_inverse_quadratic_form_in_scratch("g", &g, d, &delta, &mut work).unwrap();
+            assert!((q1 - q2).abs() <= 1e-9 * q1.abs(), "d={d}: {q1} vs {q2}");
+            if d >= 2 {
+                let mut bad = g.clone();
+                bad[d + 1] = -1.0;
+                assert!(matches!(
+                    cholesky_in_scratch("g", &bad, d, &mut l2, None, &mut work),
+                    Err(Error::NotPositiveDefinite {
+                        name: "g",
+                        index: None
+                    })
+                ));
+            }
+        }
+    }
 
     #[test]
     fn the_scratch_inverse_agrees_with_faer_and_applies_the_same_rule() {

@@ -1,6 +1,6 @@
 //! The diffusion a flow defines: m(x) = J(x)⁻¹ (Theorem 3.1).
 
-use crate::flow::{Flow, invert_into};
+use crate::flow::Flow;
 use dsm_core::{Diffusion, DiffusionWork, Error, Result};
 
 /// The paper's dictionary: the diffusion m(x) = (∂T/∂x)⁻¹ of a flow T, with exact derivatives.
@@ -152,9 +152,21 @@ impl<F: Flow> Diffusion for FlowDiffusion<F> {
                 Ok(())
             });
         }
-        let mut j = vec![0.0; d * d];
-        self.flow.jacobian_into(x, &mut j);
-        invert_into(&j, d, m)
+        let mut invert = |j: &mut [f64], work: &mut [f64]| {
+            self.flow.jacobian_into(x, j);
+            dsm_core::linalg::invert_in_scratch(j, d, m, work).map_err(jacobian_error)
+        };
+        if d <= crate::flow::STACK_DIM {
+            // J and the inverse's scratch on the stack: no allocation per point.
+            let mut j = [0.0; crate::flow::STACK_DIM * crate::flow::STACK_DIM];
+            let mut work = [0.0; dsm_core::linalg::inverse_scratch_len(crate::flow::STACK_DIM)];
+            invert(&mut j[..d * d], &mut work)
+        } else {
+            invert(
+                &mut vec![0.0; d * d],
+                &mut vec![0.0; dsm_core::linalg::inverse_scratch_len(d)],
+            )
+        }
     }
 
     fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) -> Result<()> {

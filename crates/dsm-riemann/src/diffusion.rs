@@ -6,7 +6,37 @@ use dsm_core::{Diffusion, DiffusionWork, Error, Result};
 /// G = C Cᵀ and G⁻¹ ([`dsm_core::linalg::cholesky_into`]), or `NotPositiveDefinite` at the
 /// sample.
 pub(crate) fn factor(g: &[f64], d: usize, chol: &mut [f64], inv: &mut [f64]) -> Result<()> {
-    match dsm_core::linalg::cholesky_into("metric", g, d, chol, Some(inv)) {
+    spd_error(dsm_core::linalg::cholesky_into(
+        "metric",
+        g,
+        d,
+        chol,
+        Some(inv),
+    ))
+}
+
+/// [`factor`] in caller scratch (`work`: d values), no allocation for small d
+/// ([`dsm_core::linalg::cholesky_in_scratch`]).
+fn factor_in_scratch(
+    g: &[f64],
+    d: usize,
+    chol: &mut [f64],
+    inv: &mut [f64],
+    work: &mut [f64],
+) -> Result<()> {
+    spd_error(dsm_core::linalg::cholesky_in_scratch(
+        "metric",
+        g,
+        d,
+        chol,
+        Some(inv),
+        work,
+    ))
+}
+
+/// A factorisation's failure read as a metric that is not SPD at the sample.
+fn spd_error(r: Result<f64>) -> Result<()> {
+    match r {
         Ok(_) => Ok(()),
         Err(Error::NotPositiveDefinite { .. } | Error::NonFiniteMatrix { .. }) => {
             Err(Error::NotPositiveDefinite {
@@ -141,19 +171,23 @@ impl<M: Metric> Diffusion for MetricDiffusion<M> {
         Ok(())
     }
 
+    /// A = G⁻¹ and (∇·A)_j = −Σᵢ (G⁻¹ ∂ᵢG G⁻¹)ᵢⱼ, with G, its factor and ∂G in `work` (no
+    /// allocation per point for d ≤ [`SMALL_DIM`](dsm_core::linalg::SMALL_DIM)).
     fn covariance_into(
         &self,
         x: &[f64],
-        _work: &mut DiffusionWork,
+        work: &mut DiffusionWork,
         a: &mut [f64],
         div_a: &mut [f64],
     ) -> Result<()> {
         let d = x.len();
-        let (mut g, mut chol) = (vec![0.0; d * d], vec![0.0; d * d]);
-        self.metric.metric_into(x, &mut g)?;
-        factor(&g, d, &mut chol, a)?;
-        let mut dg = vec![0.0; d * d * d];
-        self.metric.metric_gradient_into(x, &mut dg)?;
+        let buf = work.take(2 * d * d + d * d * d + d);
+        let (g, rest) = buf.split_at_mut(d * d);
+        let (chol, rest) = rest.split_at_mut(d * d);
+        let (dg, tmp) = rest.split_at_mut(d * d * d);
+        self.metric.metric_into(x, g)?;
+        factor_in_scratch(g, d, chol, a, tmp)?;
+        self.metric.metric_gradient_into(x, dg)?;
         // (∇·A)_j = −Σᵢ Σ_bc A_ib ∂ᵢG_bc A_cj
         for (j, slot) in div_a.iter_mut().enumerate() {
             let mut acc = 0.0;

@@ -39,8 +39,17 @@ where
     mc::map_samples(
         samples,
         par,
-        || (vec![0.0; d], vec![0.0; d], vec![0.0; d * d], vec![0.0; d]),
-        |(sq, sp, g, delta), i, x| {
+        || {
+            let scratch = vec![0.0; d * d + d];
+            (
+                vec![0.0; d],
+                vec![0.0; d],
+                vec![0.0; d * d],
+                vec![0.0; d],
+                scratch,
+            )
+        },
+        |(sq, sp, g, delta, scratch), i, x| {
             q.score_into(x, sq);
             p.score_into(x, sp);
             if sq.iter().chain(sp.iter()).any(|v| !v.is_finite()) {
@@ -57,7 +66,8 @@ where
             for (a, (q, p)) in sq.iter().zip(sp.iter()).enumerate() {
                 delta[a] = q - p;
             }
-            dsm_core::linalg::spd_inverse_quadratic_form("metric", g, d, delta).map_err(|_| not_spd)
+            dsm_core::linalg::spd_inverse_quadratic_form_in_scratch("metric", g, d, delta, scratch)
+                .map_err(|_| not_spd)
         },
     )
 }
