@@ -240,10 +240,10 @@ impl<F: Flow> Diffusion for FlowDiffusion<F> {
     /// A = m mᵀ and ∇·A in one pass (docs/math.md eq. 21 and section 1):
     ///
     /// ```text
-    /// ∇·A = −A g − m w,    gᵢ = tr(m ∂ᵢJ),   w_a = Σᵢₗ ∂ᵢJ_al A_li
+    /// ∇·A = −A g − m w,    gᵢ = tr(m ∂ᵢJ),   w_a = Σᵢₗ ∂ᵢJ_al A_li        (docs/math.md eq. 4.12a)
     /// ```
     /// (from ∂ᵢA = −m ∂ᵢJ A − A ∂ᵢJᵀ mᵀ and ∂ᵢJ_al = ∂ₗJ_ai); elementwise,
-    /// Aᵢᵢ = 1/tᵢ′² and (∇·A)ᵢ = −2tᵢ″/tᵢ′³.
+    /// Aᵢᵢ = 1/tᵢ′² and (∇·A)ᵢ = −2tᵢ″/tᵢ′³ (eq. 4.12b).
     fn covariance_into(
         &self,
         x: &[f64],

@@ -646,3 +646,119 @@ fn a_singular_flow_jacobian_reports_its_rcond() {
         }
     }
 }
+
+/// The diffusion of a flow through the trait's default paths only (m and ∂m, then A, ∇·A and
+/// ∇·m assembled by `covariance_from_parts` and the default divergence): the reference the
+/// one-pass overrides of `FlowDiffusion` are checked against.
+struct DefaultPaths<F>(FlowDiffusion<F>);
+
+impl<F: Flow> Diffusion for DefaultPaths<F> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn matrix_into(&self, x: &[f64], m: &mut [f64]) -> Result<()> {
+        // m from faer's LU of the autodiff Jacobian: independent of the scratch inverse.
+        let d = x.len();
+        invert_into(&jacobian(self.0.flow(), x), d, m)
+    }
+    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) -> Result<()> {
+        self.0.matrix_gradient_into(x, dm)
+    }
+}
+
+fn elementwise_chain() -> Chain<Layer> {
+    Chain::new(vec![
+        Layer::from(
+            Elementwise::new(vec![
+                GaussianFlow::new(0.2, 1.3, 4.0).unwrap(),
+                GaussianFlow::new(-0.5, 0.7, 12.0).unwrap(),
+            ])
+            .unwrap(),
+        ),
+        Layer::from(Elementwise::uniform(SinhArcsinh::new(0.3, 0.8).unwrap(), 2).unwrap()),
+        Layer::from(Elementwise::uniform(ManualFlow::new(0.1, 1.0, 6.0).unwrap(), 2).unwrap()),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn elementwise_chains_compose_their_derivatives_exactly() {
+    // Faà di Bruno (docs/math.md eq. 4.12c) against the hyper-dual derivatives of the chain.
+    let t = elementwise_chain();
+    assert!(t.is_elementwise() && !built_in_chain().is_elementwise());
+    for x in [[0.3, -1.2], [4.0, 0.01], [-25.0, 60.0]] {
+        let mut out = [[0.0; 4]; 2];
+        assert!(t.elementwise_derivatives_into(&x, &mut out));
+        let (y, _) = t.forward(&x).unwrap();
+        let j = jacobian(&t, &x);
+        let mut dj = vec![0.0; 8];
+        t.jacobian_gradient_into(&x, &mut dj);
+        let mut t3 = vec![0.0; 16];
+        t.third_derivatives_into(&x, &mut t3);
+        for i in 0..2 {
+            let expect = [
+                y[i],
+                j[i * 2 + i],
+                dj[(i * 2 + i) * 2 + i],
+                t3[((i * 2 + i) * 2 + i) * 2 + i],
+            ];
+            for (k, (a, b)) in out[i].iter().zip(&expect).enumerate() {
+                assert!(
+                    close(*a, *b, 1e-12, 1e-300),
+                    "x={x:?} coordinate {i} order {k}: {a} vs {b}"
+                );
+            }
+        }
+    }
+    assert!(!built_in_chain().elementwise_derivatives_into(&[0.0, 0.0], &mut [[0.0; 4]; 2]));
+}
+
+#[test]
+fn the_one_pass_diffusion_equals_the_default_assembly() {
+    fn check<F: Flow>(flow: F, points: &[[f64; 2]]) {
+        let fast = FlowDiffusion::new(flow);
+        let slow = DefaultPaths(FlowDiffusion::new(fast.flow()));
+        let mut work = DiffusionWork::new();
+        for x in points {
+            let (mut a1, mut da1, mut a2, mut da2) = ([0.0; 4], [0.0; 2], [0.0; 4], [0.0; 2]);
+            fast.covariance_into(x, &mut work, &mut a1, &mut da1)
+                .unwrap();
+            slow.covariance_into(x, &mut work, &mut a2, &mut da2)
+                .unwrap();
+            let (mut m1, mut dv1, mut m2, mut dv2) = ([0.0; 4], [0.0; 2], [0.0; 4], [0.0; 2]);
+            fast.matrix_and_divergence_into(x, &mut work, &mut m1, &mut dv1)
+                .unwrap();
+            slow.matrix_and_divergence_into(x, &mut work, &mut m2, &mut dv2)
+                .unwrap();
+            let mut m3 = [0.0; 4];
+            fast.matrix_into(x, &mut m3).unwrap();
+            let scale = |v: &[f64]| v.iter().fold(1e-300f64, |m, e| m.max(e.abs()));
+            for (got, want) in [
+                (&a1[..], &a2[..]),
+                (&da1, &da2),
+                (&m1, &m2),
+                (&dv1, &dv2),
+                (&m3, &m2),
+            ] {
+                let s = scale(want);
+                for (g, w) in got.iter().zip(want) {
+                    assert!((g - w).abs() <= 1e-12 * s, "x={x:?}: {got:?} vs {want:?}");
+                }
+            }
+        }
+    }
+    let points = [[0.3, -1.2], [2.0, 0.5], [-3.0, 7.0]];
+    check(built_in_chain(), &points);
+    check(elementwise_chain(), &points);
+    check(
+        Elementwise::uniform(GaussianFlow::new(0.0, 1.0, 3.0).unwrap(), 2).unwrap(),
+        &points,
+    );
+    check(
+        Planar::new(vec![0.3, 0.2], vec![1.0, -1.0], 0.1)
+            .unwrap()
+            .then(Bump(2))
+            .unwrap(),
+        &points,
+    );
+}

@@ -289,9 +289,18 @@ impl<K: Kernel> SteinPoints<'_, K> {
                 diag.iter().enumerate().map(|(i, k)| w(i) * w(i) * k).sum()
             }
         };
-        let radial_langevin =
-            self.layout == PointLayout::Langevin && self.kernel.radial_profile(0.0).is_some();
-        let sums = if radial_langevin {
+        let radial = self.kernel.radial_profile(0.0).is_some();
+        let sums = if radial && self.layout == PointLayout::Diagonal {
+            // Diagonal m: O(d) per pair, a block's rows coordinate-major, vectorised.
+            super::diagonal_tiles::diagonal_radial_upper(
+                self.samples.as_slice(),
+                &self.data,
+                self.samples.dim(),
+                self.kernel,
+                weights,
+                par,
+            )?
+        } else if radial && self.layout == PointLayout::Langevin {
             // The O(d) part of every pair from matrix products per tile (same blocks, same order).
             super::gram_tiles::langevin_radial_upper(
                 self.samples.as_slice(),

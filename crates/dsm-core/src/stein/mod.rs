@@ -13,6 +13,7 @@
 //! formed except by the bootstrap of [`KsdTest`], which states its memory need up front.
 
 mod bootstrap;
+mod diagonal_tiles;
 mod estimate;
 mod gram_tiles;
 mod ksd;

@@ -47,7 +47,8 @@ pub(crate) fn finite_inverse(x: f64) -> Result<f64> {
 }
 
 /// The derivatives of g∘h from those of g (at h(x)) and of h (at x), Faà di Bruno to third
-/// order: (g∘h)′ = g′h′, (g∘h)″ = g″h′² + g′h″, (g∘h)‴ = g‴h′³ + 3g″h′h″ + g′h‴.
+/// order (docs/math.md eq. 4.12c): (g∘h)′ = g′h′, (g∘h)″ = g″h′² + g′h″,
+/// (g∘h)‴ = g‴h′³ + 3g″h′h″ + g′h‴.
 #[inline]
 pub(crate) fn compose_derivatives(g: [f64; 4], h: [f64; 4]) -> [f64; 4] {
     let [_, h1, h2, h3] = h;
