@@ -56,7 +56,7 @@ mod pushforward;
 pub use diffusion::FlowDiffusion;
 pub use dsm_core::{Scalar, derivatives_of};
 pub use euler::{Drift, EulerFlow, FisherTrajectory, MAX_EULER_STEPS, MAX_TRAJECTORY_BYTES};
-pub use flow::{Flow, invert_into, log_abs_det};
+pub use flow::{Flow, STACK_DIM, invert_into, log_abs_det};
 pub use invert::Invert;
 pub use kernel::PulledBackKernel;
 pub use layers::{
