@@ -119,7 +119,9 @@ where
                     return;
                 }
                 let mut scratch = init();
-                cols[..seg_hi - seg].fill(0.0);
+                // Only the columns this block reaches in this segment, [lo, seg_hi), are
+                // written by its tiles and read by the merge below.
+                cols[lo - seg..seg_hi - seg].fill(0.0);
                 let mut col = lo;
                 while col < seg_hi {
                     let hi = ((col / COLS + 1) * COLS).min(seg_hi);
