@@ -10,8 +10,10 @@ use dsm_core::Kernel;
 /// ```text
 /// ∇ₓK = J(x)ᵀ ∇₁k̃,   ∇ₓ′K = J(x′)ᵀ ∇₂k̃,   ∂²K/∂x_a∂x′_b = Σ_cd J(x)_ca ∂²k̃/∂y_c∂y′_d J(x′)_db
 /// ```
-/// It is not radial in x, so the Stein kernels use their general path (O(d³) per pair plus
-/// two Jacobians): a reference and test tool more than a fast kernel.
+/// With a radial base kernel it exposes T as a feature map ([`Kernel::has_feature_map`]): the
+/// Stein kernels then compute T(x) and J(x) once per point and pair the images in O(d²) per
+/// pair (docs/math.md eq. 7.6 with r = T(x) − T(y) and m replaced by J m); with any other base
+/// kernel they use the general path (O(d³) per pair plus two Jacobians).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PulledBackKernel<K, F> {
     kernel: K,
@@ -29,6 +31,22 @@ impl<K: Kernel, F: Flow> Kernel for PulledBackKernel<K, F> {
     /// The flow's dimension: the Stein discrepancies check it against the samples.
     fn dim(&self) -> Option<usize> {
         Some(self.flow.dim())
+    }
+
+    /// A feature map when the base kernel is radial.
+    fn has_feature_map(&self) -> bool {
+        self.kernel.radial_profile(0.0).is_some()
+    }
+
+    /// T(x) (checked: a non-finite image is an error naming the layer) and J(x).
+    fn feature_map_into(&self, x: &[f64], tx: &mut [f64], jac: &mut [f64]) -> dsm_core::Result<()> {
+        self.flow.try_transform_into(x, tx)?;
+        self.flow.jacobian_into(x, jac);
+        Ok(())
+    }
+
+    fn feature_profile(&self, u: f64) -> Option<[f64; 3]> {
+        self.kernel.radial_profile(u)
     }
 
     /// k̃(T(x), T(y)); NaN where x or y has the wrong length or T overflows (the Stein

@@ -762,3 +762,75 @@ fn the_one_pass_diffusion_equals_the_default_assembly() {
         &points,
     );
 }
+
+/// A radial kernel with its profile hidden: the Stein kernels then take their general path,
+/// the per-pair derivatives (the reference for the per-point feature-map path).
+struct HiddenProfile<K>(K);
+
+impl<K: Kernel> Kernel for HiddenProfile<K> {
+    fn value(&self, x: &[f64], y: &[f64]) -> f64 {
+        self.0.value(x, y)
+    }
+    fn derivatives_into(
+        &self,
+        x: &[f64],
+        y: &[f64],
+        gx: &mut [f64],
+        gy: &mut [f64],
+        c: &mut [f64],
+    ) -> f64 {
+        self.0.derivatives_into(x, y, gx, gy, c)
+    }
+}
+
+#[test]
+fn pulled_back_kernels_are_paired_per_point_as_per_pair() {
+    let model = MultivariateStudentT::new(vec![0.2, -0.1], &[1.0, 0.3, 0.3, 2.0], 5.0).unwrap();
+    let xs = model.sample_n(60, 9, Par::Seq).unwrap();
+    let flow = built_in_chain();
+    let fast = PulledBackKernel::new(Imq::default(), &flow);
+    let slow = PulledBackKernel::new(HiddenProfile(Imq::default()), &flow);
+    assert!(fast.has_feature_map() && !slow.has_feature_map());
+    for estimator in [Estimator::U, Estimator::V] {
+        let (a, b) = (
+            Ksd::new(&fast, estimator)
+                .estimate(&model, &xs, Par::rayon(2))
+                .unwrap(),
+            Ksd::new(&slow, estimator)
+                .estimate(&model, &xs, Par::Seq)
+                .unwrap(),
+        );
+        assert!(close(a.value, b.value, 1e-12, 1e-14), "KSD {a} vs {b}");
+        for m in [
+            FlowDiffusion::new(Layer::from(Radial::new(vec![0.1, 0.0], 1.0, 0.4).unwrap())),
+            FlowDiffusion::new(Layer::from(
+                Elementwise::uniform(GaussianFlow::new(0.0, 1.0, 4.0).unwrap(), 2).unwrap(),
+            )),
+        ] {
+            let (a, b) = (
+                DiffusionKsd::new(&fast, &m, estimator)
+                    .unwrap()
+                    .estimate(&model, &xs, Par::Seq)
+                    .unwrap(),
+                DiffusionKsd::new(&slow, &m, estimator)
+                    .unwrap()
+                    .estimate(&model, &xs, Par::Seq)
+                    .unwrap(),
+            );
+            assert!(close(a.value, b.value, 1e-12, 1e-14), "DKSD {a} vs {b}");
+        }
+    }
+    // A point the flow cannot map is an error naming the sample.
+    let bad = Samples::new(vec![0.0, 0.0, 1e308, -1e308], 2).unwrap();
+    let overflow = PulledBackKernel::new(
+        Imq::default(),
+        Elementwise::uniform(SinhArcsinh::new(0.0, 3.0).unwrap(), 2).unwrap(),
+    );
+    let e = Ksd::new(&overflow, Estimator::V)
+        .estimate(&model, &bad, Par::Seq)
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::NonFiniteLayerOutput { index: 1, .. }),
+        "{e:?}"
+    );
+}

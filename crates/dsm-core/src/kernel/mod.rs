@@ -74,6 +74,29 @@ pub trait Kernel: Sync {
         None
     }
 
+    /// Whether this kernel is a radial k̃ read through a point map T, K(x, y) = k̃(T(x), T(y))
+    /// (a flow's pulled-back kernel): the Stein kernels then transform and differentiate
+    /// each point once ([`Kernel::feature_map_into`]) and pair the images with
+    /// [`Kernel::feature_profile`], instead of calling [`Kernel::derivatives_into`] per pair.
+    fn has_feature_map(&self) -> bool {
+        false
+    }
+
+    /// For a kernel with a feature map ([`Kernel::has_feature_map`]): writes T(x) (d) and
+    /// its Jacobian ∂T/∂x (d², row-major). Kernels without one leave the buffers alone.
+    ///
+    /// # Errors
+    /// Where T cannot be evaluated at x (a non-finite image), with sample index 0.
+    fn feature_map_into(&self, _x: &[f64], _tx: &mut [f64], _jac: &mut [f64]) -> crate::Result<()> {
+        Ok(())
+    }
+
+    /// For a kernel with a feature map: the radial profile [φ, φ′, φ″] of k̃ at
+    /// u = ‖T(x) − T(y)‖²; `None` otherwise.
+    fn feature_profile(&self, _sq_dist: f64) -> Option<[f64; 3]> {
+        None
+    }
+
     /// [`Kernel::radial_profile`] over many squared distances: calls `f(a, [φ, φ′, φ″](uₐ))`
     /// for every a in order and returns `true`, or returns `false` without calling `f` for a
     /// kernel that is not radial. The default calls [`Kernel::radial_profile`] per entry;
@@ -143,5 +166,14 @@ impl<T: Kernel + ?Sized> Kernel for &T {
     }
     fn radial_profile(&self, u: f64) -> Option<[f64; 3]> {
         (**self).radial_profile(u)
+    }
+    fn has_feature_map(&self) -> bool {
+        (**self).has_feature_map()
+    }
+    fn feature_map_into(&self, x: &[f64], tx: &mut [f64], jac: &mut [f64]) -> crate::Result<()> {
+        (**self).feature_map_into(x, tx, jac)
+    }
+    fn feature_profile(&self, u: f64) -> Option<[f64; 3]> {
+        (**self).feature_profile(u)
     }
 }

@@ -72,6 +72,15 @@ impl<K: Kernel> SteinKernel for Ksd<K> {
             d,
         )?;
         check_kernel_dim(&self.kernel, d)?;
+        if self.kernel.has_feature_map() {
+            return mapped_points(
+                &self.kernel,
+                model,
+                None::<&crate::IdentityDiffusion>,
+                samples,
+                par,
+            );
+        }
         check_table_size(samples.n(), d)?;
         let data = mc::map_rows(
             samples,
@@ -188,6 +197,9 @@ impl<K: Kernel, M: Diffusion> SteinKernel for DiffusionKsd<K, M> {
             d,
         )?;
         check_kernel_dim(&self.kernel, d)?;
+        if self.kernel.has_feature_map() {
+            return mapped_points(&self.kernel, model, Some(&self.diffusion), samples, par);
+        }
         // A diagonal m (an elementwise flow's, say) is stored as its diagonal and paired in
         // O(d); any other m in full.
         let diagonal = self.diffusion.is_diagonal();
@@ -347,6 +359,87 @@ impl<K: Kernel> SteinPoints<'_, K> {
             estimator,
         })
     }
+}
+
+/// The per-point table of a kernel with a feature map T (a pulled-back kernel), once per
+/// point: b (d; s_p, or mᵀs_p + ∇·m with a diffusion), T(x) (d) and M = J m (d²; J without a
+/// diffusion), so that each pair costs O(d²) (docs/math.md eq. 7.6 on the images).
+fn mapped_points<'a, K, P, M>(
+    kernel: &'a K,
+    model: &P,
+    diffusion: Option<&M>,
+    samples: &'a Samples,
+    par: Par,
+) -> Result<SteinPoints<'a, K>>
+where
+    K: Kernel,
+    P: Score + Sync + ?Sized,
+    M: Diffusion,
+{
+    let d = samples.dim();
+    if let Some(m) = diffusion {
+        same_dim(
+            "dimension of the diffusion",
+            m.dim(),
+            "dimension of the samples",
+            d,
+        )?;
+    }
+    let stride = check_table_size(samples.n(), 2 * d + d * d)?;
+    let data = mc::map_rows(
+        samples,
+        stride,
+        par,
+        || {
+            (
+                vec![0.0; d],
+                vec![0.0; d],
+                vec![0.0; 2 * d * d],
+                DiffusionWork::new(),
+            )
+        },
+        |(s, div, mj, work), i, x, out| {
+            model.score_into(x, s);
+            check_finite(s, "score of p", i)?;
+            let (b, rest) = out.split_at_mut(d);
+            let (tx, big_m) = rest.split_at_mut(d);
+            let (m, j) = mj.split_at_mut(d * d);
+            kernel
+                .feature_map_into(x, tx, j)
+                .map_err(|e| e.at_sample(i))?;
+            check_finite(tx, "feature map T(x) of the kernel", i)?;
+            check_finite(j, "Jacobian of the kernel's feature map", i)?;
+            match diffusion {
+                None => {
+                    b.copy_from_slice(s);
+                    big_m.copy_from_slice(j);
+                }
+                Some(diff) => {
+                    diff.matrix_and_divergence_into(x, work, m, div)
+                        .map_err(|e| e.at_sample(i))?;
+                    check_finite(m, "diffusion matrix", i)?;
+                    check_finite(div, "divergence of m", i)?;
+                    for (k, bk) in b.iter_mut().enumerate() {
+                        *bk = div[k] + (0..d).map(|r| m[r * d + k] * s[r]).sum::<f64>();
+                    }
+                    // M = J m
+                    for r in 0..d {
+                        for c in 0..d {
+                            big_m[r * d + c] = (0..d).map(|k| j[r * d + k] * m[k * d + c]).sum();
+                        }
+                    }
+                }
+            }
+            check_finite(b, "b = mᵀs + ∇·m", i)
+        },
+    )?;
+    Ok(SteinPoints {
+        kernel,
+        samples,
+        data,
+        stride,
+        layout: PointLayout::Mapped,
+    })
 }
 
 /// W − wᵢ for every i, as the sum of the weights before i plus the sum after i.

@@ -88,6 +88,9 @@ pub(crate) enum PointLayout {
     Diagonal,
     /// Any diffusion: m in full (d², row-major).
     Dense,
+    /// A kernel with a feature map T (a pulled-back kernel): T(x) (d), then M = J m in full
+    /// (d², row-major; M = J for the Langevin kernel).
+    Mapped,
 }
 
 impl<K: Kernel> SteinPoints<'_, K> {
@@ -207,6 +210,14 @@ impl<K: Kernel> SteinPoints<'_, K> {
         let pi = &self.data[i * self.stride..(i + 1) * self.stride];
         let pj = &self.data[j * self.stride..(j + 1) * self.stride];
         let (bx, by) = (&pi[..d], &pj[..d]);
+        if self.layout == PointLayout::Mapped {
+            // docs/math.md eq. 7.6 on the images: r = T(x) − T(y), vₓ = Mₓᵀr, M = J m.
+            let (tx, ty) = (&pi[d..2 * d], &pj[d..2 * d]);
+            let u = sq_dist(tx, ty);
+            let [phi, d1, d2] = self.kernel.feature_profile(u).unwrap_or([f64::NAN; 3]);
+            let (dot, cross_b, frob, vv) = dense_terms(tx, ty, bx, by, &pi[2 * d..], &pj[2 * d..]);
+            return phi * dot + 2.0 * d1 * cross_b - 2.0 * d1 * frob - 4.0 * d2 * vv;
+        }
         let u = sq_dist(x, y);
         if let Some([phi, d1, d2]) = self.kernel.radial_profile(u) {
             let (mut dot, mut cross_b, mut frob, mut vv) = (0.0, 0.0, 0.0, 0.0);
@@ -230,21 +241,8 @@ impl<K: Kernel> SteinPoints<'_, K> {
                         vv += vxc * vyc;
                     }
                 }
-                PointLayout::Dense => {
-                    let (mx, my) = (&pi[d..], &pj[d..]);
-                    for c in 0..d {
-                        let (mut vxc, mut vyc) = (0.0, 0.0);
-                        for a in 0..d {
-                            let ra = x[a] - y[a];
-                            let (mxa, mya) = (mx[a * d + c], my[a * d + c]);
-                            vxc += mxa * ra;
-                            vyc += mya * ra;
-                            frob += mxa * mya;
-                        }
-                        dot += bx[c] * by[c];
-                        cross_b += by[c] * vxc - bx[c] * vyc;
-                        vv += vxc * vyc;
-                    }
+                PointLayout::Dense | PointLayout::Mapped => {
+                    (dot, cross_b, frob, vv) = dense_terms(x, y, bx, by, &pi[d..], &pj[d..]);
                 }
             }
             return phi * dot + 2.0 * d1 * cross_b - 2.0 * d1 * frob - 4.0 * d2 * vv;
@@ -275,7 +273,8 @@ impl<K: Kernel> SteinPoints<'_, K> {
                         + mx[c] * cross[c * d + c] * my[c];
                 }
             }
-            PointLayout::Dense => {
+            // (Mapped returned above, through the feature profile.)
+            PointLayout::Dense | PointLayout::Mapped => {
                 for c in 0..d {
                     total += k * bx[c] * by[c];
                     for a in 0..d {
@@ -293,4 +292,33 @@ impl<K: Kernel> SteinPoints<'_, K> {
         }
         total
     }
+}
+
+/// The four sums of docs/math.md eq. 7.6 for a full m: bₓ·b_y, b_y·vₓ − bₓ·v_y, ⟨mₓ, m_y⟩_F and
+/// vₓ·v_y, with vₓ = mₓᵀr, v_y = m_yᵀr, r = x − y.
+#[inline]
+fn dense_terms(
+    x: &[f64],
+    y: &[f64],
+    bx: &[f64],
+    by: &[f64],
+    mx: &[f64],
+    my: &[f64],
+) -> (f64, f64, f64, f64) {
+    let d = x.len();
+    let (mut dot, mut cross_b, mut frob, mut vv) = (0.0, 0.0, 0.0, 0.0);
+    for c in 0..d {
+        let (mut vxc, mut vyc) = (0.0, 0.0);
+        for a in 0..d {
+            let ra = x[a] - y[a];
+            let (mxa, mya) = (mx[a * d + c], my[a * d + c]);
+            vxc += mxa * ra;
+            vyc += mya * ra;
+            frob += mxa * mya;
+        }
+        dot += bx[c] * by[c];
+        cross_b += by[c] * vxc - bx[c] * vyc;
+        vv += vxc * vyc;
+    }
+    (dot, cross_b, frob, vv)
 }
