@@ -12,7 +12,7 @@ use dsm_core::Kernel;
 /// ```
 /// With a radial base kernel it exposes T as a feature map ([`Kernel::has_feature_map`]): the
 /// Stein kernels then compute T(x) and J(x) once per point and pair the images in O(d²) per
-/// pair (docs/math.md eq. 7.6 with r = T(x) − T(y) and m replaced by J m); with any other base
+/// pair (docs/math.md eq. 7.15: eq. 7.6 with r = T(x) − T(y) and m replaced by J m); with any other base
 /// kernel they use the general path (O(d³) per pair plus two Jacobians).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PulledBackKernel<K, F> {

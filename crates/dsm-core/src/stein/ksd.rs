@@ -363,7 +363,7 @@ impl<K: Kernel> SteinPoints<'_, K> {
 
 /// The per-point table of a kernel with a feature map T (a pulled-back kernel), once per
 /// point: b (d; s_p, or mᵀs_p + ∇·m with a diffusion), T(x) (d) and M = J m (d²; J without a
-/// diffusion), so that each pair costs O(d²) (docs/math.md eq. 7.6 on the images).
+/// diffusion), so that each pair costs O(d²) (docs/math.md eq. 7.15).
 fn mapped_points<'a, K, P, M>(
     kernel: &'a K,
     model: &P,

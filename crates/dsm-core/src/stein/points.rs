@@ -211,7 +211,7 @@ impl<K: Kernel> SteinPoints<'_, K> {
         let pj = &self.data[j * self.stride..(j + 1) * self.stride];
         let (bx, by) = (&pi[..d], &pj[..d]);
         if self.layout == PointLayout::Mapped {
-            // docs/math.md eq. 7.6 on the images: r = T(x) − T(y), vₓ = Mₓᵀr, M = J m.
+            // docs/math.md eq. 7.15: r = T(x) − T(y), vₓ = Mₓᵀr, M = J m.
             let (tx, ty) = (&pi[d..2 * d], &pj[d..2 * d]);
             let u = sq_dist(tx, ty);
             let [phi, d1, d2] = self.kernel.feature_profile(u).unwrap_or([f64::NAN; 3]);
