@@ -202,6 +202,26 @@ fn objectives_allocate_nothing_per_sample() {
             diffusion_fisher_divergence(&g, &p, &dense, xs, Par::Seq).unwrap();
         },
     );
+    let pushforward = Pushforward::new(mvt(3), dense_flow(3)).unwrap();
+    assert_no_allocation_per_item(
+        "SM, pushforward",
+        N,
+        unit,
+        |n| student(n, 3),
+        |xs| {
+            score_matching_loss(&pushforward, xs, Par::Seq).unwrap();
+        },
+    );
+    let pushed_1d = Pushforward::new(t, GaussianFlow::new(0.0, 1.0, 5.0).unwrap()).unwrap();
+    assert_no_allocation_per_item(
+        "DSM, pushforward",
+        N,
+        unit,
+        |n| student(n, 1),
+        |xs| {
+            diffusion_score_matching_loss(&pushed_1d, &one, xs, Par::Seq).unwrap();
+        },
+    );
     let metric = ConstantMetric::new(3, vec![2.0, 0.1, 0.0, 0.1, 1.0, 0.0, 0.0, 0.0, 1.5]).unwrap();
     assert_no_allocation_per_item(
         "Riemannian Fisher",

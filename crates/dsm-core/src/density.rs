@@ -57,6 +57,14 @@ pub trait Score: LogDensity {
         }
     }
 
+    /// Whether [`Score::score_rows_into`] is a batched computation (a matrix product) rather
+    /// than the per-point default: the SM objective then scores a chunk at once; otherwise it
+    /// takes each point's score and Laplacian together ([`Hessian::score_and_laplacian`]), so
+    /// that a model with expensive per-point work (a pushforward's T⁻¹) does it once.
+    fn has_batched_scores(&self) -> bool {
+        false
+    }
+
     /// Checked, allocating score.
     ///
     /// # Errors
@@ -84,6 +92,23 @@ pub trait Hessian: Score {
         let d = self.dim();
         self.hessian_into(x, scratch);
         (0..d).map(|k| scratch[k * d + k]).sum()
+    }
+
+    /// s(x) into `score` and ∇² log p(x) into `hessian` (d², row-major) together. The default
+    /// calls [`Score::score_into`] and [`Hessian::hessian_into`]; a model that shares work
+    /// between them (a pushforward's T⁻¹ and Jacobians) overrides it. The DSM objective calls
+    /// this.
+    fn score_and_hessian_into(&self, x: &[f64], score: &mut [f64], hessian: &mut [f64]) {
+        self.score_into(x, score);
+        self.hessian_into(x, hessian);
+    }
+
+    /// s(x) into `score`, and Δ log p(x) returned, with `scratch` (d²) as in
+    /// [`Hessian::laplacian`]; the default calls [`Score::score_into`] and
+    /// [`Hessian::laplacian`]. The SM objective calls this for models without batched scores.
+    fn score_and_laplacian(&self, x: &[f64], score: &mut [f64], scratch: &mut [f64]) -> f64 {
+        self.score_into(x, score);
+        self.laplacian(x, scratch)
     }
 
     /// Checked, allocating Hessian.
@@ -210,6 +235,9 @@ impl<T: Score + ?Sized> Score for &T {
     fn score_rows_into(&self, xs: &[f64], out: MatMut<'_, f64>) {
         (**self).score_rows_into(xs, out)
     }
+    fn has_batched_scores(&self) -> bool {
+        (**self).has_batched_scores()
+    }
 }
 
 impl<T: Hessian + ?Sized> Hessian for &T {
@@ -218,5 +246,11 @@ impl<T: Hessian + ?Sized> Hessian for &T {
     }
     fn laplacian(&self, x: &[f64], scratch: &mut [f64]) -> f64 {
         (**self).laplacian(x, scratch)
+    }
+    fn score_and_hessian_into(&self, x: &[f64], score: &mut [f64], hessian: &mut [f64]) {
+        (**self).score_and_hessian_into(x, score, hessian)
+    }
+    fn score_and_laplacian(&self, x: &[f64], score: &mut [f64], scratch: &mut [f64]) -> f64 {
+        (**self).score_and_laplacian(x, score, scratch)
     }
 }

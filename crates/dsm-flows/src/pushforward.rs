@@ -1,6 +1,6 @@
 //! The pushforward density p_T of y = T(x), x ~ p.
 
-use crate::flow::{Flow, invert_into};
+use crate::flow::Flow;
 use dsm_core::rand::Rng;
 use dsm_core::{Hessian, LogDensity, Par, Result, Sampler, Samples, Score};
 
@@ -74,37 +74,139 @@ impl<P: LogDensity, F: Flow> Pushforward<P, F> {
 }
 
 /// x = T⁻¹(y), m = J(x)⁻¹, ∂J(x), g(x), or None where the flow cannot be inverted.
-struct Point {
-    x: Vec<f64>,
-    m: Vec<f64>,
-    dj: Vec<f64>,
-    g: Vec<f64>,
+/// The per-point quantities at y, in a scratch slice: x = T⁻¹(y), m = J(x)⁻¹, ∂J(x) and
+/// gᵢ = tr(m ∂ᵢJ), from one inverse, one set of hyper-dual passes and one factorisation.
+struct Point<'a> {
+    x: &'a [f64],
+    m: &'a [f64],
+    dj: &'a [f64],
+    g: &'a [f64],
+}
+
+/// Scratch length of [`Pushforward::point`] in dimension d.
+fn point_len(d: usize) -> usize {
+    2 * d + 2 * d * d + d * d * d + dsm_core::linalg::inverse_scratch_len(d)
+}
+
+thread_local! {
+    /// Per-thread scratch of the pushforward's score and Hessian: grown on first use and
+    /// reused, so that they allocate nothing per point.
+    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a scratch slice of `len` values: this thread's buffer, or a fresh one when it
+/// is already in use (a pushforward whose base is itself a pushforward).
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
 }
 
 impl<P, F: Flow> Pushforward<P, F> {
-    fn point(&self, y: &[f64]) -> Option<Point> {
+    fn point<'a>(&self, y: &[f64], buf: &'a mut [f64]) -> Option<Point<'a>> {
         let d = self.flow.dim();
-        let mut x = vec![0.0; d];
-        self.flow.try_inverse_into(y, &mut x).ok()?;
-        let mut j = vec![0.0; d * d];
-        self.flow.jacobian_into(&x, &mut j);
-        let mut m = vec![0.0; d * d];
-        invert_into(&j, d, &mut m).ok()?;
-        let mut dj = vec![0.0; d * d * d];
-        self.flow.jacobian_gradient_into(&x, &mut dj);
-        let g = (0..d)
-            .map(|i| {
-                let dji = &dj[i * d * d..(i + 1) * d * d];
-                let mut acc = 0.0;
+        let (x, rest) = buf.split_at_mut(d);
+        let (j, rest) = rest.split_at_mut(d * d);
+        let (m, rest) = rest.split_at_mut(d * d);
+        let (dj, rest) = rest.split_at_mut(d * d * d);
+        let (g, work) = rest.split_at_mut(d);
+        self.flow.try_inverse_into(y, x).ok()?;
+        self.flow.jacobian_and_gradient_into(x, j, dj);
+        dsm_core::linalg::invert_in_scratch(j, d, m, work).ok()?;
+        for (i, gi) in g.iter_mut().enumerate() {
+            let dji = &dj[i * d * d..(i + 1) * d * d];
+            let mut acc = 0.0;
+            for a in 0..d {
+                for b in 0..d {
+                    acc += m[b * d + a] * dji[a * d + b];
+                }
+            }
+            *gi = acc;
+        }
+        Some(Point { x, m, dj, g })
+    }
+}
+
+impl<P: Score, F: Flow> Pushforward<P, F> {
+    /// The score at y from its point: s = mᵀ(s_p(x) − g), with s_p(x) left in `sp`.
+    fn score_from(&self, pt: &Point<'_>, sp: &mut [f64], out: &mut [f64]) {
+        let d = out.len();
+        self.base.score_into(pt.x, sp);
+        for (a, o) in out.iter_mut().enumerate() {
+            *o = (0..d).map(|j| pt.m[j * d + a] * (sp[j] - pt.g[j])).sum();
+        }
+    }
+}
+
+/// Scratch length of the Hessian beyond the point: s_p, H_p, ∂²J (d⁴), m∂J (d³), v, ∂s, ∂g.
+fn hessian_len(d: usize) -> usize {
+    d + d * d + d * d * d * d + d * d * d + d + d * d + d
+}
+
+impl<P: Hessian, F: Flow> Pushforward<P, F> {
+    /// ∇²_y log p_T at the point (docs/math.md eqs. 4.10-4.11), s_p(x) left in the scratch's
+    /// first d values; `out` is d², row-major.
+    fn hessian_from(&self, pt: &Point<'_>, buf: &mut [f64], out: &mut [f64]) {
+        let d = pt.x.len();
+        let (sp, rest) = buf.split_at_mut(d);
+        let (hp, rest) = rest.split_at_mut(d * d);
+        let (t3, rest) = rest.split_at_mut(d * d * d * d);
+        let (mdj, rest) = rest.split_at_mut(d * d * d);
+        let (v, rest) = rest.split_at_mut(d);
+        let (ds, rest) = rest.split_at_mut(d * d);
+        let dg = &mut rest[..d];
+        let (m, dj, g) = (pt.m, pt.dj, pt.g);
+        self.base.score_into(pt.x, sp);
+        self.base.hessian_into(pt.x, hp);
+        self.flow.third_derivatives_into(pt.x, t3);
+        // m ∂ᵢJ for each i: (m dJ_i)_ab = Σ_c m_ac ∂ᵢJ_cb
+        for i in 0..d {
+            for a in 0..d {
+                for b in 0..d {
+                    mdj[(i * d + a) * d + b] =
+                        (0..d).map(|c| m[a * d + c] * dj[(i * d + c) * d + b]).sum();
+                }
+            }
+        }
+        for j in 0..d {
+            v[j] = sp[j] - g[j];
+        }
+        // ds[a][i] = ∂s_a/∂x_i
+        for i in 0..d {
+            // ∂ᵢg_j = tr(m ∂ᵢ∂ⱼJ) − tr(m∂ᵢJ m∂ⱼJ)
+            for (j, dgj) in dg.iter_mut().enumerate() {
+                let mut t = 0.0;
                 for a in 0..d {
                     for b in 0..d {
-                        acc += m[b * d + a] * dji[a * d + b];
+                        t += m[b * d + a] * t3[((i * d + j) * d + a) * d + b];
+                        t -= mdj[(i * d + a) * d + b] * mdj[(j * d + b) * d + a];
                     }
                 }
-                acc
-            })
-            .collect();
-        Some(Point { x, m, dj, g })
+                *dgj = t;
+            }
+            for a in 0..d {
+                let mut acc = 0.0;
+                for j in 0..d {
+                    // ∂ᵢm_ja = −(m ∂ᵢJ m)_ja
+                    let dm_ja: f64 = -(0..d)
+                        .map(|c| mdj[(i * d + j) * d + c] * m[c * d + a])
+                        .sum::<f64>();
+                    acc += dm_ja * v[j] + m[j * d + a] * (hp[j * d + i] - dg[j]);
+                }
+                ds[a * d + i] = acc;
+            }
+        }
+        for a in 0..d {
+            for l in 0..d {
+                out[a * d + l] = (0..d).map(|i| ds[a * d + i] * m[i * d + l]).sum();
+            }
+        }
     }
 }
 
@@ -128,96 +230,57 @@ impl<P: LogDensity, F: Flow> LogDensity for Pushforward<P, F> {
 impl<P: Score, F: Flow> Score for Pushforward<P, F> {
     fn score_into(&self, y: &[f64], out: &mut [f64]) {
         let d = y.len();
-        let Some(pt) = self.point(y) else {
-            out.fill(f64::NAN);
-            return;
-        };
-        let mut sp = vec![0.0; d];
-        self.base.score_into(&pt.x, &mut sp);
-        for (a, o) in out.iter_mut().enumerate() {
-            *o = (0..d).map(|j| pt.m[j * d + a] * (sp[j] - pt.g[j])).sum();
-        }
+        with_scratch(point_len(d) + d, |buf| {
+            let (pbuf, sp) = buf.split_at_mut(point_len(d));
+            match self.point(y, pbuf) {
+                Some(pt) => self.score_from(&pt, sp, out),
+                None => out.fill(f64::NAN),
+            }
+        });
     }
 }
 
 impl<P: Hessian, F: Flow> Hessian for Pushforward<P, F> {
     fn hessian_into(&self, y: &[f64], out: &mut [f64]) {
         let d = y.len();
-        let Some(pt) = self.point(y) else {
-            out.fill(f64::NAN);
-            return;
-        };
-        let (m, dj, g) = (&pt.m, &pt.dj, &pt.g);
-        let mut sp = vec![0.0; d];
-        let mut hp = vec![0.0; d * d];
-        self.base.score_into(&pt.x, &mut sp);
-        self.base.hessian_into(&pt.x, &mut hp);
-        let mut t3 = vec![0.0; d * d * d * d];
-        self.flow.third_derivatives_into(&pt.x, &mut t3);
-        // m ∂ᵢJ for each i: (m dJ_i)_ab = Σ_c m_ac ∂ᵢJ_cb
-        let mut mdj = vec![0.0; d * d * d];
-        for i in 0..d {
-            for a in 0..d {
-                for b in 0..d {
-                    mdj[(i * d + a) * d + b] =
-                        (0..d).map(|c| m[a * d + c] * dj[(i * d + c) * d + b]).sum();
-                }
+        with_scratch(point_len(d) + hessian_len(d), |buf| {
+            let (pbuf, hbuf) = buf.split_at_mut(point_len(d));
+            match self.point(y, pbuf) {
+                Some(pt) => self.hessian_from(&pt, hbuf, out),
+                None => out.fill(f64::NAN),
             }
-        }
-        let v: Vec<f64> = (0..d).map(|j| sp[j] - g[j]).collect();
-        // ds[a][i] = ∂s_a/∂x_i
-        let mut ds = vec![0.0; d * d];
-        for i in 0..d {
-            // ∂ᵢg_j = tr(m ∂ᵢ∂ⱼJ) − tr(m∂ᵢJ m∂ⱼJ)
-            let dg: Vec<f64> = (0..d)
-                .map(|j| {
-                    let mut t = 0.0;
-                    for a in 0..d {
-                        for b in 0..d {
-                            t += m[b * d + a] * t3[((i * d + j) * d + a) * d + b];
-                            t -= mdj[(i * d + a) * d + b] * mdj[(j * d + b) * d + a];
-                        }
+        });
+    }
+
+    /// One T⁻¹, one J and ∂J, one factorisation for both.
+    fn score_and_hessian_into(&self, y: &[f64], score: &mut [f64], hessian: &mut [f64]) {
+        let d = y.len();
+        with_scratch(point_len(d) + hessian_len(d), |buf| {
+            let (pbuf, hbuf) = buf.split_at_mut(point_len(d));
+            match self.point(y, pbuf) {
+                Some(pt) => {
+                    self.hessian_from(&pt, hbuf, hessian);
+                    // s_p(x) is in hbuf[..d]: s = mᵀ(s_p − g).
+                    for (a, o) in score.iter_mut().enumerate() {
+                        *o = (0..d).map(|j| pt.m[j * d + a] * (hbuf[j] - pt.g[j])).sum();
                     }
-                    t
-                })
-                .collect();
-            for a in 0..d {
-                let mut acc = 0.0;
-                for j in 0..d {
-                    // ∂ᵢm_ja = −(m ∂ᵢJ m)_ja
-                    let dm_ja: f64 = -(0..d)
-                        .map(|c| mdj[(i * d + j) * d + c] * m[c * d + a])
-                        .sum::<f64>();
-                    acc += dm_ja * v[j] + m[j * d + a] * (hp[j * d + i] - dg[j]);
                 }
-                ds[a * d + i] = acc;
+                None => {
+                    score.fill(f64::NAN);
+                    hessian.fill(f64::NAN);
+                }
             }
-        }
-        for a in 0..d {
-            for l in 0..d {
-                out[a * d + l] = (0..d).map(|i| ds[a * d + i] * m[i * d + l]).sum();
-            }
-        }
+        });
+    }
+
+    /// As [`Hessian::score_and_hessian_into`], the trace taken from the Hessian in `scratch`.
+    fn score_and_laplacian(&self, y: &[f64], score: &mut [f64], scratch: &mut [f64]) -> f64 {
+        let d = y.len();
+        self.score_and_hessian_into(y, score, scratch);
+        (0..d).map(|k| scratch[k * d + k]).sum()
     }
 }
 
-/// Draws y = T(x), x ~ p. The rule for a draw where T(x) is not finite (an overflow) is:
-/// [`Sampler::sample_n`] returns the error naming the sample and, in a chain, the layer
-/// ([`Error::NonFiniteLayerOutput`](dsm_core::Error::NonFiniteLayerOutput)); nothing is
-/// skipped, so the draws stay those of the base's stream. The infallible
-/// [`Sampler::sample_into`] writes NaN there instead.
-///
-/// # Examples
-/// ```
-/// use dsm_core::{Gaussian, Par, Sampler};
-/// use dsm_flows::{Affine, Flow, Pushforward};
-/// let base = Gaussian::new(vec![0.0, 0.0], &[1.0, 0.0, 0.0, 1.0])?;
-/// let t = Affine::new(2, vec![2.0, 0.0, 1.0, 1.0], vec![1.0, -1.0])?;
-/// let ys = Pushforward::new(base.clone(), t.clone())?.sample_n(100, 7, Par::Seq)?;
-/// let (direct, _) = t.forward_batch(&base.sample_n(100, 7, Par::Seq)?, Par::Seq)?;
-/// assert_eq!(ys.as_slice(), direct.as_slice());
-/// # Ok::<(), dsm_core::Error>(())
-/// ```
 impl<P: Sampler + Sync, F: Flow> Sampler for Pushforward<P, F> {
     fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
         let mut x = vec![0.0; self.flow.dim()];

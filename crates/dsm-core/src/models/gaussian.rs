@@ -124,6 +124,10 @@ impl Score for Gaussian {
 
     /// S = −Z Σ⁻ᵀ with Z = X − 1μᵀ formed first (so no cancellation against μ), as one
     /// faer matrix product (sequential; SIMD chosen at run time).
+    fn has_batched_scores(&self) -> bool {
+        true
+    }
+
     fn score_rows_into(&self, xs: &[f64], out: faer::MatMut<'_, f64>) {
         let d = self.mean.len();
         let k = xs.len() / d;

@@ -42,9 +42,8 @@ where
         par,
         || Buffers::new(d),
         |b, i, x| {
-            p.score_into(x, &mut b.s);
+            p.score_and_hessian_into(x, &mut b.s, &mut b.h);
             check_finite(&b.s, "score of p", i)?;
-            p.hessian_into(x, &mut b.h);
             check_finite(&b.h, "hessian of log p", i)?;
             diffusion
                 .covariance_into(x, &mut b.work, &mut b.a, &mut b.div_a)

@@ -24,6 +24,30 @@ where
 {
     let d = samples.dim();
     same_dim("dimension of p", p.dim(), "dimension of the samples", d)?;
+    if !p.has_batched_scores() {
+        // Each point's score and Laplacian together (one T⁻¹ for a pushforward); the norm is
+        // summed over the coordinates in the same order as the chunked path below.
+        return mc::map_samples(
+            samples,
+            par,
+            || (vec![0.0; d], vec![0.0; d * d]),
+            |(s, h), i, x| {
+                let laplacian = p.score_and_laplacian(x, s, h);
+                crate::error::check_finite(s, "score of p", i)?;
+                if !laplacian.is_finite() {
+                    return Err(crate::Error::NonFiniteValue {
+                        quantity: "hessian of log p",
+                        index: i,
+                    });
+                }
+                let mut value = 0.0;
+                for v in s.iter() {
+                    value += v * v;
+                }
+                Ok(value + 2.0 * laplacian)
+            },
+        );
+    }
     // Scores a chunk at a time (Score::score_rows_into: one matrix product for a Gaussian),
     // column-major, so that the checks and the norms run along contiguous columns.
     mc::map_sample_chunks(

@@ -117,16 +117,17 @@ impl<F: Flow> Flow for Chain<F> {
 
     fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), y, x.len())?;
-        let mut cur = y.to_vec();
-        let mut offset = self.layer_count();
-        for layer in self.layers.iter().rev() {
-            offset -= layer.layer_count();
-            layer
-                .try_inverse_into(&cur, x)
-                .map_err(|e| offset_layer(e, offset))?;
-            cur.copy_from_slice(x);
-        }
-        Ok(())
+        crate::flow::with_copy(y, |cur| {
+            let mut offset = self.layer_count();
+            for layer in self.layers.iter().rev() {
+                offset -= layer.layer_count();
+                layer
+                    .try_inverse_into(cur, x)
+                    .map_err(|e| offset_layer(e, offset))?;
+                cur.copy_from_slice(x);
+            }
+            Ok(())
+        })
     }
 
     fn layer_count(&self) -> usize {
@@ -137,52 +138,57 @@ impl<F: Flow> Flow for Chain<F> {
     /// from 0 across nested chains, [`Flow::layer_count`]).
     fn try_transform_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), x, y.len())?;
-        let mut cur = x.to_vec();
-        let mut offset = 0;
-        for layer in &self.layers {
-            layer
-                .try_transform_into(&cur, y)
-                .map_err(|e| offset_layer(e, offset))?;
-            cur.copy_from_slice(y);
-            offset += layer.layer_count();
-        }
-        Ok(())
+        crate::flow::with_copy(x, |cur| {
+            let mut offset = 0;
+            for layer in &self.layers {
+                layer
+                    .try_transform_into(cur, y)
+                    .map_err(|e| offset_layer(e, offset))?;
+                cur.copy_from_slice(y);
+                offset += layer.layer_count();
+            }
+            Ok(())
+        })
     }
 
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
-        let mut y = vec![0.0; x.len()];
-        self.forward_into(x, &mut y)
+        crate::flow::check_point(self.dim(), x, self.dim())?;
+        crate::flow::with_copy(x, |y| self.forward_into(x, y))
     }
 
     /// One pass: each layer's [`Flow::forward_into`], log-determinants summed.
     fn forward_into(&self, x: &[f64], y: &mut [f64]) -> Result<f64> {
         crate::flow::check_point(self.dim(), x, y.len())?;
-        let mut cur = x.to_vec();
-        let mut total = 0.0;
-        let mut offset = 0;
-        for layer in &self.layers {
-            total += layer
-                .forward_into(&cur, y)
-                .map_err(|e| offset_layer(e, offset))?;
-            cur.copy_from_slice(y);
-            offset += layer.layer_count();
-        }
+        let total = crate::flow::with_copy(x, |cur| {
+            let mut total = 0.0;
+            let mut offset = 0;
+            for layer in &self.layers {
+                total += layer
+                    .forward_into(cur, y)
+                    .map_err(|e| offset_layer(e, offset))?;
+                cur.copy_from_slice(y);
+                offset += layer.layer_count();
+            }
+            Ok::<f64, dsm_core::Error>(total)
+        })?;
         crate::layers::elementwise::finite_log_det(total)
     }
 
     /// One pass backwards: each layer's [`Flow::inverse_into`], log-determinants summed.
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<f64> {
         crate::flow::check_point(self.dim(), y, x.len())?;
-        let mut cur = y.to_vec();
-        let mut total = 0.0;
-        let mut offset = self.layer_count();
-        for layer in self.layers.iter().rev() {
-            offset -= layer.layer_count();
-            total += layer
-                .inverse_into(&cur, x)
-                .map_err(|e| offset_layer(e, offset))?;
-            cur.copy_from_slice(x);
-        }
+        let total = crate::flow::with_copy(y, |cur| {
+            let mut total = 0.0;
+            let mut offset = self.layer_count();
+            for layer in self.layers.iter().rev() {
+                offset -= layer.layer_count();
+                total += layer
+                    .inverse_into(cur, x)
+                    .map_err(|e| offset_layer(e, offset))?;
+                cur.copy_from_slice(x);
+            }
+            Ok::<f64, dsm_core::Error>(total)
+        })?;
         crate::layers::elementwise::finite_log_det(total)
     }
 }

@@ -123,13 +123,14 @@ impl<A: Flow, B: Flow> Flow for Compose<A, B> {
 
     fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         check_point(self.dim(), y, x.len())?;
-        let mut mid = vec![0.0; y.len()];
-        self.second
-            .try_inverse_into(y, &mut mid)
-            .map_err(|e| offset_layer(e, self.first.layer_count()))?;
-        self.first
-            .try_inverse_into(&mid, x)
-            .map_err(|e| offset_layer(e, 0))
+        crate::flow::with_copy(y, |mid| {
+            self.second
+                .try_inverse_into(y, mid)
+                .map_err(|e| offset_layer(e, self.first.layer_count()))?;
+            self.first
+                .try_inverse_into(mid, x)
+                .map_err(|e| offset_layer(e, 0))
+        })
     }
 
     fn layer_count(&self) -> usize {
@@ -137,46 +138,51 @@ impl<A: Flow, B: Flow> Flow for Compose<A, B> {
     }
 
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
-        let mut y = vec![0.0; x.len()];
-        self.forward_into(x, &mut y)
+        check_point(self.dim(), x, self.dim())?;
+        crate::flow::with_copy(x, |y| self.forward_into(x, y))
     }
 
     fn try_transform_into(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
         check_point(self.dim(), x, y.len())?;
-        let mut mid = vec![0.0; x.len()];
-        self.first
-            .try_transform_into(x, &mut mid)
-            .map_err(|e| offset_layer(e, 0))?;
-        self.second
-            .try_transform_into(&mid, y)
-            .map_err(|e| offset_layer(e, self.first.layer_count()))
+        crate::flow::with_copy(x, |mid| {
+            self.first
+                .try_transform_into(x, mid)
+                .map_err(|e| offset_layer(e, 0))?;
+            self.second
+                .try_transform_into(mid, y)
+                .map_err(|e| offset_layer(e, self.first.layer_count()))
+        })
     }
 
     fn forward_into(&self, x: &[f64], y: &mut [f64]) -> Result<f64> {
         check_point(self.dim(), x, y.len())?;
-        let mut mid = vec![0.0; x.len()];
-        let a = self
-            .first
-            .forward_into(x, &mut mid)
-            .map_err(|e| offset_layer(e, 0))?;
-        let b = self
-            .second
-            .forward_into(&mid, y)
-            .map_err(|e| offset_layer(e, self.first.layer_count()))?;
-        crate::layers::elementwise::finite_log_det(a + b)
+        let total = crate::flow::with_copy(x, |mid| {
+            let a = self
+                .first
+                .forward_into(x, mid)
+                .map_err(|e| offset_layer(e, 0))?;
+            let b = self
+                .second
+                .forward_into(mid, y)
+                .map_err(|e| offset_layer(e, self.first.layer_count()))?;
+            Ok::<f64, dsm_core::Error>(a + b)
+        })?;
+        crate::layers::elementwise::finite_log_det(total)
     }
 
     fn inverse_into(&self, y: &[f64], x: &mut [f64]) -> Result<f64> {
         check_point(self.dim(), y, x.len())?;
-        let mut mid = vec![0.0; y.len()];
-        let b = self
-            .second
-            .inverse_into(y, &mut mid)
-            .map_err(|e| offset_layer(e, self.first.layer_count()))?;
-        let a = self
-            .first
-            .inverse_into(&mid, x)
-            .map_err(|e| offset_layer(e, 0))?;
-        crate::layers::elementwise::finite_log_det(a + b)
+        let total = crate::flow::with_copy(y, |mid| {
+            let b = self
+                .second
+                .inverse_into(y, mid)
+                .map_err(|e| offset_layer(e, self.first.layer_count()))?;
+            let a = self
+                .first
+                .inverse_into(mid, x)
+                .map_err(|e| offset_layer(e, 0))?;
+            Ok::<f64, dsm_core::Error>(a + b)
+        })?;
+        crate::layers::elementwise::finite_log_det(total)
     }
 }
