@@ -3,20 +3,8 @@
 use crate::metric::Metric;
 use dsm_core::{Diffusion, DiffusionWork, Error, Result};
 
-/// G = C Cᵀ and G⁻¹ ([`dsm_core::linalg::cholesky_into`]), or `NotPositiveDefinite` at the
-/// sample.
-pub(crate) fn factor(g: &[f64], d: usize, chol: &mut [f64], inv: &mut [f64]) -> Result<()> {
-    spd_error(dsm_core::linalg::cholesky_into(
-        "metric",
-        g,
-        d,
-        chol,
-        Some(inv),
-    ))
-}
-
-/// [`factor`] in caller scratch (`work`: d values), no allocation for small d
-/// ([`dsm_core::linalg::cholesky_in_scratch`]).
+/// G = C Cᵀ and G⁻¹ in caller scratch (`work`: d values), no allocation for small d
+/// ([`dsm_core::linalg::cholesky_in_scratch`]), or `NotPositiveDefinite` at the sample.
 fn factor_in_scratch(
     g: &[f64],
     d: usize,
@@ -88,18 +76,20 @@ impl<M: Metric> MetricDiffusion<M> {
         &self.metric
     }
 
-    /// m = G⁻¹ C into `m`, with G⁻¹ and C in the scratch buffers.
+    /// m = G⁻¹ C into `m`, with C and G⁻¹ left in `chol` and `inv`; `buf` holds G and the
+    /// factorisation's work (d² + d).
     fn sqrt_inverse(
         &self,
         x: &[f64],
         m: &mut [f64],
         chol: &mut [f64],
         inv: &mut [f64],
+        buf: &mut [f64],
     ) -> Result<()> {
         let d = x.len();
-        let mut g = vec![0.0; d * d];
-        self.metric.metric_into(x, &mut g)?;
-        factor(&g, d, chol, inv)?;
+        let (g, work) = buf.split_at_mut(d * d);
+        self.metric.metric_into(x, g)?;
+        factor_in_scratch(g, d, chol, inv, work)?;
         for a in 0..d {
             for b in 0..d {
                 m[a * d + b] = (b..d).map(|c| inv[a * d + c] * chol[c * d + b]).sum();
@@ -107,26 +97,24 @@ impl<M: Metric> MetricDiffusion<M> {
         }
         Ok(())
     }
-}
 
-impl<M: Metric> Diffusion for MetricDiffusion<M> {
-    fn dim(&self) -> usize {
-        self.metric.dim()
+    /// Scratch length of [`MetricDiffusion::gradient_in`]: m, C, G⁻¹, G and its work, ∂G,
+    /// X and ∂C.
+    fn gradient_len(d: usize) -> usize {
+        6 * d * d + d + d * d * d
     }
 
-    fn matrix_into(&self, x: &[f64], m: &mut [f64]) -> Result<()> {
+    /// m into the first d² values of `buf` and ∂ᵢm_jk into `dm` (d³), all work in `buf`.
+    fn gradient_in(&self, x: &[f64], buf: &mut [f64], dm: &mut [f64]) -> Result<()> {
         let d = x.len();
-        let (mut chol, mut inv) = (vec![0.0; d * d], vec![0.0; d * d]);
-        self.sqrt_inverse(x, m, &mut chol, &mut inv)
-    }
-
-    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) -> Result<()> {
-        let d = x.len();
-        let (mut m, mut chol, mut inv) = (vec![0.0; d * d], vec![0.0; d * d], vec![0.0; d * d]);
-        self.sqrt_inverse(x, &mut m, &mut chol, &mut inv)?;
-        let mut dg = vec![0.0; d * d * d];
-        self.metric.metric_gradient_into(x, &mut dg)?;
-        let (mut xm, mut dc) = (vec![0.0; d * d], vec![0.0; d * d]);
+        let (m, rest) = buf.split_at_mut(d * d);
+        let (chol, rest) = rest.split_at_mut(d * d);
+        let (inv, rest) = rest.split_at_mut(d * d);
+        let (gbuf, rest) = rest.split_at_mut(d * d + d);
+        let (dg, rest) = rest.split_at_mut(d * d * d);
+        let (xm, dc) = rest.split_at_mut(d * d);
+        self.sqrt_inverse(x, m, chol, inv, gbuf)?;
+        self.metric.metric_gradient_into(x, dg)?;
         for i in 0..d {
             let dgi = &dg[i * d * d..(i + 1) * d * d];
             // X = mᵀ ∂ᵢG m, then Φ(X): strictly lower part and half the diagonal.
@@ -167,6 +155,63 @@ impl<M: Metric> Diffusion for MetricDiffusion<M> {
                         .sum::<f64>();
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl<M: Metric> Diffusion for MetricDiffusion<M> {
+    fn dim(&self) -> usize {
+        self.metric.dim()
+    }
+
+    fn matrix_into(&self, x: &[f64], m: &mut [f64]) -> Result<()> {
+        let d = x.len();
+        let mut run = |buf: &mut [f64]| {
+            let (chol, rest) = buf.split_at_mut(d * d);
+            let (inv, work) = rest.split_at_mut(d * d);
+            self.sqrt_inverse(x, m, chol, inv, work)
+        };
+        if d <= dsm_core::linalg::SMALL_DIM {
+            const N: usize = dsm_core::linalg::SMALL_DIM;
+            run(&mut [0.0; 3 * N * N + N][..3 * d * d + d])
+        } else {
+            run(&mut vec![0.0; 3 * d * d + d])
+        }
+    }
+
+    fn matrix_gradient_into(&self, x: &[f64], dm: &mut [f64]) -> Result<()> {
+        let d = x.len();
+        self.gradient_in(x, &mut vec![0.0; Self::gradient_len(d)], dm)
+    }
+
+    /// (∇·m)_k = Σᵢ ∂ᵢm_ik, from the gradient in `work`.
+    fn divergence_into(&self, x: &[f64], work: &mut DiffusionWork, div: &mut [f64]) -> Result<()> {
+        let d = x.len();
+        let buf = work.take(Self::gradient_len(d) + d * d * d);
+        let (gbuf, dm) = buf.split_at_mut(Self::gradient_len(d));
+        self.gradient_in(x, gbuf, dm)?;
+        for (k, slot) in div.iter_mut().enumerate() {
+            *slot = (0..d).map(|i| dm[(i * d + i) * d + k]).sum();
+        }
+        Ok(())
+    }
+
+    /// m and ∇·m from one factorisation, in `work`.
+    fn matrix_and_divergence_into(
+        &self,
+        x: &[f64],
+        work: &mut DiffusionWork,
+        m: &mut [f64],
+        div: &mut [f64],
+    ) -> Result<()> {
+        let d = x.len();
+        let buf = work.take(Self::gradient_len(d) + d * d * d);
+        let (gbuf, dm) = buf.split_at_mut(Self::gradient_len(d));
+        self.gradient_in(x, gbuf, dm)?;
+        m.copy_from_slice(&gbuf[..d * d]);
+        for (k, slot) in div.iter_mut().enumerate() {
+            *slot = (0..d).map(|i| dm[(i * d + i) * d + k]).sum();
         }
         Ok(())
     }
