@@ -138,6 +138,56 @@ impl<F: Flow> Flow for Invert<F> {
         self.inner.forward_into(x, y)
     }
 
+    /// J_S and ∂J_S of S = T⁻¹ from one inverse, one set of T's hyper-dual passes and one
+    /// factorisation (the inverse function theorem), instead of a T⁻¹ per dual pass:
+    ///
+    /// ```text
+    /// J_S(y) = M = J_T(x)⁻¹,   ∂J_S/∂yᵢ = −M Eᵢ M,   Eᵢ = Σₗ Mₗᵢ ∂ₗJ_T(x),   x = T⁻¹(y)
+    /// ```
+    /// NaN where T⁻¹ fails or J_T is singular.
+    fn jacobian_and_gradient_into(&self, y: &[f64], jac: &mut [f64], dj: &mut [f64]) {
+        let d = self.dim();
+        let ok = check_point(d, y, d).is_ok() && {
+            let mut x = vec![0.0; d];
+            let mut jt = vec![0.0; d * d];
+            let mut djt = vec![0.0; d * d * d];
+            let mut work = vec![0.0; dsm_core::linalg::inverse_scratch_len(d)];
+            self.inner.try_inverse_into(y, &mut x).is_ok() && {
+                self.inner.jacobian_and_gradient_into(&x, &mut jt, &mut djt);
+                dsm_core::linalg::invert_in_scratch(&jt, d, jac, &mut work).is_ok() && {
+                    let m = &*jac;
+                    let (mut e, mut em) = (vec![0.0; d * d], vec![0.0; d * d]);
+                    for i in 0..d {
+                        for ab in 0..d * d {
+                            e[ab] = (0..d).map(|l| m[l * d + i] * djt[l * d * d + ab]).sum();
+                        }
+                        for a in 0..d {
+                            for k in 0..d {
+                                em[a * d + k] = (0..d).map(|b| e[a * d + b] * m[b * d + k]).sum();
+                            }
+                        }
+                        for j in 0..d {
+                            for k in 0..d {
+                                dj[(i * d + j) * d + k] =
+                                    -(0..d).map(|a| m[j * d + a] * em[a * d + k]).sum::<f64>();
+                            }
+                        }
+                    }
+                    true
+                }
+            }
+        };
+        if !ok {
+            jac.fill(f64::NAN);
+            dj.fill(f64::NAN);
+        }
+    }
+
+    fn jacobian_gradient_into(&self, y: &[f64], dj: &mut [f64]) {
+        let d = self.dim();
+        self.jacobian_and_gradient_into(y, &mut vec![0.0; d * d], dj);
+    }
+
     /// J_T(x)⁻¹ at x = T⁻¹(y) (NaN where T⁻¹ fails or J_T is singular).
     fn jacobian_into(&self, y: &[f64], jac: &mut [f64]) {
         if check_point(self.dim(), y, self.dim()).is_err() {

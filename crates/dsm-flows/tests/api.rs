@@ -761,6 +761,10 @@ fn the_one_pass_diffusion_equals_the_default_assembly() {
             .unwrap(),
         &points,
     );
+    // Inverses: J and ∂J by the inverse function theorem (Invert::jacobian_and_gradient_into,
+    // itself checked against central differences in `invert_of_a_composite_is_exact`).
+    check(Invert::new(elementwise_chain()), &points);
+    check(Invert::new(built_in_chain()), &points);
 }
 
 /// A radial kernel with its profile hidden: the Stein kernels then take their general path,
