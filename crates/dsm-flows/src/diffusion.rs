@@ -198,7 +198,9 @@ impl<F: Flow> Diffusion for FlowDiffusion<F> {
         if self.flow.is_elementwise() {
             return self.with_elementwise(x, |t| {
                 for (v, ti) in div.iter_mut().zip(t) {
-                    *v = -ti[2] / (ti[1] * ti[1]);
+                    // −t″/t′² as −m(m t″), m = 1/t′: no t′² to underflow far in a tail.
+                    let m = 1.0 / ti[1];
+                    *v = -(m * (m * ti[2]));
                 }
                 Ok(())
             });
@@ -224,7 +226,9 @@ impl<F: Flow> Diffusion for FlowDiffusion<F> {
             return self.with_elementwise(x, |t| {
                 write_diagonal(d, m_out, |i| 1.0 / t[i][1]);
                 for (v, ti) in div.iter_mut().zip(t) {
-                    *v = -ti[2] / (ti[1] * ti[1]);
+                    // −t″/t′² as −m(m t″), m = 1/t′: no t′² to underflow far in a tail.
+                    let m = 1.0 / ti[1];
+                    *v = -(m * (m * ti[2]));
                 }
                 Ok(())
             });
