@@ -485,6 +485,11 @@ proptest! {
         check("cholesky_into", || linalg::cholesky_into("G", &a, d, &mut chol, Some(&mut out)).map(|r| (r, chol.clone())), |(r, v)| r.is_finite() && all_finite(v))?;
         check("spd_inverse_quadratic_form", || linalg::spd_inverse_quadratic_form("G", &a, d, &a[..a.len().min(3)]), |v| v.is_finite())?;
         check("flows::log_abs_det", || dsm::flows::log_abs_det(&a, d), |v| v.is_finite())?;
+        // The scratch forms, with scratch of every length from 0 up.
+        let mut work = vec![0.0; out_len * out_len / 2];
+        check("invert_in_scratch", || linalg::invert_in_scratch(&a, d, &mut out, &mut work).map(|()| out.clone()), |v| all_finite(v))?;
+        check("cholesky_in_scratch", || linalg::cholesky_in_scratch("G", &a, d, &mut chol, Some(&mut out), &mut work).map(|r| (r, chol.clone())), |(r, v)| r.is_finite() && all_finite(v))?;
+        check("spd_inverse_quadratic_form_in_scratch", || linalg::spd_inverse_quadratic_form_in_scratch("G", &a, d, &a[..a.len().min(3)], &mut work), |v| v.is_finite())?;
     }
 
     #[test]
@@ -556,9 +561,12 @@ proptest! {
                 check("DSM with a flow diffusion", || diffusion_score_matching_loss(&base, &diffusion, &xs, par), estimate_finite)?;
                 check("DKSD with a flow diffusion", || DiffusionKsd::new(Imq::default(), FlowDiffusion::new(&chain), Estimator::V)?.estimate(&base, &xs, par), ksd_finite)?;
                 check("KSD with a pulled-back kernel", || Ksd::new(PulledBackKernel::new(Imq::default(), &chain), Estimator::U).estimate(&base, &xs, par), ksd_finite)?;
+                check("DKSD with a pulled-back kernel and a flow diffusion", || DiffusionKsd::new(PulledBackKernel::new(Imq::default(), &chain), FlowDiffusion::new(&chain), Estimator::V)?.estimate(&base, &xs, par), ksd_finite)?;
+                check("diffusion Fisher with a flow diffusion", || diffusion_fisher_divergence(&base, &base, &diffusion, &xs, par), estimate_finite)?;
                 check("Riemannian Fisher with a flow metric", || riemannian_fisher_divergence(&base, &base, &FlowMetric::new(&chain), &xs, par), estimate_finite)?;
                 if let Some(push) = check("Pushforward::new", || Pushforward::new(base.clone(), &chain), |_| true)? {
                     check("SM of a pushforward", || score_matching_loss(&push, &xs, par), estimate_finite)?;
+                    check("DSM of a pushforward", || diffusion_score_matching_loss(&push, &diffusion, &xs, par), estimate_finite)?;
                     check("KSD of a pushforward", || Ksd::new(Imq::default(), Estimator::V).estimate(&push, &xs, par), ksd_finite)?;
                 }
             }
