@@ -43,6 +43,9 @@ struct Args {
     /// measurements and profiling.
     #[arg(long)]
     flows_only: bool,
+    /// With --flows-only: run only the flow row with this index (0-3), for profiling.
+    #[arg(long, hide = true)]
+    flow_row: Option<usize>,
     /// Internal: run the SM workload at this n (d = 10) 50 times, for profiling.
     #[arg(long, hide = true)]
     profile_sm: Option<usize>,
@@ -122,12 +125,18 @@ fn main() -> Result<()> {
         return Ok(());
     }
     if args.flows_only {
-        for (name, n, dim) in [
+        for (row, (name, n, dim)) in [
             ("dsm_gaussian_flow", 100_000, 1),
             ("dsm_gaussian_flow", 1_000_000, 1),
             ("dsm_gaussian_flow", 100_000, 10),
             ("dksd_gaussian_flow", 10_000, 2),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if args.flow_row.is_some_and(|r| r != row) {
+                continue;
+            }
             let xs = student_t_data(n, dim, 42)?;
             let f = |par: Par| match name {
                 "dsm_gaussian_flow" => dsm_gaussian_flow(&xs, par),

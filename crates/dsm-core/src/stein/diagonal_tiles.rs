@@ -12,8 +12,10 @@
 //! [`pulp::Arch::dispatch`] (the widest vector unit the CPU has, chosen at run time). Every
 //! pair's sums are taken over the coordinates in order 0, 1, …, d − 1, exactly as the
 //! pairwise [`SteinPoints::stein_kernel`](super::SteinPoints::stein_kernel) does, so each k⁰ has
-//! the same bits as there, and the row, column and total sums follow the fixed order of
-//! [`drive_tiles`] (bit-identical for any thread count).
+//! the same bits as there. A column's k⁰ values are stored, then added to the rows' sums and
+//! summed for the column with eight lane-wise partial sums in a fixed tree (the same result
+//! for any vector width); the blocks' sums follow the fixed order of [`drive_tiles`]
+//! (bit-identical for any thread count). One dispatch per tile.
 
 use pulp::{Arch, Simd, WithSimd};
 
@@ -67,29 +69,20 @@ pub(crate) fn diagonal_radial_upper_with<K: Kernel>(
                     blk.w[a] = w(i);
                 }
             }
-            let mut total = 0.0;
-            for j in t.lo..t.hi {
-                // Rows a < len pair with column j (i < j).
-                let len = m.min(j - t.start);
-                if len == 0 {
-                    continue;
-                }
-                let row = &table[j * 2 * d..(j + 1) * 2 * d];
-                let col = arch.dispatch(ColumnPass {
-                    kernel,
-                    d,
-                    len,
-                    xj: &x[j * d..(j + 1) * d],
-                    bj: &row[..d],
-                    mj: &row[d..],
-                    blk: &mut *blk,
-                    own: &mut own[..len],
-                    wj: w(j),
-                });
-                cols[j - t.lo] += col;
-                total += w(j) * col;
-            }
-            total
+            arch.dispatch(TilePass {
+                kernel,
+                d,
+                m,
+                start: t.start,
+                lo: t.lo,
+                hi: t.hi,
+                x,
+                table,
+                w: &w,
+                blk: &mut *blk,
+                own,
+                cols,
+            })
         },
     )
 }
@@ -102,6 +95,7 @@ struct Block {
     m: Vec<f64>,
     w: [f64; ROWS],
     sums: [[f64; ROWS]; 5],
+    k: [f64; ROWS],
 }
 
 impl Block {
@@ -113,76 +107,98 @@ impl Block {
             m: vec![0.0; d * ROWS],
             w: [0.0; ROWS],
             sums: [[0.0; ROWS]; 5],
+            k: [0.0; ROWS],
         }
     }
 }
 
-/// k⁰ of one column point j against the block's first `len` rows: adds wⱼ k⁰ to the rows'
-/// sums and returns Σₐ wₐ k⁰ (the column's sum).
-struct ColumnPass<'a, K> {
+/// The pairs of one tile: for each column point j, k⁰ against the block's rows a with
+/// start + a < j; adds wⱼ k⁰ to the rows' sums and Σₐ wₐ k⁰ to column j's, and returns
+/// Σ wₐwⱼ k⁰. One dispatch per tile, so the vectorised loops run without a call per column.
+struct TilePass<'a, K, W> {
     kernel: &'a K,
     d: usize,
-    len: usize,
-    xj: &'a [f64],
-    bj: &'a [f64],
-    mj: &'a [f64],
+    m: usize,
+    start: usize,
+    lo: usize,
+    hi: usize,
+    x: &'a [f64],
+    table: &'a [f64],
+    w: &'a W,
     blk: &'a mut Block,
     own: &'a mut [f64],
-    wj: f64,
+    cols: &'a mut [f64],
 }
 
-impl<K: Kernel> WithSimd for ColumnPass<'_, K> {
+impl<K: Kernel, W: Fn(usize) -> f64> WithSimd for TilePass<'_, K, W> {
     type Output = f64;
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, _simd: S) -> f64 {
-        let ColumnPass {
+        let TilePass {
             kernel,
             d,
-            len,
-            xj,
-            bj,
-            mj,
+            m,
+            start,
+            lo,
+            hi,
+            x,
+            table,
+            w,
             blk,
             own,
-            wj,
+            cols,
         } = self;
-        let [u, dot, cross, frob, vv] = &mut blk.sums;
-        let (u, dot, cross, frob, vv) = (
-            &mut u[..len],
-            &mut dot[..len],
-            &mut cross[..len],
-            &mut frob[..len],
-            &mut vv[..len],
-        );
-        for s in [&mut *u, &mut *dot, &mut *cross, &mut *frob, &mut *vv] {
-            s.fill(0.0);
-        }
-        for c in 0..d {
-            let (xi, bi, mi) = (
-                &blk.x[c * ROWS..c * ROWS + len],
-                &blk.b[c * ROWS..c * ROWS + len],
-                &blk.m[c * ROWS..c * ROWS + len],
-            );
-            let (xjc, bjc, mjc) = (xj[c], bj[c], mj[c]);
-            for a in 0..len {
-                let r = xi[a] - xjc;
-                let (vx, vy) = (mi[a] * r, mjc * r);
-                u[a] += r * r;
-                dot[a] += bi[a] * bjc;
-                cross[a] += bjc * vx - bi[a] * vy;
-                frob[a] += mi[a] * mjc;
-                vv[a] += vx * vy;
+        let mut total = 0.0;
+        for j in lo..hi {
+            // Rows a < len pair with column j (i < j).
+            let len = m.min(j - start);
+            if len == 0 {
+                continue;
             }
+            let row = &table[j * 2 * d..(j + 1) * 2 * d];
+            let (xj, bj, mj) = (&x[j * d..(j + 1) * d], &row[..d], &row[d..]);
+            let wj = w(j);
+            let [u, dot, cross, frob, vv] = &mut blk.sums;
+            let (u, dot, cross, frob, vv) = (
+                &mut u[..len],
+                &mut dot[..len],
+                &mut cross[..len],
+                &mut frob[..len],
+                &mut vv[..len],
+            );
+            for s in [&mut *u, &mut *dot, &mut *cross, &mut *frob, &mut *vv] {
+                s.fill(0.0);
+            }
+            for c in 0..d {
+                let (xi, bi, mi) = (
+                    &blk.x[c * ROWS..c * ROWS + len],
+                    &blk.b[c * ROWS..c * ROWS + len],
+                    &blk.m[c * ROWS..c * ROWS + len],
+                );
+                let (xjc, bjc, mjc) = (xj[c], bj[c], mj[c]);
+                for a in 0..len {
+                    let r = xi[a] - xjc;
+                    let (vx, vy) = (mi[a] * r, mjc * r);
+                    u[a] += r * r;
+                    dot[a] += bi[a] * bjc;
+                    cross[a] += bjc * vx - bi[a] * vy;
+                    frob[a] += mi[a] * mjc;
+                    vv[a] += vx * vy;
+                }
+            }
+            let k = &mut blk.k[..len];
+            kernel.radial_profile_each(u, |a, [phi, d1, d2]| {
+                k[a] = phi * dot[a] + 2.0 * d1 * cross[a] - 2.0 * d1 * frob[a] - 4.0 * d2 * vv[a];
+            });
+            for (o, &ka) in own[..len].iter_mut().zip(k.iter()) {
+                *o += wj * ka;
+            }
+            let col = super::gram_tiles::lane_dot(&blk.w[..len], k);
+            cols[j - lo] += col;
+            total += wj * col;
         }
-        let w_i = &blk.w[..len];
-        let mut col = 0.0;
-        kernel.radial_profile_each(u, |a, [phi, d1, d2]| {
-            let k = phi * dot[a] + 2.0 * d1 * cross[a] - 2.0 * d1 * frob[a] - 4.0 * d2 * vv[a];
-            own[a] += wj * k;
-            col += w_i[a] * k;
-        });
-        col
+        total
     }
 }
 

@@ -272,7 +272,7 @@ impl<K: Kernel> WithSimd for TilePass<'_, K> {
 /// Σ aᵢbᵢ with eight lane-wise partial sums combined in a fixed tree, then the tail: the same
 /// result whatever vector width the loop is compiled for.
 #[inline(always)]
-fn lane_dot(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn lane_dot(a: &[f64], b: &[f64]) -> f64 {
     let mut lanes = [0.0; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
