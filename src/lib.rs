@@ -7,6 +7,8 @@
 
 /// Densities, diffusions, the Monte Carlo engine and the SM/DSM objectives.
 pub use dsm_core as core;
+/// Fitting models: parametric log-densities, exact θ-gradients, closed-form estimators.
+pub use dsm_fit as fit;
 /// Flows read as diffusions (Theorems 3.1 and 3.2).
 pub use dsm_flows as flows;
 /// The metric-tensor formulation (Proposition 3.1).

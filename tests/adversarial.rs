@@ -489,6 +489,8 @@ proptest! {
         let mut work = vec![0.0; out_len * out_len / 2];
         check("invert_in_scratch", || linalg::invert_in_scratch(&a, d, &mut out, &mut work).map(|()| out.clone()), |v| all_finite(v))?;
         check("cholesky_in_scratch", || linalg::cholesky_in_scratch("G", &a, d, &mut chol, Some(&mut out), &mut work).map(|r| (r, chol.clone())), |(r, v)| r.is_finite() && all_finite(v))?;
+        let objective = Estimate { value: 0.0, std_err: 0.0, n: 1 };
+        check("Fit::new", || dsm::fit::Fit::new(a[..a.len().min(out_len)].to_vec(), objective, a.clone(), 1), |f| all_finite(&f.theta) && all_finite(&f.std_err))?;
         check("spd_inverse_quadratic_form_in_scratch", || linalg::spd_inverse_quadratic_form_in_scratch("G", &a, d, &a[..a.len().min(3)], &mut work), |v| v.is_finite())?;
     }
 
@@ -517,6 +519,15 @@ proptest! {
         // Mismatched dimension between model and samples.
         if let Ok(p) = Gaussian::standard(d + 1) {
             drive_objectives("Gaussian (wrong dimension)", &p, &xs)?;
+        }
+        // Fitting: the closed-form Gaussian SM estimate and the exact θ-gradient at wild θ.
+        for dim in [d, d + 1] {
+            if let Ok(stat) = dsm::fit::GaussianStatistic::new(dim) {
+                let family = dsm::fit::ExponentialFamily::new(stat);
+                check("fit_score_matching", || family.fit_score_matching(&xs, Par::rayon(2)), |f| all_finite(&f.theta) && all_finite(&f.std_err))?;
+                let theta: Vec<f64> = mean.iter().cycle().take(dsm::fit::ParametricModel::n_params(&family)).copied().collect();
+                check("score_matching_gradient", || dsm::fit::score_matching_gradient(&family, &theta, &xs, Par::rayon(2)), |g| g.value.value.is_finite() && all_finite(&g.gradient) && all_finite(&g.per_sample))?;
+            }
         }
     }
 
