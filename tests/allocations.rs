@@ -222,6 +222,42 @@ fn objectives_allocate_nothing_per_sample() {
             diffusion_score_matching_loss(&pushed_1d, &one, xs, Par::Seq).unwrap();
         },
     );
+    let family = dsm::fit::ExponentialFamily::new(dsm::fit::GaussianStatistic::new(3).unwrap());
+    let theta = [0.1, 0.0, -0.1, 1.0, 1.2, 0.9, 0.1, 0.0, 0.2];
+    assert_no_allocation_per_item(
+        "SM θ-gradient",
+        N,
+        unit,
+        |n| student(n, 3),
+        |xs| {
+            dsm::fit::score_matching_gradient(&family, &theta, xs, Par::Seq).unwrap();
+        },
+    );
+    assert_no_allocation_per_item(
+        "DSM θ-gradient, elementwise flow",
+        N,
+        unit,
+        |n| student(n, 3),
+        |xs| {
+            dsm::fit::diffusion_score_matching_gradient(
+                &family,
+                &elementwise,
+                &theta,
+                xs,
+                Par::Seq,
+            )
+            .unwrap();
+        },
+    );
+    assert_no_allocation_per_item(
+        "SM closed-form fit",
+        N,
+        unit,
+        |n| student(n, 3),
+        |xs| {
+            family.fit_score_matching(xs, Par::Seq).unwrap();
+        },
+    );
     let metric = ConstantMetric::new(3, vec![2.0, 0.1, 0.0, 0.1, 1.0, 0.0, 0.0, 0.0, 1.5]).unwrap();
     assert_no_allocation_per_item(
         "Riemannian Fisher",

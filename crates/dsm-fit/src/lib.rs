@@ -5,7 +5,8 @@
 //! * [`ParametricModel`]: log p(x; θ) written once over the scalar type in both x and θ;
 //!   [`ParametricModel::at`] gives the model at a fixed θ to every dsm-core objective.
 //! * [`score_matching_gradient`]: the SM loss and its exact θ-gradient, averaged and per
-//!   sample, from mixed third derivatives in dual numbers (no finite differences).
+//!   sample, from mixed third derivatives in dual numbers (no finite differences);
+//!   [`diffusion_score_matching_gradient`] the same for DSM with a diffusion fixed in θ.
 //! * [`ExponentialFamily`] of a [`SufficientStatistic`]: the SM loss is quadratic in θ, and
 //!   [`ExponentialFamily::fit_score_matching`] solves it in closed form with sandwich standard
 //!   errors ([`Fit`]); [`GaussianStatistic`] is the Gaussian as such a family.
@@ -25,12 +26,14 @@
 //! # Ok::<(), dsm_core::Error>(())
 //! ```
 
+mod diffusion_score_matching_gradient;
 mod duals;
 mod exponential_family;
 mod fit;
 mod model;
 mod score_matching_gradient;
 
+pub use diffusion_score_matching_gradient::diffusion_score_matching_gradient;
 pub use duals::STACK_LEN;
 pub use exponential_family::{ExponentialFamily, GaussianStatistic, SufficientStatistic};
 pub use fit::Fit;
