@@ -520,6 +520,16 @@ proptest! {
         if let Ok(p) = Gaussian::standard(d + 1) {
             drive_objectives("Gaussian (wrong dimension)", &p, &xs)?;
         }
+        // Fitting: the built-in families at wild θ, through the SM gradient.
+        if d == 1 {
+            if let Ok(fam) = dsm::fit::StudentTFamily::new(dof) {
+                check("StudentTFamily SM gradient", || dsm::fit::score_matching_gradient(&fam, &mean[..2], &xs, Par::Seq), |g| all_finite(&g.gradient))?;
+            }
+            check("StudentTFamily (free dof) SM gradient", || dsm::fit::score_matching_gradient(&dsm::fit::StudentTFamily::with_free_dof(), &mean, &xs, Par::Seq), |g| all_finite(&g.gradient))?;
+        }
+        if let Ok(fam) = dsm::fit::MultivariateStudentTFamily::new(d, &(0..d * d).map(|i| if i % (d + 1) == 0 { 1.0 } else { 0.0 }).collect::<Vec<_>>(), dof) {
+            check("MultivariateStudentTFamily SM gradient", || dsm::fit::score_matching_gradient(&fam, &mean[..d], &xs, Par::Seq), |g| all_finite(&g.gradient))?;
+        }
         // Fitting: the closed-form Gaussian SM estimate and the exact θ-gradient at wild θ.
         for dim in [d, d + 1] {
             if let Ok(stat) = dsm::fit::GaussianStatistic::new(dim) {

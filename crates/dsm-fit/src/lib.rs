@@ -7,6 +7,8 @@
 //! * [`score_matching_gradient`]: the SM loss and its exact θ-gradient, averaged and per
 //!   sample, from mixed third derivatives in dual numbers (no finite differences);
 //!   [`diffusion_score_matching_gradient`] the same for DSM with a diffusion fixed in θ.
+//! * Built-in families: [`StudentTFamily`] (location, log-scale, optionally log-dof),
+//!   [`GaussianMeanFamily`], [`MultivariateStudentTFamily`] (location).
 //! * [`ExponentialFamily`] of a [`SufficientStatistic`]: the SM loss is quadratic in θ, and
 //!   [`ExponentialFamily::fit_score_matching`] solves it in closed form with sandwich standard
 //!   errors ([`Fit`]); [`GaussianStatistic`] is the Gaussian as such a family.
@@ -29,6 +31,7 @@
 mod diffusion_score_matching_gradient;
 mod duals;
 mod exponential_family;
+mod families;
 mod fit;
 mod model;
 mod score_matching_gradient;
@@ -36,6 +39,7 @@ mod score_matching_gradient;
 pub use diffusion_score_matching_gradient::diffusion_score_matching_gradient;
 pub use duals::STACK_LEN;
 pub use exponential_family::{ExponentialFamily, GaussianStatistic, SufficientStatistic};
+pub use families::{GaussianMeanFamily, MultivariateStudentTFamily, StudentTFamily};
 pub use fit::Fit;
 pub use model::{At, ParametricModel};
 pub use score_matching_gradient::{ObjectiveGradient, score_matching_gradient};

@@ -402,3 +402,99 @@ fn dsm_theta_gradients_equal_central_differences() {
         Err(Error::DimensionMismatch { .. })
     ));
 }
+
+#[test]
+fn built_in_families_match_the_closed_form_models() {
+    // Scores and Hessians at θ against dsm-core's closed forms (independent code).
+    let points = [-30.0, -1.3, 0.0, 0.4, 2.5, 1e3];
+    for (mu, log_sigma, nu) in [(0.3, 0.2, 4.0), (-2.0, -1.0, 0.7), (5.0, 1.5, 50.0)] {
+        let reference = StudentT::new(mu, f64::exp(log_sigma), nu).unwrap();
+        let fixed = StudentTFamily::new(nu).unwrap();
+        let free = StudentTFamily::with_free_dof();
+        for model in [
+            fixed.at(&[mu, log_sigma]).unwrap(),
+            free.at(&[mu, log_sigma, nu.ln()]).unwrap(),
+        ] {
+            for x in points {
+                let (s, h) = (
+                    model.try_score(&[x]).unwrap()[0],
+                    model.try_hessian(&[x]).unwrap()[0],
+                );
+                let (s0, h0) = (
+                    reference.try_score(&[x]).unwrap()[0],
+                    reference.try_hessian(&[x]).unwrap()[0],
+                );
+                assert!(close(s, s0, 1e-12, 1e-14), "score at {x}: {s} vs {s0}");
+                assert!(close(h, h0, 1e-12, 1e-14), "hessian at {x}: {h} vs {h0}");
+            }
+        }
+    }
+    let cov = [2.0, 0.3, 0.3, 0.5];
+    let mu = [1.0, -2.0];
+    let g = GaussianMeanFamily::new(2, &cov).unwrap();
+    let t = MultivariateStudentTFamily::new(2, &cov, 3.5).unwrap();
+    let (g0, t0) = (
+        Gaussian::new(mu.to_vec(), &cov).unwrap(),
+        MultivariateStudentT::new(mu.to_vec(), &cov, 3.5).unwrap(),
+    );
+    for x in [[0.0, 0.0], [3.0, -1.0], [-40.0, 25.0]] {
+        for (a, b) in [
+            (
+                g.at(&mu).unwrap().try_score(&x).unwrap(),
+                g0.try_score(&x).unwrap(),
+            ),
+            (
+                g.at(&mu).unwrap().try_hessian(&x).unwrap(),
+                g0.try_hessian(&x).unwrap(),
+            ),
+            (
+                t.at(&mu).unwrap().try_score(&x).unwrap(),
+                t0.try_score(&x).unwrap(),
+            ),
+            (
+                t.at(&mu).unwrap().try_hessian(&x).unwrap(),
+                t0.try_hessian(&x).unwrap(),
+            ),
+        ] {
+            for (u, v) in a.iter().zip(&b) {
+                assert!(close(*u, *v, 1e-12, 1e-14), "x={x:?}: {a:?} vs {b:?}");
+            }
+        }
+    }
+    // Bad constructors are typed errors.
+    assert!(matches!(
+        StudentTFamily::new(0.0),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        GaussianMeanFamily::new(2, &[1.0, 2.0, 0.0, 1.0]),
+        Err(Error::NotSymmetric { .. })
+    ));
+    assert!(matches!(
+        MultivariateStudentTFamily::new(2, &[1.0, 0.0, 0.0, -1.0], 3.0),
+        Err(Error::NotPositiveDefinite { .. })
+    ));
+    assert!(GaussianMeanFamily::new(0, &[]).is_err());
+    assert!(GaussianMeanFamily::new(2, &[1.0]).is_err());
+}
+
+#[test]
+fn the_gaussian_mean_family_fitted_by_its_gradient_is_the_sample_mean() {
+    // SM in μ for N(μ, Σ) with Σ known: h = ‖P(x − μ)‖² − 2 tr P, minimised at the sample
+    // mean, where the exact gradient must vanish (and point away from it elsewhere).
+    let cov = [1.5, 0.2, 0.2, 0.8];
+    let family = GaussianMeanFamily::new(2, &cov).unwrap();
+    let xs = Gaussian::new(vec![0.5, -1.0], &cov)
+        .unwrap()
+        .sample_n(500, 21, Par::Seq)
+        .unwrap();
+    let (x_bar, _) = sample_mean_and_biased_covariance(&xs);
+    let g = score_matching_gradient(&family, &x_bar, &xs, Par::Seq).unwrap();
+    assert!(
+        g.gradient.iter().all(|v| v.abs() < 1e-12),
+        "{:?}",
+        g.gradient
+    );
+    let off = score_matching_gradient(&family, &[x_bar[0] + 0.1, x_bar[1]], &xs, Par::Seq).unwrap();
+    assert!(off.gradient[0] > 0.0);
+}
