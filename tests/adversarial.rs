@@ -537,6 +537,9 @@ proptest! {
                 check("fit_score_matching", || family.fit_score_matching(&xs, Par::rayon(2)), |f| all_finite(&f.theta) && all_finite(&f.std_err))?;
                 let theta: Vec<f64> = mean.iter().cycle().take(dsm::fit::ParametricModel::n_params(&family)).copied().collect();
                 check("score_matching_gradient", || dsm::fit::score_matching_gradient(&family, &theta, &xs, Par::rayon(2)), |g| g.value.value.is_finite() && all_finite(&g.gradient) && all_finite(&g.per_sample))?;
+                let sm = dsm::fit::Objective::<IdentityDiffusion>::ScoreMatching;
+                let few = dsm::fit::MinimizeOptions { max_iters: 5, ..Default::default() };
+                check("Objective::minimize", || sm.minimize(&family, &theta, &xs, Par::Seq, few), |m| all_finite(&m.theta) && m.objective.value.is_finite())?;
                 check("diffusion_score_matching_gradient", || dsm::fit::diffusion_score_matching_gradient(&family, &IdentityDiffusion::new(dim), &theta, &xs, Par::rayon(2)), |g| g.value.value.is_finite() && all_finite(&g.gradient) && all_finite(&g.per_sample))?;
             }
         }

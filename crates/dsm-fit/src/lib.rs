@@ -33,6 +33,7 @@ mod duals;
 mod exponential_family;
 mod families;
 mod fit;
+mod minimize;
 mod model;
 mod score_matching_gradient;
 
@@ -41,5 +42,6 @@ pub use duals::STACK_LEN;
 pub use exponential_family::{ExponentialFamily, GaussianStatistic, SufficientStatistic};
 pub use families::{GaussianMeanFamily, MultivariateStudentTFamily, StudentTFamily};
 pub use fit::Fit;
+pub use minimize::{MinimizeOptions, Minimum, Objective};
 pub use model::{At, ParametricModel};
 pub use score_matching_gradient::{ObjectiveGradient, score_matching_gradient};
