@@ -97,6 +97,12 @@ pub mod riemann_guide {
     #![doc = include_str!("../docs/riemann.md")]
 }
 
+/// Fitting models: parametric families, exact θ-gradients, L-BFGS, closed forms and
+/// standard errors (`docs/fitting.md`).
+pub mod fitting_guide {
+    #![doc = include_str!("../docs/fitting.md")]
+}
+
 /// The math reference (`docs/math.md`): every formula the crates implement, with the paper's
 /// equation numbers, and each public item by its equation.
 pub mod math {
