@@ -186,6 +186,37 @@ impl<A: Diffusion> Objective<'_, A> {
     }
 }
 
+impl<A: Diffusion> Objective<'_, A> {
+    /// [`Objective::minimize`] from each of `starts`, in order, with each evaluation
+    /// parallel over the samples per `par`; one result per start (a bad start is an error
+    /// for that start only). Deterministic for any `par`, like every single run.
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::{IdentityDiffusion, Par, Sampler, StudentT};
+    /// use dsm_fit::{MinimizeOptions, Objective, StudentTFamily};
+    /// let xs = StudentT::new(1.0, 2.0, 5.0)?.sample_n(2000, 3, Par::Seq)?;
+    /// let starts = [vec![-3.0, 0.0], vec![0.0, 1.0], vec![4.0, -0.5]];
+    /// let sm = Objective::<IdentityDiffusion>::ScoreMatching;
+    /// let minima = sm.minimize_many(&StudentTFamily::new(5.0)?, &starts, &xs, Par::rayon(2), MinimizeOptions::default());
+    /// assert_eq!(minima.len(), 3);
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn minimize_many<M: ParametricModel>(
+        &self,
+        model: &M,
+        starts: &[Vec<f64>],
+        samples: &Samples,
+        par: Par,
+        options: MinimizeOptions,
+    ) -> Vec<Result<Minimum>> {
+        starts
+            .iter()
+            .map(|start| self.minimize(model, start, samples, par, options))
+            .collect()
+    }
+}
+
 /// The last evaluation, shared by the cost and the gradient at the same θ (the line search
 /// asks for both), and the first error met.
 struct Cache {

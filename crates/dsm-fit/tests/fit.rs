@@ -622,3 +622,39 @@ fn student_t_location_and_scale_by_sm_and_fixed_diffusion_dsm() {
         Err(Error::DimensionMismatch { .. })
     ));
 }
+
+#[test]
+fn many_starts_reach_one_minimum_deterministically() {
+    let xs = StudentT::new(1.0, 2.0, 5.0)
+        .unwrap()
+        .sample_n(3000, 17, Par::Seq)
+        .unwrap();
+    let family = StudentTFamily::new(5.0).unwrap();
+    let sm = Objective::<IdentityDiffusion>::ScoreMatching;
+    let starts = vec![
+        vec![-1.0, 0.0],
+        vec![0.5, 1.0],
+        vec![3.0, 0.3],
+        vec![f64::NAN, 0.0],
+    ];
+    let seq = sm.minimize_many(&family, &starts, &xs, Par::Seq, MinimizeOptions::default());
+    let par = sm.minimize_many(
+        &family,
+        &starts,
+        &xs,
+        Par::rayon(2),
+        MinimizeOptions::default(),
+    );
+    // (The bad start's error holds a NaN, which is never equal to itself.)
+    assert_eq!(seq[..3], par[..3]);
+    assert!(matches!(seq[3], Err(Error::InvalidParameter { .. })));
+    assert!(matches!(par[3], Err(Error::InvalidParameter { .. })));
+    let first = seq[0].as_ref().unwrap();
+    for m in &seq[..3] {
+        let m = m.as_ref().unwrap();
+        assert!(m.converged, "{m:?}");
+        for (a, b) in m.theta.iter().zip(&first.theta) {
+            assert!((a - b).abs() < 1e-6, "{:?} vs {:?}", m.theta, first.theta);
+        }
+    }
+}
