@@ -193,6 +193,16 @@ fn objectives_allocate_nothing_per_sample() {
             diffusion_score_matching_loss(&p, &dense, xs, Par::Seq).unwrap();
         },
     );
+    let inverted = FlowDiffusion::new(Invert::new(dense_flow(3)));
+    assert_no_allocation_per_item(
+        "DSM, inverted chain",
+        N,
+        unit,
+        |n| student(n, 3),
+        |xs| {
+            diffusion_score_matching_loss(&p, &inverted, xs, Par::Seq).unwrap();
+        },
+    );
     assert_no_allocation_per_item(
         "diffusion Fisher, chain",
         N,

@@ -73,6 +73,35 @@ pub fn check_square(name: &'static str, a: &[f64], d: usize) -> Result<()> {
     Ok(())
 }
 
+/// The power-of-two row scales R and column scales C of the equilibration (module docs) into
+/// `rows` and `cols`; `false` when a row or column of A is zero (A is singular).
+fn equilibration_scales(a: &[f64], d: usize, rows: &mut [f64], cols: &mut [f64]) -> bool {
+    for (i, r) in rows.iter_mut().enumerate() {
+        let max = a[i * d..(i + 1) * d]
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        if max == 0.0 {
+            return false;
+        }
+        *r = power_of_two_below(max);
+    }
+    for (j, c) in cols.iter_mut().enumerate() {
+        let max = (0..d).fold(0.0f64, |m, i| m.max((a[i * d + j] / rows[i]).abs()));
+        if max == 0.0 {
+            return false;
+        }
+        *c = power_of_two_below(max);
+    }
+    true
+}
+
+/// ‖B‖₁ = max_j Σ_i |b_ij| of a d × d matrix read through `entry(i, j)`.
+fn norm_one(d: usize, entry: impl Fn(usize, usize) -> f64) -> f64 {
+    (0..d)
+        .map(|j| (0..d).map(|i| entry(i, j).abs()).sum::<f64>())
+        .fold(0.0, f64::max)
+}
+
 /// An LU factorisation of an equilibrated square matrix: the work behind [`log_abs_det`],
 /// [`invert_into`] and [`reciprocal_condition`].
 struct Equilibrated {
@@ -86,28 +115,12 @@ struct Equilibrated {
 impl Equilibrated {
     /// Factorises A; `None` when a row or column is zero (A is singular).
     fn new(a: &[f64], d: usize) -> Option<Self> {
-        let mut rows = vec![0.0; d];
-        for (i, r) in rows.iter_mut().enumerate() {
-            let max = a[i * d..(i + 1) * d]
-                .iter()
-                .fold(0.0f64, |m, v| m.max(v.abs()));
-            if max == 0.0 {
-                return None;
-            }
-            *r = power_of_two_below(max);
-        }
-        let mut cols = vec![0.0f64; d];
-        for (j, c) in cols.iter_mut().enumerate() {
-            let max = (0..d).fold(0.0f64, |m, i| m.max((a[i * d + j] / rows[i]).abs()));
-            if max == 0.0 {
-                return None;
-            }
-            *c = power_of_two_below(max);
+        let (mut rows, mut cols) = (vec![0.0; d], vec![0.0; d]);
+        if !equilibration_scales(a, d, &mut rows, &mut cols) {
+            return None;
         }
         let b = Mat::from_fn(d, d, |i, j| a[i * d + j] / rows[i] / cols[j]);
-        let norm1 = (0..d)
-            .map(|j| (0..d).map(|i| b[(i, j)].abs()).sum::<f64>())
-            .fold(0.0, f64::max);
+        let norm1 = norm_one(d, |i, j| b[(i, j)]);
         let lu = b.partial_piv_lu();
         Some(Self {
             d,
@@ -121,10 +134,7 @@ impl Equilibrated {
     /// B⁻¹ and rcond(B) = 1/(‖B‖₁‖B⁻¹‖₁) (0 when B⁻¹ is not finite).
     fn inverse_and_rcond(&self) -> (Mat<f64>, f64) {
         let inv = self.lu.inverse();
-        let d = self.d;
-        let norm_inv = (0..d)
-            .map(|j| (0..d).map(|i| inv[(i, j)].abs()).sum::<f64>())
-            .fold(0.0, f64::max);
+        let norm_inv = norm_one(self.d, |i, j| inv[(i, j)]);
         let rcond = 1.0 / (self.norm1 * norm_inv);
         (inv, if rcond.is_finite() { rcond } else { 0.0 })
     }
@@ -258,30 +268,15 @@ pub fn invert_in_scratch(a: &[f64], d: usize, inv: &mut [f64], work: &mut [f64])
     let (b, rest) = work.split_at_mut(d * d);
     let (rows, rest) = rest.split_at_mut(d);
     let cols = &mut rest[..d];
-    for (i, r) in rows.iter_mut().enumerate() {
-        let max = a[i * d..(i + 1) * d]
-            .iter()
-            .fold(0.0f64, |m, v| m.max(v.abs()));
-        if max == 0.0 {
-            return Err(singular(0.0));
-        }
-        *r = power_of_two_below(max);
-    }
-    for (j, c) in cols.iter_mut().enumerate() {
-        let max = (0..d).fold(0.0f64, |m, i| m.max((a[i * d + j] / rows[i]).abs()));
-        if max == 0.0 {
-            return Err(singular(0.0));
-        }
-        *c = power_of_two_below(max);
+    if !equilibration_scales(a, d, rows, cols) {
+        return Err(singular(0.0));
     }
     for i in 0..d {
         for j in 0..d {
             b[i * d + j] = a[i * d + j] / rows[i] / cols[j];
         }
     }
-    let norm1 = (0..d)
-        .map(|j| (0..d).map(|i| b[i * d + j].abs()).sum::<f64>())
-        .fold(0.0, f64::max);
+    let norm1 = norm_one(d, |i, j| b[i * d + j]);
     inv.fill(0.0);
     for i in 0..d {
         inv[i * d + i] = 1.0;
@@ -316,9 +311,7 @@ pub fn invert_in_scratch(a: &[f64], d: usize, inv: &mut [f64], work: &mut [f64])
             }
         }
     }
-    let norm_inv = (0..d)
-        .map(|j| (0..d).map(|i| inv[i * d + j].abs()).sum::<f64>())
-        .fold(0.0, f64::max);
+    let norm_inv = norm_one(d, |i, j| inv[i * d + j]);
     let rcond = 1.0 / (norm1 * norm_inv);
     let rcond = if rcond.is_finite() { rcond } else { 0.0 };
     if !(rcond >= MIN_RCOND) {
@@ -503,19 +496,11 @@ pub fn cholesky_in_scratch(
         let y = &mut work[..d];
         for col in 0..d {
             // L y = e_col, then Lᵀ z = y: z is column `col` of G⁻¹.
-            for i in 0..d {
-                let mut v = if i == col { 1.0 } else { 0.0 };
-                for k in 0..i {
-                    v -= chol[i * d + k] * y[k];
-                }
-                y[i] = v / chol[i * d + i];
-            }
-            for i in (0..d).rev() {
-                let mut v = y[i];
-                for k in i + 1..d {
-                    v -= chol[k * d + i] * inv[k * d + col];
-                }
-                inv[i * d + col] = v / chol[i * d + i];
+            y.fill(0.0);
+            y[col] = 1.0;
+            solve_cholesky_in_place(chol, d, y);
+            for (i, v) in y.iter().enumerate() {
+                inv[i * d + col] = *v;
             }
         }
         for i in 0..d {
@@ -530,6 +515,24 @@ pub fn cholesky_in_scratch(
         }
     }
     Ok(log_det)
+}
+
+/// v ← G⁻¹v for G = L Lᵀ (L lower, row-major): L y = v forwards, then Lᵀ z = y backwards.
+fn solve_cholesky_in_place(l: &[f64], d: usize, v: &mut [f64]) {
+    for i in 0..d {
+        let mut acc = v[i];
+        for k in 0..i {
+            acc -= l[i * d + k] * v[k];
+        }
+        v[i] = acc / l[i * d + i];
+    }
+    for i in (0..d).rev() {
+        let mut acc = v[i];
+        for k in i + 1..d {
+            acc -= l[k * d + i] * v[k];
+        }
+        v[i] = acc / l[i * d + i];
+    }
 }
 
 /// [`spd_inverse_quadratic_form`] with no allocation for d ≤ [`SMALL_DIM`]: the factor in
@@ -559,20 +562,8 @@ pub fn spd_inverse_quadratic_form_in_scratch(
     let (chol, rest) = work.split_at_mut(d * d);
     let y = &mut rest[..d];
     cholesky_in_scratch(name, g, d, chol, None, y)?;
-    for i in 0..d {
-        let mut v = delta[i];
-        for k in 0..i {
-            v -= chol[i * d + k] * y[k];
-        }
-        y[i] = v / chol[i * d + i];
-    }
-    for i in (0..d).rev() {
-        let mut v = y[i];
-        for k in i + 1..d {
-            v -= chol[k * d + i] * y[k];
-        }
-        y[i] = v / chol[i * d + i];
-    }
+    y.copy_from_slice(delta);
+    solve_cholesky_in_place(chol, d, y);
     let form: f64 = (0..d).map(|a| delta[a] * y[a]).sum();
     if form.is_finite() {
         Ok(form)

@@ -4,9 +4,9 @@ use num_dual::HyperHyperDual64;
 
 use crate::duals::with_duals;
 use crate::model::ParametricModel;
-use crate::score_matching_gradient::{ObjectiveGradient, weighted_column_means};
+use crate::score_matching_gradient::{ObjectiveGradient, assemble, check_inputs};
 use dsm_core::mc::{self, Par};
-use dsm_core::{Diffusion, DiffusionWork, Error, Estimate, Result, Samples};
+use dsm_core::{Diffusion, DiffusionWork, Error, Result, Samples};
 
 /// Per-chunk scratch: A, ∇·A, and the model's s, H, ∂θs, ∂θH at one point.
 struct Scratch {
@@ -61,28 +61,14 @@ pub fn diffusion_score_matching_gradient<M: ParametricModel, A: Diffusion>(
     samples: &Samples,
     par: Par,
 ) -> Result<ObjectiveGradient> {
-    let (d, p) = (samples.dim(), model.n_params());
-    dsm_core::validate::same_dim(
-        "dimension of the model",
-        model.dim(),
-        "dimension of the samples",
-        d,
-    )?;
+    let p = check_inputs("diffusion_score_matching_gradient", model, theta, samples)?;
+    let d = samples.dim();
     dsm_core::validate::same_dim(
         "dimension of the diffusion",
         diffusion.dim(),
         "dimension of the samples",
         d,
     )?;
-    model.check_params(theta)?;
-    if p == 0 {
-        return Err(Error::InvalidParameter {
-            owner: "diffusion_score_matching_gradient",
-            name: "number of parameters",
-            value: 0.0,
-            constraint: ">= 1",
-        });
-    }
     let rows = mc::map_rows(
         samples,
         1 + p,
@@ -113,18 +99,7 @@ pub fn diffusion_score_matching_gradient<M: ParametricModel, A: Diffusion>(
             }
         },
     )?;
-    let values: Vec<f64> = rows.iter().step_by(1 + p).copied().collect();
-    let value = Estimate::from_values(&values, samples.weights(), par)?;
-    let mut per_sample = Vec::with_capacity(samples.n() * p);
-    for row in rows.chunks_exact(1 + p) {
-        per_sample.extend_from_slice(&row[1..]);
-    }
-    let gradient = weighted_column_means(&per_sample, p, samples.weights());
-    Ok(ObjectiveGradient {
-        value,
-        gradient,
-        per_sample,
-    })
+    assemble(&rows, p, samples, par)
 }
 
 /// s, H = ∇ₓ²ℓ, ∂θₖs and ∂θₖH at x into the scratch.

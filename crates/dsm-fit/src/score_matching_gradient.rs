@@ -63,22 +63,7 @@ pub fn score_matching_gradient<M: ParametricModel>(
     samples: &Samples,
     par: Par,
 ) -> Result<ObjectiveGradient> {
-    let (d, p) = (samples.dim(), model.n_params());
-    dsm_core::validate::same_dim(
-        "dimension of the model",
-        model.dim(),
-        "dimension of the samples",
-        d,
-    )?;
-    model.check_params(theta)?;
-    if p == 0 {
-        return Err(Error::InvalidParameter {
-            owner: "score_matching_gradient",
-            name: "number of parameters",
-            value: 0.0,
-            constraint: ">= 1",
-        });
-    }
+    let p = check_inputs("score_matching_gradient", model, theta, samples)?;
     // Per sample: [h, ∂θ₁h, …, ∂θₚh].
     let rows = mc::map_rows(
         samples,
@@ -98,10 +83,46 @@ pub fn score_matching_gradient<M: ParametricModel>(
             }
         },
     )?;
-    let n = samples.n();
+    assemble(&rows, p, samples, par)
+}
+
+/// Checks a model, its parameters and the samples for a θ-gradient; returns p.
+pub(crate) fn check_inputs<M: ParametricModel>(
+    owner: &'static str,
+    model: &M,
+    theta: &[f64],
+    samples: &Samples,
+) -> Result<usize> {
+    dsm_core::validate::same_dim(
+        "dimension of the model",
+        model.dim(),
+        "dimension of the samples",
+        samples.dim(),
+    )?;
+    model.check_params(theta)?;
+    let p = model.n_params();
+    if p == 0 {
+        return Err(Error::InvalidParameter {
+            owner,
+            name: "number of parameters",
+            value: 0.0,
+            constraint: ">= 1",
+        });
+    }
+    Ok(p)
+}
+
+/// The objective from per-sample rows [h, ∂θ₁h, …, ∂θₚh]: its estimate, the (weighted) mean
+/// gradient and the per-sample gradients.
+pub(crate) fn assemble(
+    rows: &[f64],
+    p: usize,
+    samples: &Samples,
+    par: Par,
+) -> Result<ObjectiveGradient> {
     let values: Vec<f64> = rows.iter().step_by(1 + p).copied().collect();
     let value = Estimate::from_values(&values, samples.weights(), par)?;
-    let mut per_sample = Vec::with_capacity(n * p);
+    let mut per_sample = Vec::with_capacity(samples.n() * p);
     for row in rows.chunks_exact(1 + p) {
         per_sample.extend_from_slice(&row[1..]);
     }

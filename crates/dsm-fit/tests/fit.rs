@@ -92,21 +92,28 @@ fn the_gaussian_sm_estimate_is_the_sample_mean_and_the_inverse_biased_covariance
     }
 }
 
-/// Central differences of the SM loss in θ through `ParametricModel::at` (test oracle).
-fn fd_gradient<M: ParametricModel>(model: &M, theta: &[f64], xs: &Samples) -> Vec<f64> {
+/// Fourth-order central differences of `loss` in θ (test oracle only).
+fn central_differences(theta: &[f64], loss: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     (0..theta.len())
         .map(|k| {
             let h = 1e-5 * theta[k].abs().max(1.0);
             let at = |s: f64| {
                 let mut t = theta.to_vec();
                 t[k] += s;
-                score_matching_loss(&model.at(&t).unwrap(), xs, Par::Seq)
-                    .unwrap()
-                    .value
+                loss(&t)
             };
             (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h)
         })
         .collect()
+}
+
+/// Central differences of the SM loss in θ through `ParametricModel::at`.
+fn fd_gradient<M: ParametricModel>(model: &M, theta: &[f64], xs: &Samples) -> Vec<f64> {
+    central_differences(theta, |t| {
+        score_matching_loss(&model.at(t).unwrap(), xs, Par::Seq)
+            .unwrap()
+            .value
+    })
 }
 
 #[test]
@@ -302,26 +309,18 @@ fn a_fit_prints_one_line_per_parameter() {
     ));
 }
 
-/// Central differences of the DSM loss in θ (test oracle).
+/// Central differences of the DSM loss in θ.
 fn fd_dsm_gradient<M: ParametricModel, A: Diffusion>(
     model: &M,
     m: &A,
     theta: &[f64],
     xs: &Samples,
 ) -> Vec<f64> {
-    (0..theta.len())
-        .map(|k| {
-            let h = 1e-5 * theta[k].abs().max(1.0);
-            let at = |s: f64| {
-                let mut t = theta.to_vec();
-                t[k] += s;
-                diffusion_score_matching_loss(&model.at(&t).unwrap(), m, xs, Par::Seq)
-                    .unwrap()
-                    .value
-            };
-            (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h)
-        })
-        .collect()
+    central_differences(theta, |t| {
+        diffusion_score_matching_loss(&model.at(t).unwrap(), m, xs, Par::Seq)
+            .unwrap()
+            .value
+    })
 }
 
 #[test]

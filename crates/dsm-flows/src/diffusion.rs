@@ -1,6 +1,6 @@
 //! The diffusion a flow defines: m(x) = J(x)⁻¹ (Theorem 3.1).
 
-use crate::flow::Flow;
+use crate::flow::{Flow, jacobian_error};
 use dsm_core::{Diffusion, DiffusionWork, Error, Result};
 
 /// The paper's dictionary: the diffusion m(x) = (∂T/∂x)⁻¹ of a flow T, with exact derivatives.
@@ -115,15 +115,19 @@ impl<F: Flow> FlowDiffusion<F> {
     }
 }
 
-/// A singular or non-finite Jacobian, read as the flow's errors.
-fn jacobian_error(e: Error) -> Error {
-    match e {
-        Error::Singular { rcond, .. } => Error::SingularJacobian { index: 0, rcond },
-        Error::NonFiniteMatrix { .. } => Error::NonFiniteValue {
-            quantity: "Jacobian",
-            index: 0,
-        },
-        other => other,
+/// (∇·m)_k = −Σⱼ m_jk gⱼ (the Piola identity, docs/math.md eq. 4.9).
+fn piola_divergence(d: usize, m: &[f64], g: &[f64], div: &mut [f64]) {
+    for (k, slot) in div.iter_mut().enumerate() {
+        *slot = -(0..d).map(|j| m[j * d + k] * g[j]).sum::<f64>();
+    }
+}
+
+/// (∇·m)ᵢ = −tᵢ″/tᵢ′² for an elementwise flow (eq. 4.12b), as −m(m t″) with m = 1/t′: no
+/// t′² to underflow far in a tail.
+fn elementwise_divergence(t: &[[f64; 4]], div: &mut [f64]) {
+    for (v, ti) in div.iter_mut().zip(t) {
+        let m = 1.0 / ti[1];
+        *v = -(m * (m * ti[2]));
     }
 }
 
@@ -197,18 +201,12 @@ impl<F: Flow> Diffusion for FlowDiffusion<F> {
         let d = self.flow.dim();
         if self.flow.is_elementwise() {
             return self.with_elementwise(x, |t| {
-                for (v, ti) in div.iter_mut().zip(t) {
-                    // −t″/t′² as −m(m t″), m = 1/t′: no t′² to underflow far in a tail.
-                    let m = 1.0 / ti[1];
-                    *v = -(m * (m * ti[2]));
-                }
+                elementwise_divergence(t, div);
                 Ok(())
             });
         }
         let (m, _, g) = self.dense_parts(x, work.take(Self::dense_len(d)))?;
-        for (k, slot) in div.iter_mut().enumerate() {
-            *slot = -(0..d).map(|j| m[j * d + k] * g[j]).sum::<f64>();
-        }
+        piola_divergence(d, m, g, div);
         Ok(())
     }
 
@@ -225,19 +223,13 @@ impl<F: Flow> Diffusion for FlowDiffusion<F> {
         if self.flow.is_elementwise() {
             return self.with_elementwise(x, |t| {
                 write_diagonal(d, m_out, |i| 1.0 / t[i][1]);
-                for (v, ti) in div.iter_mut().zip(t) {
-                    // −t″/t′² as −m(m t″), m = 1/t′: no t′² to underflow far in a tail.
-                    let m = 1.0 / ti[1];
-                    *v = -(m * (m * ti[2]));
-                }
+                elementwise_divergence(t, div);
                 Ok(())
             });
         }
         let (m, _, g) = self.dense_parts(x, work.take(Self::dense_len(d)))?;
         m_out.copy_from_slice(m);
-        for (k, slot) in div.iter_mut().enumerate() {
-            *slot = -(0..d).map(|j| m[j * d + k] * g[j]).sum::<f64>();
-        }
+        piola_divergence(d, m, g, div);
         Ok(())
     }
 

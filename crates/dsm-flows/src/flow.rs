@@ -357,6 +357,27 @@ pub(crate) fn with_copy<D: Scalar, R>(x: &[D], f: impl FnOnce(&mut [D]) -> R) ->
     }
 }
 
+thread_local! {
+    /// Per-thread scratch of the per-point paths that need more than fits on the stack (a
+    /// pushforward's score and Hessian, an inverted flow's derivatives): grown on first use
+    /// and reused, so that they allocate nothing per point.
+    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a scratch slice of `len` values: this thread's buffer, or a fresh one when it
+/// is already in use (a pushforward whose base is itself a pushforward, say).
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
+
 /// Checks a point of a d-dimensional flow: d finite entries in, room for d out.
 pub(crate) fn check_point(d: usize, input: &[f64], out_len: usize) -> Result<()> {
     dsm_core::validate::same_dim(
@@ -444,7 +465,7 @@ pub(crate) fn offset_layer(e: Error, offset: usize) -> Error {
 
 /// The flow's reading of a linear-algebra error: a singular matrix is a singular Jacobian,
 /// a non-finite one a non-finite Jacobian (both at sample 0, re-indexed by the engines).
-fn jacobian_error(e: Error) -> Error {
+pub(crate) fn jacobian_error(e: Error) -> Error {
     match e {
         Error::Singular { rcond, .. } => Error::SingularJacobian { index: 0, rcond },
         Error::NonFiniteMatrix { .. } => Error::NonFiniteValue {

@@ -147,36 +147,41 @@ impl<F: Flow> Flow for Invert<F> {
     /// NaN where T⁻¹ fails or J_T is singular.
     fn jacobian_and_gradient_into(&self, y: &[f64], jac: &mut [f64], dj: &mut [f64]) {
         let d = self.dim();
-        let ok = check_point(d, y, d).is_ok() && {
-            let mut x = vec![0.0; d];
-            let mut jt = vec![0.0; d * d];
-            let mut djt = vec![0.0; d * d * d];
-            let mut work = vec![0.0; dsm_core::linalg::inverse_scratch_len(d)];
-            self.inner.try_inverse_into(y, &mut x).is_ok() && {
-                self.inner.jacobian_and_gradient_into(&x, &mut jt, &mut djt);
-                dsm_core::linalg::invert_in_scratch(&jt, d, jac, &mut work).is_ok() && {
-                    let m = &*jac;
-                    let (mut e, mut em) = (vec![0.0; d * d], vec![0.0; d * d]);
-                    for i in 0..d {
-                        for ab in 0..d * d {
-                            e[ab] = (0..d).map(|l| m[l * d + i] * djt[l * d * d + ab]).sum();
-                        }
-                        for a in 0..d {
-                            for k in 0..d {
-                                em[a * d + k] = (0..d).map(|b| e[a * d + b] * m[b * d + k]).sum();
-                            }
-                        }
-                        for j in 0..d {
-                            for k in 0..d {
-                                dj[(i * d + j) * d + k] =
-                                    -(0..d).map(|a| m[j * d + a] * em[a * d + k]).sum::<f64>();
-                            }
+        let len = d + 3 * d * d + d * d * d + dsm_core::linalg::inverse_scratch_len(d);
+        // x, J_T, ∂J_T, Eᵢ, M Eᵢ… in this thread's scratch: nothing allocated per point.
+        let ok = check_point(d, y, d).is_ok()
+            && crate::flow::with_scratch(len, |buf| {
+                let (x, rest) = buf.split_at_mut(d);
+                let (jt, rest) = rest.split_at_mut(d * d);
+                let (djt, rest) = rest.split_at_mut(d * d * d);
+                let (e, rest) = rest.split_at_mut(d * d);
+                let (em, work) = rest.split_at_mut(d * d);
+                if self.inner.try_inverse_into(y, x).is_err() {
+                    return false;
+                }
+                self.inner.jacobian_and_gradient_into(x, jt, djt);
+                if dsm_core::linalg::invert_in_scratch(jt, d, jac, work).is_err() {
+                    return false;
+                }
+                let m = &*jac;
+                for i in 0..d {
+                    for ab in 0..d * d {
+                        e[ab] = (0..d).map(|l| m[l * d + i] * djt[l * d * d + ab]).sum();
+                    }
+                    for a in 0..d {
+                        for k in 0..d {
+                            em[a * d + k] = (0..d).map(|b| e[a * d + b] * m[b * d + k]).sum();
                         }
                     }
-                    true
+                    for j in 0..d {
+                        for k in 0..d {
+                            dj[(i * d + j) * d + k] =
+                                -(0..d).map(|a| m[j * d + a] * em[a * d + k]).sum::<f64>();
+                        }
+                    }
                 }
-            }
-        };
+                true
+            });
         if !ok {
             jac.fill(f64::NAN);
             dj.fill(f64::NAN);

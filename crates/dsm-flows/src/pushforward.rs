@@ -1,6 +1,6 @@
 //! The pushforward density p_T of y = T(x), x ~ p.
 
-use crate::flow::Flow;
+use crate::flow::{Flow, with_scratch};
 use dsm_core::rand::Rng;
 use dsm_core::{Hessian, LogDensity, Par, Result, Sampler, Samples, Score};
 
@@ -86,26 +86,6 @@ struct Point<'a> {
 /// Scratch length of [`Pushforward::point`] in dimension d.
 fn point_len(d: usize) -> usize {
     2 * d + 2 * d * d + d * d * d + dsm_core::linalg::inverse_scratch_len(d)
-}
-
-thread_local! {
-    /// Per-thread scratch of the pushforward's score and Hessian: grown on first use and
-    /// reused, so that they allocate nothing per point.
-    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on a scratch slice of `len` values: this thread's buffer, or a fresh one when it
-/// is already in use (a pushforward whose base is itself a pushforward).
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            if buf.len() < len {
-                buf.resize(len, 0.0);
-            }
-            f(&mut buf[..len])
-        }
-        Err(_) => f(&mut vec![0.0; len]),
-    })
 }
 
 impl<P, F: Flow> Pushforward<P, F> {

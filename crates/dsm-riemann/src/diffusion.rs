@@ -191,9 +191,7 @@ impl<M: Metric> Diffusion for MetricDiffusion<M> {
         let buf = work.take(Self::gradient_len(d) + d * d * d);
         let (gbuf, dm) = buf.split_at_mut(Self::gradient_len(d));
         self.gradient_in(x, gbuf, dm)?;
-        for (k, slot) in div.iter_mut().enumerate() {
-            *slot = (0..d).map(|i| dm[(i * d + i) * d + k]).sum();
-        }
+        dsm_core::diffusion::divergence_from_gradient(d, dm, div);
         Ok(())
     }
 
@@ -210,9 +208,7 @@ impl<M: Metric> Diffusion for MetricDiffusion<M> {
         let (gbuf, dm) = buf.split_at_mut(Self::gradient_len(d));
         self.gradient_in(x, gbuf, dm)?;
         m.copy_from_slice(&gbuf[..d * d]);
-        for (k, slot) in div.iter_mut().enumerate() {
-            *slot = (0..d).map(|i| dm[(i * d + i) * d + k]).sum();
-        }
+        dsm_core::diffusion::divergence_from_gradient(d, dm, div);
         Ok(())
     }
 

@@ -64,9 +64,7 @@ pub trait Diffusion: Sync {
         let d = self.dim();
         let dm = work.take(d * d * d);
         self.matrix_gradient_into(x, dm)?;
-        for (k, slot) in div.iter_mut().enumerate() {
-            *slot = (0..d).map(|i| dm[(i * d + i) * d + k]).sum();
-        }
+        divergence_from_gradient(d, dm, div);
         Ok(())
     }
 
@@ -115,6 +113,13 @@ pub trait Diffusion: Sync {
     /// m; the values are the same as the dense path's up to rounding.
     fn is_diagonal(&self) -> bool {
         false
+    }
+}
+
+/// The column divergence (∇·m)_k = Σ_i ∂_i m_ik from the gradient `dm[(i·d + j)·d + k]`.
+pub fn divergence_from_gradient(d: usize, dm: &[f64], div: &mut [f64]) {
+    for (k, slot) in div.iter_mut().enumerate() {
+        *slot = (0..d).map(|i| dm[(i * d + i) * d + k]).sum();
     }
 }
 

@@ -206,21 +206,8 @@ impl<K: Kernel, W: Fn(usize) -> f64> WithSimd for TilePass<'_, K, W> {
 mod tests {
     use super::*;
     use crate::kernel::{Imq, Rbf};
+    use crate::stein::gram_tiles::tests::data;
     use crate::stein::pairwise::{COLS, SEGMENT, WAVE_FLOATS};
-
-    fn data(len: usize, seed: u64) -> Vec<f64> {
-        let mut state = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 11) as f64 / (1u64 << 53) as f64) * 4.0 - 2.0
-            })
-            .collect()
-    }
 
     /// k⁰ of one pair from its definition with a full (diagonal) m: docs/math.md section 7.2.
     fn pair<K: Kernel>(k: &K, x: &[f64], y: &[f64], rx: &[f64], ry: &[f64]) -> f64 {

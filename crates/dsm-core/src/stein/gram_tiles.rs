@@ -291,13 +291,13 @@ pub(crate) fn lane_dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::kernel::{Imq, Rbf};
     use crate::stein::pairwise::{SEGMENT, WAVE_FLOATS};
 
     /// Deterministic pseudo-random numbers in (−2, 2) (a 64-bit LCG).
-    fn data(len: usize, seed: u64) -> Vec<f64> {
+    pub(crate) fn data(len: usize, seed: u64) -> Vec<f64> {
         let mut state = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
