@@ -526,6 +526,14 @@ proptest! {
                 check("StudentTFamily SM gradient", || dsm::fit::score_matching_gradient(&fam, &mean[..2], &xs, Par::Seq), |g| all_finite(&g.gradient))?;
             }
             check("StudentTFamily (free dof) SM gradient", || dsm::fit::score_matching_gradient(&dsm::fit::StudentTFamily::with_free_dof(), &mean, &xs, Par::Seq), |g| all_finite(&g.gradient))?;
+            // The moving Gaussian flow, total and frozen, at wild θ and dof.
+            if let Ok(fam) = dsm::fit::StudentTFamily::new(dof) {
+                if let Some(flow) = check("StudentTFamily::gaussian_flow", || fam.gaussian_flow(), |_| true)? {
+                    for surrogate in [dsm::fit::Surrogate::Total, dsm::fit::Surrogate::Frozen] {
+                        check("moving_diffusion_score_matching_gradient", || dsm::fit::moving_diffusion_score_matching_gradient(&fam, &flow, &mean[..2], &xs, surrogate, Par::Seq), |g| g.value.value.is_finite() && all_finite(&g.gradient) && all_finite(&g.hessian))?;
+                    }
+                }
+            }
         }
         if let Ok(fam) = dsm::fit::MultivariateStudentTFamily::new(d, &(0..d * d).map(|i| if i % (d + 1) == 0 { 1.0 } else { 0.0 }).collect::<Vec<_>>(), dof) {
             check("MultivariateStudentTFamily SM gradient", || dsm::fit::score_matching_gradient(&fam, &mean[..d], &xs, Par::Seq), |g| all_finite(&g.gradient))?;
@@ -537,9 +545,12 @@ proptest! {
                 check("fit_score_matching", || family.fit_score_matching(&xs, Par::rayon(2)), |f| all_finite(&f.theta) && all_finite(&f.std_err))?;
                 let theta: Vec<f64> = mean.iter().cycle().take(dsm::fit::ParametricModel::n_params(&family)).copied().collect();
                 check("score_matching_gradient", || dsm::fit::score_matching_gradient(&family, &theta, &xs, Par::rayon(2)), |g| g.value.value.is_finite() && all_finite(&g.gradient) && all_finite(&g.per_sample))?;
-                let sm = dsm::fit::Objective::<IdentityDiffusion>::ScoreMatching;
+                use dsm::fit::Objective;
                 let few = dsm::fit::MinimizeOptions { max_iters: 5, ..Default::default() };
-                check("Objective::minimize", || sm.minimize(&family, &theta, &xs, Par::Seq, few), |m| all_finite(&m.theta) && m.objective.value.is_finite())?;
+                check("Objective::minimize", || dsm::fit::ScoreMatching.minimize(&family, &theta, &xs, Par::Seq, few), |m| all_finite(&m.theta) && m.objective.value.is_finite())?;
+                let ksd = dsm::core::Ksd::new(dsm::core::Imq::default(), dsm::core::Estimator::U);
+                check("Ksd::evaluate", || ksd.evaluate(&family, &theta, &xs, Par::rayon(2)), |g| g.value.value.is_finite() && all_finite(&g.gradient) && all_finite(&g.hessian))?;
+                check("ExponentialFamily::fit (KSD)", || family.fit(&ksd, &xs, Par::Seq), |f| all_finite(&f.theta) && all_finite(&f.std_err))?;
                 check("diffusion_score_matching_gradient", || dsm::fit::diffusion_score_matching_gradient(&family, &IdentityDiffusion::new(dim), &theta, &xs, Par::rayon(2)), |g| g.value.value.is_finite() && all_finite(&g.gradient) && all_finite(&g.per_sample))?;
             }
         }

@@ -41,8 +41,13 @@ impl Par {
     }
 
     /// Runs `op` under this parallelism: directly for `Seq` (rayon calls inside then use the
-    /// global pool, which is harmless: results do not depend on it), or inside a cached pool.
-    pub(crate) fn install<R: Send>(self, op: impl FnOnce() -> R + Send) -> Result<R> {
+    /// global pool, which is harmless: results do not depend on it), or inside a cached pool
+    /// of the requested size (so that a crate built on dsm-core runs its own rayon work on
+    /// the same pools).
+    ///
+    /// # Errors
+    /// [`Error::ThreadPool`] when the pool cannot be built.
+    pub fn install<R: Send>(self, op: impl FnOnce() -> R + Send) -> Result<R> {
         match self {
             Par::Seq => Ok(op()),
             Par::Rayon(threads) => Ok(pool(threads.get())?.install(op)),

@@ -4,7 +4,9 @@ use num_dual::HyperHyperDual64;
 
 use crate::duals::with_duals;
 use crate::model::ParametricModel;
-use crate::score_matching_gradient::{ObjectiveGradient, assemble, check_inputs};
+use crate::objective_gradient::{
+    ObjectiveGradient, add_gauss_newton, assemble, check_inputs, row_width,
+};
 use dsm_core::mc::{self, Par};
 use dsm_core::{Diffusion, DiffusionWork, Error, Result, Samples};
 
@@ -71,7 +73,7 @@ pub fn diffusion_score_matching_gradient<M: ParametricModel, A: Diffusion>(
     )?;
     let rows = mc::map_rows(
         samples,
-        1 + p,
+        row_width(p),
         par,
         || Scratch {
             work: DiffusionWork::new(),
@@ -87,8 +89,11 @@ pub fn diffusion_score_matching_gradient<M: ParametricModel, A: Diffusion>(
                 .covariance_into(x, &mut sc.work, &mut sc.a, &mut sc.div_a)
                 .map_err(|e| e.at_sample(n))?;
             mixed_derivatives(model, theta, x, sc);
-            let (value, grad) = row.split_at_mut(1);
+            let (value, rest) = row.split_at_mut(1);
+            let (grad, hess) = rest.split_at_mut(p);
             value[0] = terms(d, sc, grad);
+            hess.fill(0.0);
+            add_gauss_newton(&sc.ds, Some(&sc.a), d, hess);
             if row.iter().all(|v| v.is_finite()) {
                 Ok(())
             } else {

@@ -1,12 +1,11 @@
 //! Exponential families p(x; θ) ∝ exp(θᵀt(x) + b(x)), whose score-matching loss is quadratic
 //! in θ, and their closed-form estimator.
 
-use num_dual::HyperDual64;
-
 use crate::fit::Fit;
 use crate::model::ParametricModel;
-use dsm_core::mc::{self, Par};
-use dsm_core::{Error, Estimate, Result, Samples, Scalar};
+use crate::objective::{Objective, ScoreMatching};
+use dsm_core::mc::Par;
+use dsm_core::{Error, Result, Samples, Scalar};
 
 /// The sufficient statistic t(x) ∈ ℝᵖ and base measure b(x) of an exponential family,
 /// written once over the [`Scalar`] type (their x-derivatives are taken exactly).
@@ -52,82 +51,54 @@ impl<T: SufficientStatistic> ExponentialFamily<T> {
         &self.statistic
     }
 
-    /// Γ(x) (p², row-major) and g(x) (p) at one point, from one [`HyperDual64`] evaluation of
-    /// t and b per coordinate (directions xᵢ, xᵢ), written into `gamma` and `g`; returns the
-    /// part of h free of θ, c(x) = Σᵢ (∂ᵢb)² + 2∂ᵢ²b. `t` is scratch of p dual numbers.
-    fn quadratic_terms(
-        &self,
-        x: &[f64],
-        t: &mut [HyperDual64],
-        gamma: &mut [f64],
-        g: &mut [f64],
-    ) -> f64 {
-        let p = self.statistic.n_params();
-        gamma.fill(0.0);
-        g.fill(0.0);
-        let mut c = 0.0;
-        crate::duals::with_duals(&[], x, HyperDual64::from, |_, xs| {
-            for i in 0..x.len() {
-                xs[i].eps1 = 1.0;
-                xs[i].eps2 = 1.0;
-                self.statistic.statistic_generic(xs, t);
-                let b = self.statistic.base_generic(xs);
-                xs[i].eps1 = 0.0;
-                xs[i].eps2 = 0.0;
-                c += b.eps1 * b.eps1 + 2.0 * b.eps1eps2;
-                for a in 0..p {
-                    g[a] += t[a].eps1 * b.eps1 + t[a].eps1eps2;
-                    for c in 0..p {
-                        gamma[a * p + c] += t[a].eps1 * t[c].eps1;
-                    }
-                }
-            }
-        });
-        c
-    }
-
-    /// The score-matching estimate θ̂ = −Γ̄⁻¹ḡ in closed form, with its sandwich standard
-    /// errors (docs/math.md eq. 11.4):
+    /// The minimiser of any objective quadratic in the score (SM, DSM with a fixed
+    /// diffusion, KSD and DKSD, U or V) in closed form, with its sandwich standard errors.
+    /// The objective is exactly quadratic in θ, L(θ) = θᵀMθ + 2θᵀv + c, and its
+    /// Gauss–Newton Hessian is exact (H = 2M), so the minimum is one Newton step from 0
+    /// (docs/math.md eq. 11.3; Hyvärinen 2007, Barp et al. 2019, Matsubara et al. 2022):
     ///
     /// ```text
-    /// ∇θ hₙ = 2(Γₙ θ̂ + gₙ),   H = 2Γ̄,   J = (1/n) Σ (∇θ hₙ)(∇θ hₙ)ᵀ,   Cov θ̂ ≈ H⁻¹ J H⁻¹ / n
+    /// θ̂ = −H⁻¹ ∇L(0)      (= −½ M⁻¹ (2v))
     /// ```
-    /// Unweighted samples only.
+    /// then evaluated at θ̂ for the objective, the per-sample gradients and the sandwich
+    /// covariance (eq. 11.4).
     ///
     /// # Errors
-    /// [`Error::DimensionMismatch`] when the statistic and the samples differ in dimension;
-    /// [`Error::Unsupported`] for weighted samples; [`Error::TooFewSamples`] for n < 2;
-    /// [`Error::Singular`] when Γ̄ is singular (the statistic does not identify θ from these
-    /// samples); [`Error::NonFiniteValue`] naming the first sample where t or b or their
-    /// derivatives are not finite; [`Error::ThreadPool`].
+    /// [`Error::Unsupported`] for an objective that is not quadratic in the score (the
+    /// moving diffusion); [`Error::TooFewSamples`] for n < 2; [`Error::Singular`] when H is singular (the statistic does not
+    /// identify θ from these samples); those of [`Objective::evaluate`] and
+    /// [`ObjectiveGradient::sandwich`](crate::ObjectiveGradient::sandwich).
     ///
     /// # Examples
     /// ```
-    /// use dsm_core::{Gaussian, Par, Sampler};
+    /// use dsm_core::{Estimator, Gaussian, Imq, Ksd, Par, Sampler};
     /// use dsm_fit::{ExponentialFamily, GaussianStatistic};
-    /// let xs = Gaussian::isotropic(vec![3.0], 4.0)?.sample_n(20_000, 1, Par::Seq)?;
-    /// let fit = ExponentialFamily::new(GaussianStatistic::new(1)?).fit_score_matching(&xs, Par::Seq)?;
+    /// let xs = Gaussian::isotropic(vec![3.0], 4.0)?.sample_n(2000, 1, Par::Seq)?;
+    /// let family = ExponentialFamily::new(GaussianStatistic::new(1)?);
+    /// let fit = family.fit(&Ksd::new(Imq::default(), Estimator::U), &xs, Par::rayon(2))?;
     /// // θ = (μ/σ², 1/σ²) for N(3, 4): (0.75, 0.25).
     /// assert!((fit.theta[0] - 0.75).abs() < 4.0 * fit.std_err[0]);
     /// assert!((fit.theta[1] - 0.25).abs() < 4.0 * fit.std_err[1]);
     /// # Ok::<(), dsm_core::Error>(())
     /// ```
-    pub fn fit_score_matching(&self, samples: &Samples, par: Par) -> Result<Fit> {
-        let (d, p) = (samples.dim(), self.statistic.n_params());
+    pub fn fit<O: Objective>(&self, objective: &O, samples: &Samples, par: Par) -> Result<Fit> {
+        if !objective.is_quadratic_in_the_score() {
+            return Err(Error::Unsupported {
+                what: "a closed-form fit by an objective that is not quadratic in the score",
+            });
+        }
+        let p = self.statistic.n_params();
         dsm_core::validate::same_dim(
             "dimension of the sufficient statistic",
             self.statistic.dim(),
             "dimension of the samples",
-            d,
+            samples.dim(),
         )?;
-        if samples.weights().is_some() {
-            return Err(Error::Unsupported {
-                what: "weighted samples in ExponentialFamily::fit_score_matching",
+        if samples.n() < 2 {
+            return Err(Error::TooFewSamples {
+                needed: 2,
+                got: samples.n(),
             });
-        }
-        let n = samples.n();
-        if n < 2 {
-            return Err(Error::TooFewSamples { needed: 2, got: n });
         }
         if p == 0 || p > dsm_core::linalg::MAX_DIM {
             return Err(Error::InvalidParameter {
@@ -137,80 +108,46 @@ impl<T: SufficientStatistic> ExponentialFamily<T> {
                 constraint: "in 1..=16384",
             });
         }
-        // Per sample: [Γ (p²) | g (p) | c].
-        let width = p * p + p + 1;
-        let rows = mc::map_rows(
-            samples,
-            width,
-            par,
-            || vec![HyperDual64::from(0.0); p],
-            |t, i, x, row| {
-                let (gamma, rest) = row.split_at_mut(p * p);
-                let (g, c) = rest.split_at_mut(p);
-                c[0] = self.quadratic_terms(x, t, gamma, g);
-                if row.iter().all(|v| v.is_finite()) {
-                    Ok(())
-                } else {
-                    Err(Error::NonFiniteValue {
-                        quantity: "sufficient statistic or its derivatives",
-                        index: i,
-                    })
-                }
-            },
-        )?;
-        let means = crate::score_matching_gradient::weighted_column_means(&rows, width, None);
-        let (gamma, rest) = means.split_at(p * p);
-        let g = &rest[..p];
-        let mut gamma_inv = vec![0.0; p * p];
-        dsm_core::linalg::invert_into(gamma, p, &mut gamma_inv).map_err(|e| match e {
+        let origin = objective.evaluate(self, &vec![0.0; p], samples, par)?;
+        let mut h_inv = vec![0.0; p * p];
+        dsm_core::linalg::invert_into(&origin.hessian, p, &mut h_inv).map_err(|e| match e {
             Error::Singular { rcond, .. } => Error::Singular {
-                name: "Γ̄ = mean of Σᵢ ∂ᵢt ∂ᵢtᵀ (the statistic does not identify θ)",
+                name: "Hessian of the objective in θ (the statistic does not identify θ)",
                 rcond,
             },
             other => other,
         })?;
         let theta: Vec<f64> = (0..p)
-            .map(|a| -(0..p).map(|c| gamma_inv[a * p + c] * g[c]).sum::<f64>())
+            .map(|a| {
+                -(0..p)
+                    .map(|c| h_inv[a * p + c] * origin.gradient[c])
+                    .sum::<f64>()
+            })
             .collect();
-        // Per-sample gradients at θ̂, the loss values, and J.
-        let mut per_sample = vec![0.0; n * p];
-        let mut values = vec![0.0; n];
-        for (k, row) in rows.chunks_exact(width).enumerate() {
-            let (gamma_n, rest) = row.split_at(p * p);
-            let (g_n, c_n) = rest.split_at(p);
-            let grad = &mut per_sample[k * p..(k + 1) * p];
-            let mut quad = 0.0;
-            for a in 0..p {
-                let ga: f64 = (0..p).map(|c| gamma_n[a * p + c] * theta[c]).sum();
-                grad[a] = 2.0 * (ga + g_n[a]);
-                quad += theta[a] * (ga + 2.0 * g_n[a]);
-            }
-            values[k] = quad + c_n[0];
-        }
-        let objective = Estimate::from_values(&values, None, par)?;
-        let mut j = vec![0.0; p * p];
-        for row in per_sample.chunks_exact(p) {
-            for a in 0..p {
-                for c in 0..p {
-                    j[a * p + c] += row[a] * row[c];
-                }
-            }
-        }
-        // Cov = H⁻¹ J H⁻¹ / n with H = 2Γ̄, J = Σ gₙgₙᵀ / n: Γ̄⁻¹ (Σ gₙgₙᵀ) Γ̄⁻¹ / (4n²).
-        let scale = 1.0 / (4.0 * (n as f64) * (n as f64));
-        let mut covariance = vec![0.0; p * p];
-        for a in 0..p {
-            for c in 0..p {
-                let mut acc = 0.0;
-                for u in 0..p {
-                    for v in 0..p {
-                        acc += gamma_inv[a * p + u] * j[u * p + v] * gamma_inv[v * p + c];
-                    }
-                }
-                covariance[a * p + c] = acc * scale;
-            }
-        }
-        Fit::new(theta, objective, covariance, n)
+        let at = objective.evaluate(self, &theta, samples, par)?;
+        let covariance = at.sandwich(samples)?;
+        Fit::new(theta, at.value, covariance, samples.n())
+    }
+
+    /// The score-matching estimate in closed form: [`ExponentialFamily::fit`] with
+    /// [`ScoreMatching`]. For the loss h = θᵀΓθ + 2θᵀg + c of eq. 11.3 the Hessian is 2Γ̄ and
+    /// the estimate θ̂ = −Γ̄⁻¹ḡ (Hyvärinen 2007).
+    ///
+    /// # Errors
+    /// As [`ExponentialFamily::fit`].
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::{Gaussian, Par, Sampler};
+    /// use dsm_fit::{ExponentialFamily, GaussianStatistic};
+    /// let xs = Gaussian::isotropic(vec![3.0], 4.0)?.sample_n(20_000, 1, Par::Seq)?;
+    /// let fit = ExponentialFamily::new(GaussianStatistic::new(1)?).fit_score_matching(&xs, Par::Seq)?;
+    /// assert!((fit.theta[0] - 0.75).abs() < 4.0 * fit.std_err[0]);
+    /// assert!((fit.theta[1] - 0.25).abs() < 4.0 * fit.std_err[1]);
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn fit_score_matching(&self, samples: &Samples, par: Par) -> Result<Fit> {
+        self.fit(&ScoreMatching, samples, par)
     }
 }
 

@@ -35,13 +35,26 @@ mod families;
 mod fit;
 mod minimize;
 mod model;
+mod moving_diffusion_gradient;
+mod objective;
+mod objective_gradient;
+mod parametric_flow;
 mod score_matching_gradient;
+mod stein_gradient;
 
 pub use diffusion_score_matching_gradient::diffusion_score_matching_gradient;
 pub use duals::STACK_LEN;
 pub use exponential_family::{ExponentialFamily, GaussianStatistic, SufficientStatistic};
-pub use families::{GaussianMeanFamily, MultivariateStudentTFamily, StudentTFamily};
+pub use families::{
+    GaussianFamily, GaussianMeanFamily, MultivariateStudentTFamily, StudentTFamily,
+};
 pub use fit::Fit;
-pub use minimize::{MinimizeOptions, Minimum, Objective};
+pub use minimize::{MinimizeOptions, Minimum};
 pub use model::{At, ParametricModel};
-pub use score_matching_gradient::{ObjectiveGradient, score_matching_gradient};
+pub use moving_diffusion_gradient::{Surrogate, moving_diffusion_score_matching_gradient};
+pub use objective::{
+    DiffusionScoreMatching, MovingDiffusionScoreMatching, Objective, ScoreMatching,
+};
+pub use objective_gradient::ObjectiveGradient;
+pub use parametric_flow::{LocationScaleFlow, Output, ParametricFlow, Scale};
+pub use score_matching_gradient::score_matching_gradient;

@@ -7,9 +7,11 @@ use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 
 use crate::model::ParametricModel;
-use crate::score_matching_gradient::{ObjectiveGradient, score_matching_gradient};
+use crate::objective::{FlowHeldAt, Objective};
+use crate::objective_gradient::ObjectiveGradient;
+use crate::parametric_flow::ParametricFlow;
 use dsm_core::mc::Par;
-use dsm_core::{Diffusion, Error, Estimate, Result, Samples};
+use dsm_core::{Error, Estimate, Result, Samples};
 
 /// Settings of [`Objective::minimize`]: L-BFGS with a Moré–Thuente line search.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,172 +51,225 @@ pub struct Minimum {
     pub converged: bool,
     /// Objective-and-gradient evaluations made.
     pub evaluations: usize,
+    /// Sandwich standard errors of θ̂ (docs/math.md eq. 11.4, H the Gauss–Newton Hessian of
+    /// eq. 11.9); `None` when that Hessian is singular at θ̂.
+    pub std_err: Option<Vec<f64>>,
+    /// The sandwich covariance (row-major p × p); `None` as for the standard errors.
+    pub covariance: Option<Vec<f64>>,
 }
 
-/// An objective of a parametric model on a sample set: SM, or DSM with a diffusion fixed in θ.
-#[derive(Debug, Clone, Copy)]
-pub enum Objective<'a, A> {
-    /// The score-matching loss (docs/math.md eq. 2).
-    ScoreMatching,
-    /// The DSM loss with this diffusion (eq. 6), which does not move with θ.
-    DiffusionScoreMatching(&'a A),
-}
-
-impl<A: Diffusion> Objective<'_, A> {
-    /// The objective and its exact θ-gradient at θ.
-    ///
-    /// # Errors
-    /// Those of [`score_matching_gradient`] or
-    /// [`diffusion_score_matching_gradient`](crate::diffusion_score_matching_gradient).
-    pub fn evaluate<M: ParametricModel>(
-        &self,
-        model: &M,
-        theta: &[f64],
+impl Minimum {
+    /// The result at θ̂ from the evaluation there.
+    fn new(
+        theta: Vec<f64>,
+        at: &ObjectiveGradient,
         samples: &Samples,
-        par: Par,
-    ) -> Result<ObjectiveGradient> {
-        match self {
-            Objective::ScoreMatching => score_matching_gradient(model, theta, samples, par),
-            Objective::DiffusionScoreMatching(m) => {
-                crate::diffusion_score_matching_gradient(model, *m, theta, samples, par)
-            }
-        }
-    }
-
-    /// Minimises the objective over θ from `start` by L-BFGS on the exact gradients
-    /// (argmin's `LBFGS` with a Moré–Thuente line search). Deterministic for any `par`: each
-    /// evaluation is bit-identical for any thread count, and the optimiser is sequential.
-    /// Constrained parameters must be given unconstrained (the built-in families take scales
-    /// and degrees of freedom on the log scale), so the line search cannot leave the domain.
-    ///
-    /// # Errors
-    /// Those of [`Objective::evaluate`] at the start; an [`Error::InvalidParameter`] for
-    /// options that are not finite and positive. A failure at a later trial point (the model
-    /// overflowing far from the start, say) ends the run at the best point evaluated, with
-    /// [`Minimum::converged`] false unless its gradient meets the tolerance.
-    ///
-    /// # Examples
-    /// ```
-    /// use dsm_core::{IdentityDiffusion, Par, Sampler, StudentT};
-    /// use dsm_fit::{MinimizeOptions, Objective, StudentTFamily};
-    /// let xs = StudentT::new(1.0, 2.0, 5.0)?.sample_n(4000, 3, Par::Seq)?;
-    /// let sm = Objective::<IdentityDiffusion>::ScoreMatching;
-    /// let fit = sm.minimize(&StudentTFamily::new(5.0)?, &[0.0, 0.0], &xs, Par::rayon(2), MinimizeOptions::default())?;
-    /// assert!(fit.converged);
-    /// assert!((fit.theta[0] - 1.0).abs() < 0.15 && (fit.theta[1] - 2f64.ln()).abs() < 0.1);
-    /// # Ok::<(), dsm_core::Error>(())
-    /// ```
-    pub fn minimize<M: ParametricModel>(
-        &self,
-        model: &M,
-        start: &[f64],
-        samples: &Samples,
-        par: Par,
-        options: MinimizeOptions,
-    ) -> Result<Minimum> {
-        if !(options.gradient_tolerance > 0.0 && options.gradient_tolerance.is_finite())
-            || options.memory == 0
-            || options.max_iters == 0
-        {
-            return Err(Error::InvalidParameter {
-                owner: "MinimizeOptions",
-                name: "gradient_tolerance, memory or max_iters",
-                value: options.gradient_tolerance,
-                constraint: "a finite, positive tolerance and memory, max_iters >= 1",
-            });
-        }
-        // Fails here, with the library's error, on a bad start.
-        let first = self.evaluate(model, start, samples, par)?;
-        let cache = Mutex::new(Cache {
-            theta: start.to_vec(),
-            best: (start.to_vec(), first.value.value),
-            result: first,
-            evaluations: 1,
-            error: None,
-        });
-        let problem = Problem {
-            objective: self,
-            model,
-            samples,
-            par,
-            cache: &cache,
-        };
-        let solver = LBFGS::new(MoreThuenteLineSearch::new(), options.memory)
-            .with_tolerance_grad(options.gradient_tolerance)
-            .and_then(|s| s.with_tolerance_cost(0.0))
-            .map_err(|_| Error::InvalidParameter {
-                owner: "MinimizeOptions",
-                name: "gradient_tolerance",
-                value: options.gradient_tolerance,
-                constraint: "finite and > 0",
-            })?;
-        let run = Executor::new(problem, solver)
-            .configure(|state| state.param(start.to_vec()).max_iters(options.max_iters))
-            .run();
-        // The state alone: the result's problem (which borrows the cache) is dropped here.
-        let outcome = run.map(|res| res.state);
-        let cache = cache.into_inner().unwrap_or_else(|e| e.into_inner());
-        // A model that fails at a trial point, or a search direction that breaks down, ends
-        // the run at the best point evaluated; `converged` then depends on its gradient.
-        let (theta, iterations, solver_converged) = match &outcome {
-            Ok(state) => (
-                state
-                    .get_best_param()
-                    .cloned()
-                    .unwrap_or_else(|| cache.best.0.clone()),
-                state.get_iter(),
-                matches!(
-                    state.get_termination_status(),
-                    TerminationStatus::Terminated(TerminationReason::SolverConverged)
-                ),
-            ),
-            Err(_) => (cache.best.0.clone(), 0, false),
-        };
-        let stopped_by_error = cache.error.is_some() || outcome.is_err();
-        let at = self.evaluate(model, &theta, samples, par)?;
-        let gradient_norm = at.gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
-        let converged =
-            gradient_norm <= options.gradient_tolerance || (solver_converged && !stopped_by_error);
-        Ok(Minimum {
+        iterations: u64,
+        converged: bool,
+        evaluations: usize,
+    ) -> Result<Self> {
+        let covariance = at.sandwich(samples).ok();
+        let p = theta.len();
+        let std_err = covariance
+            .as_ref()
+            .map(|c| (0..p).map(|k| c[k * p + k].sqrt()).collect());
+        Ok(Self {
             theta,
             objective: at.value,
-            gradient_norm,
+            gradient_norm: at.gradient_norm(),
             iterations,
             converged,
-            evaluations: cache.evaluations + 1,
+            evaluations,
+            std_err,
+            covariance,
         })
     }
 }
 
-impl<A: Diffusion> Objective<'_, A> {
-    /// [`Objective::minimize`] from each of `starts`, in order, with each evaluation
-    /// parallel over the samples per `par`; one result per start (a bad start is an error
-    /// for that start only). Deterministic for any `par`, like every single run.
-    ///
-    /// # Examples
-    /// ```
-    /// use dsm_core::{IdentityDiffusion, Par, Sampler, StudentT};
-    /// use dsm_fit::{MinimizeOptions, Objective, StudentTFamily};
-    /// let xs = StudentT::new(1.0, 2.0, 5.0)?.sample_n(2000, 3, Par::Seq)?;
-    /// let starts = [vec![-3.0, 0.0], vec![0.0, 1.0], vec![4.0, -0.5]];
-    /// let sm = Objective::<IdentityDiffusion>::ScoreMatching;
-    /// let minima = sm.minimize_many(&StudentTFamily::new(5.0)?, &starts, &xs, Par::rayon(2), MinimizeOptions::default());
-    /// assert_eq!(minima.len(), 3);
-    /// # Ok::<(), dsm_core::Error>(())
-    /// ```
-    pub fn minimize_many<M: ParametricModel>(
-        &self,
-        model: &M,
-        starts: &[Vec<f64>],
-        samples: &Samples,
-        par: Par,
-        options: MinimizeOptions,
-    ) -> Vec<Result<Minimum>> {
-        starts
-            .iter()
-            .map(|start| self.minimize(model, start, samples, par, options))
-            .collect()
+impl std::fmt::Display for Minimum {
+    /// One line per parameter, `θ[k] = value ± std_err`, then the objective and the run.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (k, t) in self.theta.iter().enumerate() {
+            match &self.std_err {
+                Some(se) => writeln!(f, "θ[{k}] = {t:.6} ± {:.2e}", se[k])?,
+                None => writeln!(f, "θ[{k}] = {t:.6} (no standard error: singular Hessian)")?,
+            }
+        }
+        write!(
+            f,
+            "objective {}; |∇L| = {:.1e} after {} iterations, {} evaluations ({})",
+            self.objective,
+            self.gradient_norm,
+            self.iterations,
+            self.evaluations,
+            if self.converged {
+                "converged"
+            } else {
+                "not converged"
+            }
+        )
     }
+}
+
+/// L-BFGS on an objective's exact gradients ([`Objective::minimize`]).
+pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
+    objective: &O,
+    model: &M,
+    start: &[f64],
+    samples: &Samples,
+    par: Par,
+    options: MinimizeOptions,
+) -> Result<Minimum> {
+    check_options(options)?;
+    // Fails here, with the library's error, on a bad start.
+    let first = objective.evaluate(model, start, samples, par)?;
+    let cache = Mutex::new(Cache {
+        theta: start.to_vec(),
+        best: (start.to_vec(), first.value.value),
+        result: first,
+        evaluations: 1,
+        error: None,
+    });
+    let problem = Problem {
+        objective,
+        model,
+        samples,
+        par,
+        cache: &cache,
+    };
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), options.memory)
+        .with_tolerance_grad(options.gradient_tolerance)
+        .and_then(|s| s.with_tolerance_cost(0.0))
+        .map_err(|_| Error::InvalidParameter {
+            owner: "MinimizeOptions",
+            name: "gradient_tolerance",
+            value: options.gradient_tolerance,
+            constraint: "finite and > 0",
+        })?;
+    let run = Executor::new(problem, solver)
+        .configure(|state| state.param(start.to_vec()).max_iters(options.max_iters))
+        .run();
+    // The state alone: the result's problem (which borrows the cache) is dropped here.
+    let outcome = run.map(|res| res.state);
+    let cache = cache.into_inner().unwrap_or_else(|e| e.into_inner());
+    // A model that fails at a trial point, or a search direction that breaks down, ends
+    // the run at the best point evaluated; `converged` then depends on its gradient.
+    let (theta, iterations, solver_converged) = match &outcome {
+        Ok(state) => (
+            state
+                .get_best_param()
+                .cloned()
+                .unwrap_or_else(|| cache.best.0.clone()),
+            state.get_iter(),
+            matches!(
+                state.get_termination_status(),
+                TerminationStatus::Terminated(TerminationReason::SolverConverged)
+            ),
+        ),
+        Err(_) => (cache.best.0.clone(), 0, false),
+    };
+    let stopped_by_error = cache.error.is_some() || outcome.is_err();
+    let at = objective.evaluate(model, &theta, samples, par)?;
+    let gradient_norm = at.gradient_norm();
+    let converged =
+        gradient_norm <= options.gradient_tolerance || (solver_converged && !stopped_by_error);
+    Minimum::new(
+        theta,
+        &at,
+        samples,
+        iterations,
+        converged,
+        cache.evaluations + 1,
+    )
+}
+
+/// The frozen-m surrogate's fixed point by Gauss–Newton steps with the diffusion refrozen
+/// after each step: at θₜ, the frozen gradient g and the Gauss–Newton Hessian H of the loss
+/// with m held at θₜ give the direction −H⁻¹g (−g where H is singular or the direction does
+/// not descend), and a backtracking (Armijo) line search on that same held loss gives the
+/// step; stop when ‖g‖ meets the tolerance.
+pub(crate) fn frozen_fixed_point<F: ParametricFlow, M: ParametricModel>(
+    flow: &F,
+    model: &M,
+    start: &[f64],
+    samples: &Samples,
+    par: Par,
+    options: MinimizeOptions,
+) -> Result<Minimum> {
+    check_options(options)?;
+    let p = start.len();
+    let mut theta = start.to_vec();
+    let mut at = FlowHeldAt { flow, at: &theta }.evaluate(model, &theta, samples, par)?;
+    let mut evaluations = 1usize;
+    let mut h_inv = vec![0.0; p * p];
+    for iteration in 0..options.max_iters {
+        let g = at.gradient.clone();
+        if at.gradient_norm() <= options.gradient_tolerance {
+            return Minimum::new(theta, &at, samples, iteration, true, evaluations);
+        }
+        let mut direction: Vec<f64> =
+            match dsm_core::linalg::invert_into(&at.hessian, p, &mut h_inv) {
+                Ok(_) => (0..p)
+                    .map(|a| -(0..p).map(|c| h_inv[a * p + c] * g[c]).sum::<f64>())
+                    .collect(),
+                Err(_) => g.iter().map(|v| -v).collect(),
+            };
+        let mut slope: f64 = direction.iter().zip(&g).map(|(d, g)| d * g).sum();
+        if !(slope < 0.0 && slope.is_finite()) {
+            direction = g.iter().map(|v| -v).collect();
+            slope = -g.iter().map(|v| v * v).sum::<f64>();
+        }
+        let held = FlowHeldAt { flow, at: &theta };
+        let mut step = 1.0;
+        let mut next = None;
+        for _ in 0..60 {
+            let trial: Vec<f64> = theta
+                .iter()
+                .zip(&direction)
+                .map(|(t, d)| t + step * d)
+                .collect();
+            evaluations += 1;
+            if let Ok(r) = held.evaluate(model, &trial, samples, par)
+                && r.value.value <= at.value.value + 1e-4 * step * slope
+            {
+                next = Some(trial);
+                break;
+            }
+            step *= 0.5;
+        }
+        let Some(next) = next else {
+            // No decrease along the direction: a stationary point to rounding.
+            let converged = at.gradient_norm() <= options.gradient_tolerance;
+            return Minimum::new(theta, &at, samples, iteration, converged, evaluations);
+        };
+        theta = next;
+        at = FlowHeldAt { flow, at: &theta }.evaluate(model, &theta, samples, par)?;
+        evaluations += 1;
+    }
+    let converged = at.gradient_norm() <= options.gradient_tolerance;
+    Minimum::new(
+        theta,
+        &at,
+        samples,
+        options.max_iters,
+        converged,
+        evaluations,
+    )
+}
+
+fn check_options(options: MinimizeOptions) -> Result<()> {
+    if !(options.gradient_tolerance > 0.0 && options.gradient_tolerance.is_finite())
+        || options.memory == 0
+        || options.max_iters == 0
+    {
+        return Err(Error::InvalidParameter {
+            owner: "MinimizeOptions",
+            name: "gradient_tolerance, memory or max_iters",
+            value: options.gradient_tolerance,
+            constraint: "a finite, positive tolerance and memory, max_iters >= 1",
+        });
+    }
+    Ok(())
 }
 
 /// The last evaluation, shared by the cost and the gradient at the same θ (the line search
@@ -228,15 +283,15 @@ struct Cache {
     best: (Vec<f64>, f64),
 }
 
-struct Problem<'a, 'b, M, A> {
-    objective: &'a Objective<'b, A>,
+struct Problem<'a, O, M> {
+    objective: &'a O,
     model: &'a M,
     samples: &'a Samples,
     par: Par,
     cache: &'a Mutex<Cache>,
 }
 
-impl<M: ParametricModel, A: Diffusion> Problem<'_, '_, M, A> {
+impl<O: Objective, M: ParametricModel> Problem<'_, O, M> {
     /// (L, ∇L) at θ, from the cache when θ was the last point evaluated.
     fn at(&self, theta: &[f64]) -> std::result::Result<(f64, Vec<f64>), argmin::core::Error> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -268,7 +323,7 @@ impl<M: ParametricModel, A: Diffusion> Problem<'_, '_, M, A> {
     }
 }
 
-impl<M: ParametricModel, A: Diffusion> CostFunction for Problem<'_, '_, M, A> {
+impl<O: Objective, M: ParametricModel> CostFunction for Problem<'_, O, M> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, theta: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
@@ -276,7 +331,7 @@ impl<M: ParametricModel, A: Diffusion> CostFunction for Problem<'_, '_, M, A> {
     }
 }
 
-impl<M: ParametricModel, A: Diffusion> Gradient for Problem<'_, '_, M, A> {
+impl<O: Objective, M: ParametricModel> Gradient for Problem<'_, O, M> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, theta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {

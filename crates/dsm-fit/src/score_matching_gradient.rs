@@ -4,21 +4,11 @@ use num_dual::HyperHyperDual64;
 
 use crate::duals::with_duals;
 use crate::model::ParametricModel;
+use crate::objective_gradient::{
+    ObjectiveGradient, add_gauss_newton, assemble, check_inputs, row_width,
+};
 use dsm_core::mc::{self, Par};
-use dsm_core::{Error, Estimate, Result, Samples};
-
-/// The score-matching loss of a [`ParametricModel`] at θ with its exact gradient in θ
-/// (docs/math.md eq. 11.2): the value with its standard error, the mean gradient, and the
-/// gradient of every sample (for sandwich standard errors and stochastic optimisers).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ObjectiveGradient {
-    /// L(θ) = mean of h(xₙ; θ), with its standard error.
-    pub value: Estimate,
-    /// ∇_θ L(θ), length p.
-    pub gradient: Vec<f64>,
-    /// ∇_θ h(xₙ; θ) for every sample, row-major n × p.
-    pub per_sample: Vec<f64>,
-}
+use dsm_core::{Error, Result, Samples};
 
 /// The score-matching loss L(θ) = E_q[‖s(x; θ)‖² + 2 Δₓ log p(x; θ)] (docs/math.md eq. 2) and
 /// its gradient in θ, exact:
@@ -64,15 +54,20 @@ pub fn score_matching_gradient<M: ParametricModel>(
     par: Par,
 ) -> Result<ObjectiveGradient> {
     let p = check_inputs("score_matching_gradient", model, theta, samples)?;
-    // Per sample: [h, ∂θ₁h, …, ∂θₚh].
+    let d = samples.dim();
+    // Per sample: [h, ∂θ₁h, …, ∂θₚh, Gauss–Newton term (p²)].
     let rows = mc::map_rows(
         samples,
-        1 + p,
+        row_width(p),
         par,
-        || (),
-        |_, n, x, row| {
-            let (value, grad) = row.split_at_mut(1);
-            value[0] = sample_terms(model, theta, x, grad);
+        || DiagonalDerivatives::new(d, p),
+        |dd, n, x, row| {
+            let (value, rest) = row.split_at_mut(1);
+            let (grad, hess) = rest.split_at_mut(p);
+            dd.compute(model, theta, x);
+            value[0] = sample_terms(dd, grad);
+            hess.fill(0.0);
+            add_gauss_newton(&dd.ds, None, d, hess);
             if row.iter().all(|v| v.is_finite()) {
                 Ok(())
             } else {
@@ -86,88 +81,59 @@ pub fn score_matching_gradient<M: ParametricModel>(
     assemble(&rows, p, samples, par)
 }
 
-/// Checks a model, its parameters and the samples for a θ-gradient; returns p.
-pub(crate) fn check_inputs<M: ParametricModel>(
-    owner: &'static str,
-    model: &M,
-    theta: &[f64],
-    samples: &Samples,
-) -> Result<usize> {
-    dsm_core::validate::same_dim(
-        "dimension of the model",
-        model.dim(),
-        "dimension of the samples",
-        samples.dim(),
-    )?;
-    model.check_params(theta)?;
-    let p = model.n_params();
-    if p == 0 {
-        return Err(Error::InvalidParameter {
-            owner,
-            name: "number of parameters",
-            value: 0.0,
-            constraint: ">= 1",
+/// The x-derivatives of ℓ on the diagonal and their θ-derivatives at one point: sᵢ = ∂ᵢℓ,
+/// Hᵢᵢ = ∂ᵢ²ℓ, ∂θₖsᵢ and ∂θₖHᵢᵢ (stored k·d + i), one hyper-hyper-dual evaluation per
+/// (xᵢ, xᵢ, θₖ). What SM and the moving-diffusion DSM (a diagonal A) need.
+#[derive(Debug, Clone)]
+pub(crate) struct DiagonalDerivatives {
+    pub(crate) s: Vec<f64>,
+    pub(crate) h: Vec<f64>,
+    pub(crate) ds: Vec<f64>,
+    pub(crate) dh: Vec<f64>,
+}
+
+impl DiagonalDerivatives {
+    pub(crate) fn new(d: usize, p: usize) -> Self {
+        Self {
+            s: vec![0.0; d],
+            h: vec![0.0; d],
+            ds: vec![0.0; p * d],
+            dh: vec![0.0; p * d],
+        }
+    }
+
+    /// Fills the derivatives at x.
+    pub(crate) fn compute<M: ParametricModel>(&mut self, model: &M, theta: &[f64], x: &[f64]) {
+        let d = x.len();
+        with_duals(theta, x, HyperHyperDual64::from, |th, xs| {
+            for i in 0..d {
+                xs[i].eps1 = 1.0;
+                xs[i].eps2 = 1.0;
+                for k in 0..th.len() {
+                    th[k].eps3 = 1.0;
+                    let l = model.log_density_generic(th, xs);
+                    th[k].eps3 = 0.0;
+                    if k == 0 {
+                        self.s[i] = l.eps1;
+                        self.h[i] = l.eps1eps2;
+                    }
+                    self.ds[k * d + i] = l.eps1eps3;
+                    self.dh[k * d + i] = l.eps1eps2eps3;
+                }
+                xs[i].eps1 = 0.0;
+                xs[i].eps2 = 0.0;
+            }
         });
     }
-    Ok(p)
 }
 
-/// The objective from per-sample rows [h, ∂θ₁h, …, ∂θₚh]: its estimate, the (weighted) mean
-/// gradient and the per-sample gradients.
-pub(crate) fn assemble(
-    rows: &[f64],
-    p: usize,
-    samples: &Samples,
-    par: Par,
-) -> Result<ObjectiveGradient> {
-    let values: Vec<f64> = rows.iter().step_by(1 + p).copied().collect();
-    let value = Estimate::from_values(&values, samples.weights(), par)?;
-    let mut per_sample = Vec::with_capacity(samples.n() * p);
-    for row in rows.chunks_exact(1 + p) {
-        per_sample.extend_from_slice(&row[1..]);
+/// h(x; θ) = Σᵢ sᵢ² + 2Hᵢᵢ, with ∂θₖh = Σᵢ 2sᵢ∂θₖsᵢ + 2∂θₖHᵢᵢ written into `grad`.
+fn sample_terms(dd: &DiagonalDerivatives, grad: &mut [f64]) -> f64 {
+    let d = dd.s.len();
+    for (k, g) in grad.iter_mut().enumerate() {
+        *g = (0..d)
+            .map(|i| 2.0 * dd.s[i] * dd.ds[k * d + i] + 2.0 * dd.dh[k * d + i])
+            .sum();
     }
-    let gradient = weighted_column_means(&per_sample, p, samples.weights());
-    Ok(ObjectiveGradient {
-        value,
-        gradient,
-        per_sample,
-    })
-}
-
-/// h(x; θ) = Σᵢ (∂ᵢℓ)² + 2∂ᵢ²ℓ, with ∂θₖh written into `grad`.
-fn sample_terms<M: ParametricModel>(model: &M, theta: &[f64], x: &[f64], grad: &mut [f64]) -> f64 {
-    grad.fill(0.0);
-    with_duals(theta, x, HyperHyperDual64::from, |th, xs| {
-        let mut value = 0.0;
-        for i in 0..x.len() {
-            xs[i].eps1 = 1.0;
-            xs[i].eps2 = 1.0;
-            for (k, g) in grad.iter_mut().enumerate() {
-                th[k].eps3 = 1.0;
-                let l = model.log_density_generic(th, xs);
-                th[k].eps3 = 0.0;
-                if k == 0 {
-                    value += l.eps1 * l.eps1 + 2.0 * l.eps1eps2;
-                }
-                *g += 2.0 * l.eps1 * l.eps1eps3 + 2.0 * l.eps1eps2eps3;
-            }
-            xs[i].eps1 = 0.0;
-            xs[i].eps2 = 0.0;
-        }
-        value
-    })
-}
-
-/// Column means of a row-major n × p table, weighted when weights are given (ordered sums).
-pub(crate) fn weighted_column_means(table: &[f64], p: usize, weights: Option<&[f64]>) -> Vec<f64> {
-    let mut sums = vec![0.0; p];
-    let mut total = 0.0;
-    for (n, row) in table.chunks_exact(p).enumerate() {
-        let w = weights.map_or(1.0, |w| w[n]);
-        total += w;
-        for (s, v) in sums.iter_mut().zip(row) {
-            *s += w * v;
-        }
-    }
-    sums.iter().map(|s| s / total).collect()
+    dd.s.iter().zip(&dd.h).map(|(s, h)| s * s + 2.0 * h).sum()
 }

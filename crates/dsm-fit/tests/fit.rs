@@ -6,6 +6,9 @@ use dsm_core::testing::close;
 use dsm_core::*;
 use dsm_fit::*;
 
+mod common;
+use common::*;
+
 /// Student-t with location θ₀ and log-scale θ₁ at ν = 4.
 struct LocationScaleT;
 
@@ -20,48 +23,6 @@ impl ParametricModel for LocationScaleT {
         let z = (x[0] - theta[0]) / theta[1].exp();
         -(z * z / 4.0 + 1.0).ln() * 2.5 - theta[1]
     }
-}
-
-/// A two-dimensional family with a base measure and cross terms: t = (x₁, x₂², x₁x₂, sin x₁),
-/// b(x) = −(x₁⁴ + x₂⁴)/4.
-struct Quartic;
-
-impl SufficientStatistic for Quartic {
-    fn dim(&self) -> usize {
-        2
-    }
-    fn n_params(&self) -> usize {
-        4
-    }
-    fn statistic_generic<D: Scalar>(&self, x: &[D], t: &mut [D]) {
-        t[0] = x[0];
-        t[1] = x[1] * x[1];
-        t[2] = x[0] * x[1];
-        t[3] = x[0].sin();
-    }
-    fn base_generic<D: Scalar>(&self, x: &[D]) -> D {
-        -(x[0].powi(4) + x[1].powi(4)) / 4.0
-    }
-}
-
-fn sample_mean_and_biased_covariance(xs: &Samples) -> (Vec<f64>, Vec<f64>) {
-    let (n, d) = (xs.n(), xs.dim());
-    let mut mean = vec![0.0; d];
-    for i in 0..n {
-        for (m, v) in mean.iter_mut().zip(xs.row(i)) {
-            *m += v / n as f64;
-        }
-    }
-    let mut cov = vec![0.0; d * d];
-    for i in 0..n {
-        let r = xs.row(i);
-        for a in 0..d {
-            for b in 0..d {
-                cov[a * d + b] += (r[a] - mean[a]) * (r[b] - mean[b]) / n as f64;
-            }
-        }
-    }
-    (mean, cov)
 }
 
 #[test]
@@ -90,21 +51,6 @@ fn the_gaussian_sm_estimate_is_the_sample_mean_and_the_inverse_biased_covariance
             assert!(close(*a, *b, 1e-10, 1e-12), "d={d}: precision {a} vs {b}");
         }
     }
-}
-
-/// Fourth-order central differences of `loss` in θ (test oracle only).
-fn central_differences(theta: &[f64], loss: impl Fn(&[f64]) -> f64) -> Vec<f64> {
-    (0..theta.len())
-        .map(|k| {
-            let h = 1e-5 * theta[k].abs().max(1.0);
-            let at = |s: f64| {
-                let mut t = theta.to_vec();
-                t[k] += s;
-                loss(&t)
-            };
-            (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h)
-        })
-        .collect()
 }
 
 /// Central differences of the SM loss in θ through `ParametricModel::at`.
@@ -264,9 +210,22 @@ fn bad_input_is_a_typed_error() {
         family.fit_score_matching(&Samples::from_scalars(vec![1.0]).unwrap(), Par::Seq),
         Err(Error::TooFewSamples { .. })
     ));
-    let weighted = xs.clone().with_weights(vec![1.0; 4]).unwrap();
+    // Equal weights are the unweighted fit; KSD gradients refuse weights.
+    let weighted = xs.clone().with_weights(vec![2.0; 4]).unwrap();
+    let (a, b) = (
+        family.fit_score_matching(&weighted, Par::Seq).unwrap(),
+        family.fit_score_matching(&xs, Par::Seq).unwrap(),
+    );
+    for (u, v) in a
+        .theta
+        .iter()
+        .zip(&b.theta)
+        .chain(a.std_err.iter().zip(&b.std_err))
+    {
+        assert!(close(*u, *v, 1e-12, 0.0), "{u} vs {v}");
+    }
     assert!(matches!(
-        family.fit_score_matching(&weighted, Par::Seq),
+        family.fit(&Ksd::new(Imq::default(), Estimator::U), &weighted, Par::Seq),
         Err(Error::Unsupported { .. })
     ));
     assert!(matches!(
@@ -500,7 +459,7 @@ fn the_gaussian_mean_family_fitted_by_its_gradient_is_the_sample_mean() {
 
 #[test]
 fn lbfgs_reaches_the_closed_form_minimum() {
-    let sm = Objective::<IdentityDiffusion>::ScoreMatching;
+    let sm = ScoreMatching;
     let options = MinimizeOptions::default();
     // For the Gaussian's five parameters ‖∇L‖ ≤ 1e-8: the rounding of the Monte Carlo sums
     // stalls L-BFGS at a few 1e-9 there (measured 4.4e-9), so it is compared at 1e-7.
@@ -567,7 +526,7 @@ fn student_t_location_and_scale_by_sm_and_fixed_diffusion_dsm() {
         .unwrap();
     let family = StudentTFamily::new(5.0).unwrap();
     let truth = [1.0, 2f64.ln()];
-    let sm = Objective::<IdentityDiffusion>::ScoreMatching;
+    let sm = ScoreMatching;
     let fit = sm
         .minimize(
             &family,
@@ -580,7 +539,7 @@ fn student_t_location_and_scale_by_sm_and_fixed_diffusion_dsm() {
     assert!(fit.converged && fit.gradient_norm <= 1e-8, "{fit:?}");
     // The DSM loss with the Gaussian flow's diffusion of the truth, held fixed.
     let m = FlowDiffusion::new(GaussianFlow::new(1.0, 2.0, 5.0).unwrap());
-    let dsm = Objective::DiffusionScoreMatching(&m);
+    let dsm = DiffusionScoreMatching(&m);
     let fit_dsm = dsm
         .minimize(
             &family,
@@ -629,7 +588,7 @@ fn many_starts_reach_one_minimum_deterministically() {
         .sample_n(3000, 17, Par::Seq)
         .unwrap();
     let family = StudentTFamily::new(5.0).unwrap();
-    let sm = Objective::<IdentityDiffusion>::ScoreMatching;
+    let sm = ScoreMatching;
     let starts = vec![
         vec![-1.0, 0.0],
         vec![0.5, 1.0],
