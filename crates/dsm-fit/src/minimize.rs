@@ -2,7 +2,9 @@
 
 use std::sync::Mutex;
 
-use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
+use argmin::core::{
+    CostFunction, Executor, Gradient, Solver, State, TerminationReason, TerminationStatus,
+};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 
@@ -20,18 +22,35 @@ pub struct MinimizeOptions {
     pub max_iters: u64,
     /// Stop when ‖∇L‖₂ falls below this.
     pub gradient_tolerance: f64,
+    /// Also stop when ‖∇L‖₂ falls below this multiple of the Monte Carlo standard error of
+    /// ∇L ([`ObjectiveGradient::gradient_std_err`]): θ̂ is then within about this fraction of
+    /// its own standard error of the exact minimiser of the sample objective, and the
+    /// objective's rounding (about 1e-16 of its size) can no longer guide a line search.
+    /// 0 turns the rule off.
+    pub noise_tolerance: f64,
     /// Number of correction pairs L-BFGS keeps.
     pub memory: usize,
 }
 
 impl Default for MinimizeOptions {
-    /// 200 iterations, ‖∇L‖ ≤ 1e-9, memory 10.
+    /// 200 iterations, ‖∇L‖ ≤ 1e-9 or ≤ 1e-6 × its standard error, memory 10.
     fn default() -> Self {
         Self {
             max_iters: 200,
             gradient_tolerance: 1e-9,
+            noise_tolerance: 1e-6,
             memory: 10,
         }
+    }
+}
+
+impl MinimizeOptions {
+    /// Whether an evaluation meets either stopping rule.
+    fn is_met(&self, at: &ObjectiveGradient, samples: &Samples) -> bool {
+        let norm = at.gradient_norm();
+        norm <= self.gradient_tolerance
+            || (self.noise_tolerance > 0.0
+                && norm <= self.noise_tolerance * at.gradient_std_err(samples))
     }
 }
 
@@ -126,6 +145,7 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
     let cache = Mutex::new(Cache {
         theta: start.to_vec(),
         best: (start.to_vec(), first.value.value),
+        met: options.is_met(&first, samples).then(|| start.to_vec()),
         result: first,
         evaluations: 1,
         error: None,
@@ -135,6 +155,7 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
         model,
         samples,
         par,
+        options,
         cache: &cache,
     };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), options.memory)
@@ -146,6 +167,10 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
             value: options.gradient_tolerance,
             constraint: "finite and > 0",
         })?;
+    let solver = StopWhenMet {
+        inner: solver,
+        cache: &cache,
+    };
     let run = Executor::new(problem, solver)
         .configure(|state| state.param(start.to_vec()).max_iters(options.max_iters))
         .run();
@@ -168,11 +193,18 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
         ),
         Err(_) => (cache.best.0.clone(), 0, false),
     };
+    // A point that met a stopping rule ends the run there.
+    if let Some(met) = cache.met.clone() {
+        let at = if met == cache.theta {
+            cache.result
+        } else {
+            objective.evaluate(model, &met, samples, par)?
+        };
+        return Minimum::new(met, &at, samples, iterations, true, cache.evaluations);
+    }
     let stopped_by_error = cache.error.is_some() || outcome.is_err();
     let at = objective.evaluate(model, &theta, samples, par)?;
-    let gradient_norm = at.gradient_norm();
-    let converged =
-        gradient_norm <= options.gradient_tolerance || (solver_converged && !stopped_by_error);
+    let converged = options.is_met(&at, samples) || (solver_converged && !stopped_by_error);
     Minimum::new(
         theta,
         &at,
@@ -204,7 +236,7 @@ pub(crate) fn frozen_fixed_point<F: ParametricFlow, M: ParametricModel>(
     let mut h_inv = vec![0.0; p * p];
     for iteration in 0..options.max_iters {
         let g = at.gradient.clone();
-        if at.gradient_norm() <= options.gradient_tolerance {
+        if options.is_met(&at, samples) {
             return Minimum::new(theta, &at, samples, iteration, true, evaluations);
         }
         let mut direction: Vec<f64> =
@@ -239,7 +271,7 @@ pub(crate) fn frozen_fixed_point<F: ParametricFlow, M: ParametricModel>(
         }
         let Some(next) = next else {
             // No decrease along the direction: a stationary point to rounding.
-            let converged = at.gradient_norm() <= options.gradient_tolerance;
+            let converged = options.is_met(&at, samples);
             return Minimum::new(theta, &at, samples, iteration, converged, evaluations);
         };
         theta = next;
@@ -259,22 +291,66 @@ pub(crate) fn frozen_fixed_point<F: ParametricFlow, M: ParametricModel>(
 
 fn check_options(options: MinimizeOptions) -> Result<()> {
     if !(options.gradient_tolerance > 0.0 && options.gradient_tolerance.is_finite())
+        || !(options.noise_tolerance >= 0.0 && options.noise_tolerance.is_finite())
         || options.memory == 0
         || options.max_iters == 0
     {
         return Err(Error::InvalidParameter {
             owner: "MinimizeOptions",
-            name: "gradient_tolerance, memory or max_iters",
+            name: "gradient_tolerance, noise_tolerance, memory or max_iters",
             value: options.gradient_tolerance,
-            constraint: "a finite, positive tolerance and memory, max_iters >= 1",
+            constraint: "a finite, positive gradient tolerance, a finite noise tolerance >= 0, and memory, max_iters >= 1",
         });
     }
     Ok(())
 }
 
+/// argmin's solver, stopped after the iteration in which an evaluation met a stopping rule
+/// of [`MinimizeOptions`] (argmin's own rules know only an absolute gradient tolerance).
+struct StopWhenMet<'c, S> {
+    inner: S,
+    cache: &'c Mutex<Cache>,
+}
+
+impl<O, I: State, S: Solver<O, I>> Solver<O, I> for StopWhenMet<'_, S> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn init(
+        &mut self,
+        problem: &mut argmin::core::Problem<O>,
+        state: I,
+    ) -> std::result::Result<(I, Option<argmin::core::KV>), argmin::core::Error> {
+        self.inner.init(problem, state)
+    }
+    fn next_iter(
+        &mut self,
+        problem: &mut argmin::core::Problem<O>,
+        state: I,
+    ) -> std::result::Result<(I, Option<argmin::core::KV>), argmin::core::Error> {
+        self.inner.next_iter(problem, state)
+    }
+    fn terminate(&mut self, state: &I) -> TerminationStatus {
+        let met = self
+            .cache
+            .lock()
+            .map(|c| c.met.is_some())
+            .unwrap_or_else(|e| e.into_inner().met.is_some());
+        if met {
+            TerminationStatus::Terminated(TerminationReason::SolverExit(
+                "a stopping rule of MinimizeOptions is met".into(),
+            ))
+        } else {
+            self.inner.terminate(state)
+        }
+    }
+}
+
 /// The last evaluation, shared by the cost and the gradient at the same θ (the line search
 /// asks for both), and the first error met.
 struct Cache {
+    /// The first point evaluated that met a stopping rule.
+    met: Option<Vec<f64>>,
     theta: Vec<f64>,
     result: ObjectiveGradient,
     evaluations: usize,
@@ -288,6 +364,7 @@ struct Problem<'a, O, M> {
     model: &'a M,
     samples: &'a Samples,
     par: Par,
+    options: MinimizeOptions,
     cache: &'a Mutex<Cache>,
 }
 
@@ -307,6 +384,9 @@ impl<O: Objective, M: ParametricModel> Problem<'_, O, M> {
                 Ok(r) => {
                     if r.value.value < cache.best.1 {
                         cache.best = (theta.to_vec(), r.value.value);
+                    }
+                    if self.options.is_met(&r, self.samples) {
+                        cache.met = Some(theta.to_vec());
                     }
                     cache.theta = theta.to_vec();
                     cache.result = r;

@@ -35,6 +35,28 @@ impl ObjectiveGradient {
         self.gradient.iter().map(|g| g * g).sum::<f64>().sqrt()
     }
 
+    /// The Monte Carlo standard error of ∇θL̂: sqrt(tr V) with V the covariance of
+    /// [`ObjectiveGradient::projection_factor`], centred (0 for fewer than two samples).
+    pub fn gradient_std_err(&self, samples: &Samples) -> f64 {
+        let p = self.gradient.len();
+        if p == 0 || self.per_sample.len() != samples.n() * p || samples.n() < 2 {
+            return 0.0;
+        }
+        let weights = samples.weights();
+        let total: f64 = weights.map_or(samples.n() as f64, |w| w.iter().sum());
+        let mut trace = 0.0;
+        for (n, g) in self.per_sample.chunks_exact(p).enumerate() {
+            let w = weights.map_or(1.0, |w| w[n]) / total;
+            trace += w
+                * w
+                * g.iter()
+                    .zip(&self.gradient)
+                    .map(|(a, m)| (a - m) * (a - m))
+                    .sum::<f64>();
+        }
+        (self.projection_factor * trace).sqrt()
+    }
+
     /// The sandwich (Godambe) covariance of the minimiser, H⁻¹ V H⁻¹ with V = Cov(∇θL̂)
     /// as in [`ObjectiveGradient::projection_factor`] (docs/math.md eq. 11.4): for
     /// unweighted samples of a sample-mean objective, H⁻¹ J H⁻¹ / n with J = (1/n) Σ gₙgₙᵀ.

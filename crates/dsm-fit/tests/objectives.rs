@@ -237,6 +237,7 @@ fn check_quadratic_objective<O: Objective>(objective: &O, xs: &Samples, label: &
             Par::rayon(2),
             MinimizeOptions {
                 gradient_tolerance: 1e-12,
+                noise_tolerance: 0.0,
                 ..Default::default()
             },
         )
@@ -314,7 +315,10 @@ fn the_cholesky_gaussian_by_lbfgs_is_the_sample_mean_and_inverse_biased_covarian
             &start,
             &xs,
             Par::rayon(2),
-            MinimizeOptions::default(),
+            MinimizeOptions {
+                noise_tolerance: 0.0,
+                ..Default::default()
+            },
         )
         .unwrap();
     let (mean, cov) = sample_mean_and_biased_covariance(&xs);
