@@ -290,11 +290,11 @@ pub(crate) fn frozen_fixed_point<F: ParametricFlow, M: ParametricModel>(
 }
 
 fn check_options(options: MinimizeOptions) -> Result<()> {
-    if !(options.gradient_tolerance > 0.0 && options.gradient_tolerance.is_finite())
-        || !(options.noise_tolerance >= 0.0 && options.noise_tolerance.is_finite())
-        || options.memory == 0
-        || options.max_iters == 0
-    {
+    let tolerances_ok = options.gradient_tolerance > 0.0
+        && options.gradient_tolerance.is_finite()
+        && options.noise_tolerance >= 0.0
+        && options.noise_tolerance.is_finite();
+    if !tolerances_ok || options.memory == 0 || options.max_iters == 0 {
         return Err(Error::InvalidParameter {
             owner: "MinimizeOptions",
             name: "gradient_tolerance, noise_tolerance, memory or max_iters",
