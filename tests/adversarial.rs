@@ -527,11 +527,11 @@ proptest! {
             }
             check("StudentTFamily (free dof) SM gradient", || dsm::fit::score_matching_gradient(&dsm::fit::StudentTFamily::with_free_dof(), &mean, &xs, Par::Seq), |g| all_finite(&g.gradient))?;
             // The moving Gaussian flow, total and frozen, at wild θ and dof.
-            if let Ok(fam) = dsm::fit::StudentTFamily::new(dof) {
-                if let Some(flow) = check("StudentTFamily::gaussian_flow", || fam.gaussian_flow(), |_| true)? {
-                    for surrogate in [dsm::fit::Surrogate::Total, dsm::fit::Surrogate::Frozen] {
-                        check("moving_diffusion_score_matching_gradient", || dsm::fit::moving_diffusion_score_matching_gradient(&fam, &flow, &mean[..2], &xs, surrogate, Par::Seq), |g| g.value.value.is_finite() && all_finite(&g.gradient) && all_finite(&g.hessian))?;
-                    }
+            if let Ok(fam) = dsm::fit::StudentTFamily::new(dof)
+                && let Some(flow) = check("StudentTFamily::gaussian_flow", || fam.gaussian_flow(), |_| true)?
+            {
+                for surrogate in [dsm::fit::Surrogate::Total, dsm::fit::Surrogate::Frozen] {
+                    check("moving_diffusion_score_matching_gradient", || dsm::fit::moving_diffusion_score_matching_gradient(&fam, &flow, &mean[..2], &xs, surrogate, Par::Seq), |g| g.value.value.is_finite() && all_finite(&g.gradient) && all_finite(&g.hessian))?;
                 }
             }
         }

@@ -1,11 +1,16 @@
 //! The Student-t example of docs/math.md section 6: the three losses as functions of the model
-//! location μ, on samples or on quadrature nodes (population), and their μ-derivatives.
+//! location μ, on samples or on quadrature nodes (population), and their exact μ-derivatives
+//! from dsm-fit (total and frozen; docs/math.md §11).
 
 use anyhow::Result;
 use dsm_core::quadrature::sinh_simpson;
 use dsm_core::{
     Estimate, Par, Sampler, Samples, StudentT, diffusion_score_matching_integrand,
     score_matching_integrand,
+};
+use dsm_fit::{
+    ObjectiveGradient, StudentTFamily, Surrogate, moving_diffusion_score_matching_gradient,
+    score_matching_gradient,
 };
 use dsm_flows::{FlowDiffusion, GaussianFlow, ManualFlow};
 use rayon::prelude::*;
@@ -100,8 +105,8 @@ impl Family {
             .collect()
     }
 
-    /// dL/dμ on the grid by central differences with step δ = 10⁻³σ: `total` moves the
-    /// diffusion with the model (the plotted surrogate), otherwise m stays at μ (frozen).
+    /// dL/dμ on the grid from the library's exact gradient ([`Family::gradient`]): `total`
+    /// moves the diffusion with the model (the plotted surrogate), otherwise m is frozen at μ.
     pub fn slope(
         &self,
         loss: Loss,
@@ -109,16 +114,51 @@ impl Family {
         points: &Samples,
         total: bool,
     ) -> Result<Vec<f64>> {
-        let h = 1e-3 * self.sigma;
         grid.par_iter()
-            .map(|&mu| {
-                let at = |m: f64| {
-                    self.loss(loss, m, if total { m } else { mu }, points)
-                        .map(|e| e.value)
-                };
-                Ok((at(mu + h)? - at(mu - h)?) / (2.0 * h))
-            })
+            .map(|&mu| Ok(self.gradient(loss, mu, points, total)?.gradient[0]))
             .collect()
+    }
+
+    /// The model St(μ, σ, ν) as a parametric family in θ = μ (dsm-fit).
+    pub fn model(&self) -> Result<StudentTFamily> {
+        Ok(StudentTFamily::location(self.sigma, self.nu)?)
+    }
+
+    /// The loss at μ with its exact μ-gradient and per-sample gradients (dsm-fit, docs/math.md
+    /// eqs. 11.2 and 11.7): total (m moves with μ) or frozen (m held at μ). SM has no
+    /// diffusion, so both are the same there. Sequential, so values do not depend on threads.
+    pub fn gradient(
+        &self,
+        loss: Loss,
+        mu: f64,
+        points: &Samples,
+        total: bool,
+    ) -> Result<ObjectiveGradient> {
+        let family = self.model()?;
+        let surrogate = if total {
+            Surrogate::Total
+        } else {
+            Surrogate::Frozen
+        };
+        Ok(match loss {
+            Loss::Sm => score_matching_gradient(&family, &[mu], points, Par::Seq)?,
+            Loss::Manual => moving_diffusion_score_matching_gradient(
+                &family,
+                &family.manual_flow(self.nu0)?,
+                &[mu],
+                points,
+                surrogate,
+                Par::Seq,
+            )?,
+            Loss::Gaussian => moving_diffusion_score_matching_gradient(
+                &family,
+                &family.gaussian_flow()?,
+                &[mu],
+                points,
+                surrogate,
+                Par::Seq,
+            )?,
+        })
     }
 }
 

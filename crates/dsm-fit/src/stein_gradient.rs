@@ -12,9 +12,12 @@ use dsm_core::{
 
 /// The per-point table of the gradient: b = mᵀs + ∇·m (d), m (d², row-major), and
 /// B = mᵀ∂θs (p × d, row k = mᵀ∂θₖs).
+/// Stored in columns: field f of point j at `cols[f·n + j]`, with the fields b_a (a < d),
+/// m_ca (d + c·d + a) and B_qa (d + d² + q·d + a).
 struct PointTable {
-    data: Vec<f64>,
-    stride: usize,
+    cols: Vec<f64>,
+    d: usize,
+    p: usize,
 }
 
 /// What a Stein discrepancy objective is made of: its name for errors, its base kernel, its
@@ -76,42 +79,23 @@ where
     let table = point_table(model, diffusion, theta, samples, p, par)?;
     let count = if estimator == Estimator::U { n - 1 } else { n } as f64;
     let width = p + p * p;
+    let radial = kernel.radial_profile(0.0).is_some();
+    let xs = samples.as_slice();
     let rows = mc::map_rows(
         samples,
         width,
         par,
-        || {
-            (
-                vec![0.0; d],
-                vec![0.0; d],
-                vec![0.0; d * d],
-                vec![0.0; 2 * d],
-            )
-        },
-        |(gx, gy, cross, v), i, xi, row| {
-            row.fill(0.0);
-            let ti = &table.data[i * table.stride..(i + 1) * table.stride];
-            for j in 0..n {
-                if j == i && estimator == Estimator::U {
-                    continue;
-                }
-                let tj = &table.data[j * table.stride..(j + 1) * table.stride];
-                let k = kernel.derivatives_into(xi, samples.row(j), gx, gy, cross);
-                // vᵢⱼ = b_j k + m_jᵀ∇_y k and vⱼᵢ = bᵢ k + mᵢᵀ∇ₓk: ∂k⁰/∂b at each end.
-                let (vj, vi) = v.split_at_mut(d);
-                stein_direction(tj, gy, k, d, vj);
-                stein_direction(ti, gx, k, d, vi);
-                let (bi, bj) = (&ti[d + d * d..], &tj[d + d * d..]);
-                let (grad, hess) = row.split_at_mut(p);
-                for a in 0..p {
-                    let (bia, bja) = (&bi[a * d..(a + 1) * d], &bj[a * d..(a + 1) * d]);
-                    grad[a] += dot(bia, vj) + dot(bja, vi);
-                    for c in 0..p {
-                        let (bic, bjc) = (&bi[c * d..(c + 1) * d], &bj[c * d..(c + 1) * d]);
-                        hess[a * p + c] += k * (dot(bia, bjc) + dot(bic, bja));
-                    }
+        || RowScratch::new(d, p, n),
+        |sc, i, xi, row| {
+            kernel_columns(kernel, radial, xs, xi, d, sc);
+            if estimator == Estimator::U {
+                sc.k[i] = 0.0;
+                for a in 0..d {
+                    sc.gx[a * n + i] = 0.0;
+                    sc.gy[a * n + i] = 0.0;
                 }
             }
+            row_terms(&table, i, sc, row);
             for r in row.iter_mut() {
                 *r /= count;
             }
@@ -143,15 +127,148 @@ where
     })
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// Per-chunk scratch of one row i of the pair sums, in columns over j: k(xᵢ, xⱼ), ∇ₓk and
+/// ∇_y k (d columns each), the Stein directions vⱼ = b_j k + m_jᵀ∇_y k and vᵢ = bᵢ k + mᵢᵀ∇ₓk
+/// (d columns each), and the radial kernels' squared distances and φ′.
+struct RowScratch {
+    k: Vec<f64>,
+    gx: Vec<f64>,
+    gy: Vec<f64>,
+    vj: Vec<f64>,
+    vi: Vec<f64>,
+    u: Vec<f64>,
+    dphi: Vec<f64>,
+    pair_gx: Vec<f64>,
+    pair_gy: Vec<f64>,
+    cross: Vec<f64>,
+    s: Vec<f64>,
 }
 
-/// out = b k + mᵀg for one point's table entry (b, m, …) and a kernel gradient g.
-fn stein_direction(t: &[f64], g: &[f64], k: f64, d: usize, out: &mut [f64]) {
-    let (b, m) = (&t[..d], &t[d..d + d * d]);
-    for (a, o) in out.iter_mut().enumerate() {
-        *o = b[a] * k + (0..d).map(|c| m[c * d + a] * g[c]).sum::<f64>();
+impl RowScratch {
+    fn new(d: usize, p: usize, n: usize) -> Self {
+        Self {
+            k: vec![0.0; n],
+            gx: vec![0.0; d * n],
+            gy: vec![0.0; d * n],
+            vj: vec![0.0; d * n],
+            vi: vec![0.0; d * n],
+            u: vec![0.0; n],
+            dphi: vec![0.0; n],
+            pair_gx: vec![0.0; d],
+            pair_gy: vec![0.0; d],
+            cross: vec![0.0; d * d],
+            s: vec![0.0; p * d],
+        }
+    }
+}
+
+/// k(xᵢ, xⱼ), ∇ₓk and ∇_y k for every j into the scratch's columns: a radial kernel from its
+/// batched profile (∇ₓk = 2φ′r = −∇_y k, r = xᵢ − xⱼ), others pair by pair.
+fn kernel_columns<K: Kernel>(
+    kernel: &K,
+    radial: bool,
+    xs: &[f64],
+    xi: &[f64],
+    d: usize,
+    sc: &mut RowScratch,
+) {
+    let n = sc.k.len();
+    if radial {
+        sc.u.fill(0.0);
+        for a in 0..d {
+            let column = &mut sc.gx[a * n..(a + 1) * n];
+            for (j, (g, u)) in column.iter_mut().zip(sc.u.iter_mut()).enumerate() {
+                let r = xi[a] - xs[j * d + a];
+                *g = r;
+                *u += r * r;
+            }
+        }
+        let (k, dphi) = (&mut sc.k, &mut sc.dphi);
+        kernel.radial_profile_each(&sc.u, |j, [f, f1, _]| {
+            k[j] = f;
+            dphi[j] = 2.0 * f1;
+        });
+        for a in 0..d {
+            let (gx, gy) = (
+                &mut sc.gx[a * n..(a + 1) * n],
+                &mut sc.gy[a * n..(a + 1) * n],
+            );
+            for ((gxj, gyj), two_dphi) in gx.iter_mut().zip(gy.iter_mut()).zip(&sc.dphi) {
+                *gxj *= two_dphi;
+                *gyj = -*gxj;
+            }
+        }
+    } else {
+        for j in 0..n {
+            sc.k[j] = kernel.derivatives_into(
+                xi,
+                &xs[j * d..(j + 1) * d],
+                &mut sc.pair_gx,
+                &mut sc.pair_gy,
+                &mut sc.cross,
+            );
+            for a in 0..d {
+                sc.gx[a * n + j] = sc.pair_gx[a];
+                sc.gy[a * n + j] = sc.pair_gy[a];
+            }
+        }
+    }
+}
+
+/// Row i of the pair sums (eqs. 11.8, 11.9) from the kernel columns: [Σⱼ ∇θk⁰(xᵢ, xⱼ) (p),
+/// Σⱼ k (BᵢᵀBⱼ + BⱼᵀBᵢ) (p²)], every sum over j in order.
+fn row_terms(table: &PointTable, i: usize, sc: &mut RowScratch, row: &mut [f64]) {
+    let (d, p, n) = (table.d, table.p, sc.k.len());
+    let col = |f: usize| &table.cols[f * n..(f + 1) * n];
+    let b_field = |a: usize| a;
+    let m_field = |c: usize, a: usize| d + c * d + a;
+    let big_b_field = |q: usize, a: usize| d + d * d + q * d + a;
+    let at_i = |f: usize| table.cols[f * n + i];
+    for a in 0..d {
+        let (vj, vi) = (
+            &mut sc.vj[a * n..(a + 1) * n],
+            &mut sc.vi[a * n..(a + 1) * n],
+        );
+        let (b, bi) = (col(b_field(a)), at_i(b_field(a)));
+        for j in 0..n {
+            vj[j] = b[j] * sc.k[j];
+            vi[j] = bi * sc.k[j];
+        }
+        for c in 0..d {
+            let (m, mi) = (col(m_field(c, a)), at_i(m_field(c, a)));
+            let (gx, gy) = (&sc.gx[c * n..(c + 1) * n], &sc.gy[c * n..(c + 1) * n]);
+            for j in 0..n {
+                vj[j] += m[j] * gy[j];
+                vi[j] += mi * gx[j];
+            }
+        }
+    }
+    let (grad, hess) = row.split_at_mut(p);
+    for (q, gq) in grad.iter_mut().enumerate() {
+        let mut g = 0.0;
+        for a in 0..d {
+            let big_b = col(big_b_field(q, a));
+            let (vj, vi) = (&sc.vj[a * n..(a + 1) * n], &sc.vi[a * n..(a + 1) * n]);
+            let (mut sum_vj, mut sum_bvi, mut sum_kb) = (0.0, 0.0, 0.0);
+            for j in 0..n {
+                sum_vj += vj[j];
+                sum_bvi += big_b[j] * vi[j];
+                sum_kb += sc.k[j] * big_b[j];
+            }
+            g += at_i(big_b_field(q, a)) * sum_vj + sum_bvi;
+            sc.s[q * d + a] = sum_kb;
+        }
+        *gq = g;
+    }
+    for q in 0..p {
+        for c in 0..p {
+            hess[q * p + c] = (0..d)
+                .map(|a| {
+                    at_i(big_b_field(q, a)) * sc.s[c * d + a]
+                        + at_i(big_b_field(c, a)) * sc.s[q * d + a]
+                })
+                .sum();
+        }
     }
 }
 
@@ -212,7 +329,14 @@ fn point_table<M: ParametricModel, A: Diffusion>(
             }
         },
     )?;
-    Ok(PointTable { data, stride })
+    let n = samples.n();
+    let mut cols = vec![0.0; stride * n];
+    for (j, row) in data.chunks_exact(stride).enumerate() {
+        for (f, v) in row.iter().enumerate() {
+            cols[f * n + j] = *v;
+        }
+    }
+    Ok(PointTable { cols, d, p })
 }
 
 /// s = ∇ₓℓ and ∂θₖs (row k) at x: one hyper-dual evaluation per (xᵢ, θₖ).

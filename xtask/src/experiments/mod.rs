@@ -4,6 +4,7 @@
 //! section); [`ALL`] registers them in the order of the report.
 
 pub mod descent;
+pub mod estimation;
 pub mod fig1;
 pub mod fig2;
 pub mod fig3;
@@ -38,6 +39,7 @@ pub const ALL: &[Experiment] = &[
     fig1::EXPERIMENT,
     regions::EXPERIMENT,
     descent::EXPERIMENT,
+    estimation::EXPERIMENT,
     fig2::EXPERIMENT,
     fig3::EXPERIMENT,
     ode::EXPERIMENT,

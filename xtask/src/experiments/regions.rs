@@ -29,20 +29,15 @@ use crate::student::{Family, Loss, grid};
 /// Standard errors of the sample slope allowed at each crossing of the threshold.
 const Z: f64 = 4.0;
 
-/// The sample slope dL/dμ at `mu` with its standard error: the mean of the per-sample central
-/// differences (step 10⁻³σ, as [`Family::slope`]).
+/// The sample slope dL/dμ at `mu` (total derivative) with its standard error: the mean of the
+/// library's exact per-sample gradients.
 fn slope_estimate(fam: &Family, loss: Loss, mu: f64, data: &Samples) -> Result<Estimate> {
-    let h = 1e-3 * fam.sigma;
-    let (up, down) = (
-        fam.integrand(loss, mu + h, mu + h, data)?,
-        fam.integrand(loss, mu - h, mu - h, data)?,
-    );
-    let per_sample: Vec<f64> = up
-        .iter()
-        .zip(&down)
-        .map(|(u, d)| (u - d) / (2.0 * h))
-        .collect();
-    Ok(Estimate::from_values(&per_sample, None, Par::Seq)?)
+    let g = fam.gradient(loss, mu, data, true)?;
+    Ok(Estimate::from_values(
+        &g.per_sample,
+        data.weights(),
+        Par::Seq,
+    )?)
 }
 
 /// Interior crossings of |slope| through `thr` on the grid: (position by linear interpolation,
