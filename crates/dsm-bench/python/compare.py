@@ -1,7 +1,7 @@
 """Reference implementations for `cargo xtask bench-compare` (dsm-bench).
 
 Usage: python compare.py WORKLOAD DATA N D REPEATS
-  WORKLOAD  ksd_v_imq | sm_gaussian | dsm_gaussian_flow | dksd_gaussian_flow
+  WORKLOAD  ksd_v_imq | sm_gaussian | dsm_gaussian_flow | dksd_gaussian_flow | fit_dsm_gaussian_flow
   DATA      raw little-endian float64, row-major N x D (written by the Rust harness)
 Prints one JSON object: {"numpy_s", "numpy_value", "jax_s", "jax_value", "torch_s", "torch_value"}
 with null where a reference is not installed (JAX and PyTorch are optional; a message on stderr
@@ -16,7 +16,12 @@ m = 1/T' with T = Phi^-1 o F_nu the Gaussian flow of St(FLOW_LOCATION, 1, FLOW_D
 coordinate. numpy uses scipy's stdtr / ndtri and the closed forms T' = p/phi(T),
 T'' = T'(s + T T'); JAX is written as a JAX user would: T from betainc and ndtri on the far-side
 tail, and T', A' = (1/T'^2)', the score and the Hessian diagonal by jax.grad / jax.hessian, under
-jit and vmap. (JAX's betainc is a float64 continued fraction; far in the tails its relative error
+jit and vmap.
+
+The fit workload (JAX only: numpy has no derivatives): the location of St(mu, 1, FLOW_DOF) on
+1-D Student-t data by DSM with the Gaussian flow moving with mu, from mu = FIT_START, with
+jax.value_and_grad of the same objective (under jit) and scipy's L-BFGS-B; its value is the
+objective at the minimum, and the number of evaluations goes to stderr. (JAX's betainc is a float64 continued fraction; far in the tails its relative error
 grows, which the value agreement of the row would show.)
 """
 import json
@@ -72,6 +77,8 @@ def sm_gaussian_numpy(x):
 
 FLOW_DOF = 10.0
 FLOW_LOCATION = 0.3
+# Start of the fit workload, in units of the scale (data St(0, 1, FLOW_DOF)).
+FIT_START = 20.0
 
 
 def flow_parts_numpy(x):
@@ -243,8 +250,49 @@ def jax_refs():
             total = total + k0_jit(x[lo:lo + block], x, m[lo:lo + block], m, b[lo:lo + block], b)
         return float(jax.block_until_ready(total)) / (n * n)
 
+    # The fit: the Student-t location by DSM with the Gaussian flow moving with mu (total
+    # derivative, jax.grad through the flow), L-BFGS-B from scipy on the jitted value and grad.
+    def flow_t_at(xk, loc):
+        z = xk - loc
+        tail = 0.5 * betainc(nu / 2, 0.5, nu / (nu + z * z))
+        return jnp.sign(z) * -ndtri(tail)
+
+    def a_at(xk, loc):
+        return (1.0 / jax.grad(flow_t_at)(xk, loc)) ** 2
+
+    def log_p1(xk, loc):
+        z = xk - loc
+        return -(nu + 1) / 2 * jnp.log1p(z * z / nu)
+
+    def dsm_point_at(xk, loc):
+        a = a_at(xk, loc)
+        da = jax.grad(a_at)(xk, loc)
+        s = jax.grad(log_p1)(xk, loc)
+        h = jax.grad(jax.grad(log_p1))(xk, loc)
+        return a * s * s + 2.0 * (da * s + a * h)
+
+    def fit_loss(loc, x1):
+        return jnp.mean(jax.vmap(dsm_point_at, (0, None))(x1, loc))
+
+    value_and_grad = jax.jit(jax.value_and_grad(fit_loss))
+
+    def fit_dsm(x):
+        from scipy.optimize import minimize
+        x1 = jnp.asarray(x[:, 0])
+        evaluations = [0]
+
+        def f(m):
+            evaluations[0] += 1
+            v, g = value_and_grad(m[0], x1)
+            return float(v), np.array([float(g)])
+
+        res = minimize(f, np.array([FIT_START]), jac=True, method="L-BFGS-B",
+                       options={"gtol": 1e-9, "ftol": 1e-15, "maxiter": 200})
+        print(f"JAX fit: mu = {res.x[0]:.10f} after {evaluations[0]} evaluations", file=sys.stderr)
+        return float(res.fun)
+
     return {"ksd_v_imq": ksd, "sm_gaussian": sm, "dsm_gaussian_flow": dsm_flow,
-            "dksd_gaussian_flow": dksd_flow}
+            "dksd_gaussian_flow": dksd_flow, "fit_dsm_gaussian_flow": fit_dsm}
 
 
 def torch_refs():
@@ -291,9 +339,11 @@ def main():
     x = np.fromfile(path, dtype="<f8").reshape(n, d)
     f = {"ksd_v_imq": ksd_v_imq_numpy, "sm_gaussian": sm_gaussian_numpy,
          "dsm_gaussian_flow": dsm_gaussian_flow_numpy,
-         "dksd_gaussian_flow": dksd_gaussian_flow_numpy}[workload]
-    out = {"numpy_s": median_time(lambda: f(x), repeats), "numpy_value": float(f(x)),
+         "dksd_gaussian_flow": dksd_gaussian_flow_numpy}.get(workload)
+    out = {"numpy_s": None, "numpy_value": None,
            "jax_s": None, "jax_value": None, "torch_s": None, "torch_value": None}
+    if f is not None:  # the fit has no numpy reference: numpy has no derivatives
+        out["numpy_s"], out["numpy_value"] = median_time(lambda: f(x), repeats), float(f(x))
     optional = (
         ("jax", jax_refs, "JAX is not installed: no JAX column (cargo xtask bench-compare --setup installs it)"),
         ("torch", torch_refs, "PyTorch is not installed: no PyTorch column (pip install torch into the venv to add it)"),

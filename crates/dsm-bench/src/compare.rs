@@ -335,8 +335,51 @@ pub struct CompareSummary {
     pub ksd_sequential_s: f64,
     /// Parallel KSD seconds.
     pub ksd_parallel_s: f64,
+    /// The cost of fitting (dsm-fit) on 1-D Student-t data.
+    pub fitting: Option<FittingCost>,
     /// Whether `--quick` was given.
     pub quick: bool,
+}
+
+/// What fitting costs (dsm-fit), on n draws of St(0, 1, 10) with the model St(μ, 1, 10):
+/// one objective-and-gradient evaluation against the objective alone (the issue's target:
+/// at most 2×), and a whole fit of μ from 20σ by DSM with the Gaussian flow moving with μ
+/// (target: at most 30 evaluations). The JAX fit is the `fit_dsm_gaussian_flow` row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittingCost {
+    /// Number of samples.
+    pub n: usize,
+    /// SM loss alone (dsm-core), seconds.
+    pub sm_objective_s: f64,
+    /// SM loss and its exact μ-gradient (dsm-fit), seconds.
+    pub sm_gradient_s: f64,
+    /// DSM loss with the Gaussian flow alone (dsm-core), seconds.
+    pub dsm_objective_s: f64,
+    /// DSM loss with the Gaussian flow moving with μ and its exact total gradient, seconds.
+    pub dsm_gradient_s: f64,
+    /// Objective-and-gradient evaluations of the fit from 20σ.
+    pub fit_evaluations: usize,
+    /// The fitted μ.
+    pub fit_theta: f64,
+}
+
+impl FittingCost {
+    /// The markdown paragraph of the summary.
+    pub fn markdown(&self) -> String {
+        format!(
+            "
+Fitting, n = {} (1-D Student-t): SM objective {:.4} s, with its gradient {:.4} s ({:.2}×);              DSM with the Gaussian flow {:.4} s, with the total gradient through the moving flow {:.4} s ({:.2}×)              (target ≤ 2×). The fit of μ from 20σ took {} evaluations (target ≤ 30), μ̂ = {:.6}.\n",
+            self.n,
+            self.sm_objective_s,
+            self.sm_gradient_s,
+            self.sm_gradient_s / self.sm_objective_s,
+            self.dsm_objective_s,
+            self.dsm_gradient_s,
+            self.dsm_gradient_s / self.dsm_objective_s,
+            self.fit_evaluations,
+            self.fit_theta
+        )
+    }
 }
 
 impl CompareSummary {
@@ -423,6 +466,9 @@ impl CompareSummary {
             "SM n = {}, d = {d}: reading the samples once on {threads} threads takes {:.4} s (the memory floor).\n",
             self.sm_n, self.sm_read_floor_s
         );
+        if let Some(f) = &self.fitting {
+            md += &f.markdown();
+        }
         md += &format!(
             "\nPeak RSS of the KSD statistic at n = 1e6, d = 10: {}.\n",
             self.ksd_1e6_peak_rss_mb
@@ -582,6 +628,7 @@ mod tests {
             ksd_time_over_floor: 1.7,
             ksd_sequential_s: 0.2,
             ksd_parallel_s: 0.1,
+            fitting: None,
             quick: true,
         };
         let json = serde_json::to_string_pretty(&summary).unwrap();

@@ -11,8 +11,8 @@
 pub mod compare;
 
 pub use compare::{
-    Agreement, ChildReport, CompareSummary, Machine, Peer, REL_TOLERANCE, ReferenceOutput, RssAtN,
-    Verdict, WorkloadRow,
+    Agreement, ChildReport, CompareSummary, FittingCost, Machine, Peer, REL_TOLERANCE,
+    ReferenceOutput, RssAtN, Verdict, WorkloadRow,
 };
 
 use std::hint::black_box;
@@ -137,6 +137,70 @@ pub fn dksd_gaussian_flow(xs: &Samples, par: Par) -> Result<f64> {
     let d = xs.dim();
     let dksd = DiffusionKsd::new(Imq::default(), gaussian_flow_diffusion(d)?, Estimator::V)?;
     Ok(dksd.estimate(&flow_model(d)?, xs, par)?.value)
+}
+
+/// Start of the fit workload in units of the scale (the data are St(0, 1, [`FLOW_DOF`])).
+pub const FIT_START: f64 = 20.0;
+
+/// The fit workloads' model: St(μ, 1, [`FLOW_DOF`]) in θ = μ.
+///
+/// # Errors
+/// None for these constants.
+pub fn fit_family() -> Result<dsm_fit::StudentTFamily> {
+    dsm_fit::StudentTFamily::location(1.0, FLOW_DOF)
+}
+
+/// The `sm_student_t` workload: the SM loss of St([`FLOW_LOCATION`], 1, [`FLOW_DOF`]) on 1-D
+/// data (dsm-core's objective alone).
+///
+/// # Errors
+/// As [`score_matching_loss`](dsm_core::score_matching_loss).
+pub fn sm_student_t(xs: &Samples, par: Par) -> Result<f64> {
+    let p = StudentT::new(FLOW_LOCATION, 1.0, FLOW_DOF)?;
+    Ok(dsm_core::score_matching_loss(&p, xs, par)?.value)
+}
+
+/// The SM loss of [`fit_family`] at μ = [`FLOW_LOCATION`] with its exact μ-gradient (dsm-fit);
+/// returns the gradient.
+///
+/// # Errors
+/// As [`dsm_fit::score_matching_gradient`].
+pub fn sm_gradient_student_t(xs: &Samples, par: Par) -> Result<f64> {
+    Ok(dsm_fit::score_matching_gradient(&fit_family()?, &[FLOW_LOCATION], xs, par)?.gradient[0])
+}
+
+/// The DSM loss with the Gaussian flow moving with μ, at μ = [`FLOW_LOCATION`], with its exact
+/// total μ-gradient (what one L-BFGS step asks for: `value_and_gradient`); returns the
+/// gradient. Its value equals [`dsm_gaussian_flow`] at d = 1.
+///
+/// # Errors
+/// As [`dsm_fit::moving_diffusion_score_matching_gradient`].
+pub fn dsm_gradient_gaussian_flow(xs: &Samples, par: Par) -> Result<f64> {
+    use dsm_fit::Objective;
+    let family = fit_family()?;
+    let flow = family.gaussian_flow()?;
+    let objective = dsm_fit::MovingDiffusionScoreMatching::new(&flow, dsm_fit::Surrogate::Total);
+    Ok(objective
+        .value_and_gradient(&family, &[FLOW_LOCATION], xs, par)?
+        .gradient[0])
+}
+
+/// The `fit_dsm_gaussian_flow` workload: the location of [`fit_family`] by DSM with the
+/// Gaussian flow moving with μ (total derivative), L-BFGS from μ = [`FIT_START`].
+///
+/// # Errors
+/// As [`dsm_fit::Objective::minimize`].
+pub fn fit_dsm_gaussian_flow(xs: &Samples, par: Par) -> Result<dsm_fit::Minimum> {
+    use dsm_fit::Objective;
+    let family = fit_family()?;
+    let flow = family.gaussian_flow()?;
+    dsm_fit::MovingDiffusionScoreMatching::new(&flow, dsm_fit::Surrogate::Total).minimize(
+        &family,
+        &[FIT_START],
+        xs,
+        par,
+        dsm_fit::MinimizeOptions::default(),
+    )
 }
 
 /// Floating-point operations per pair of the Langevin IMQ Stein kernel in d dimensions as

@@ -141,7 +141,7 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
 ) -> Result<Minimum> {
     check_options(options)?;
     // Fails here, with the library's error, on a bad start.
-    let first = objective.evaluate(model, start, samples, par)?;
+    let first = objective.value_and_gradient(model, start, samples, par)?;
     let cache = Mutex::new(Cache {
         theta: start.to_vec(),
         best: (start.to_vec(), first.value.value),
@@ -195,12 +195,9 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
     };
     // A point that met a stopping rule ends the run there.
     if let Some(met) = cache.met.clone() {
-        let at = if met == cache.theta {
-            cache.result
-        } else {
-            objective.evaluate(model, &met, samples, par)?
-        };
-        return Minimum::new(met, &at, samples, iterations, true, cache.evaluations);
+        // Once more in full, for the Hessian of the standard errors.
+        let at = objective.evaluate(model, &met, samples, par)?;
+        return Minimum::new(met, &at, samples, iterations, true, cache.evaluations + 1);
     }
     let stopped_by_error = cache.error.is_some() || outcome.is_err();
     let at = objective.evaluate(model, &theta, samples, par)?;
@@ -379,7 +376,7 @@ impl<O: Objective, M: ParametricModel> Problem<'_, O, M> {
         if cache.theta != theta {
             match self
                 .objective
-                .evaluate(self.model, theta, self.samples, self.par)
+                .value_and_gradient(self.model, theta, self.samples, self.par)
             {
                 Ok(r) => {
                     if r.value.value < cache.best.1 {

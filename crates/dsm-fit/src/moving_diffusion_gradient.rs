@@ -73,11 +73,13 @@ pub fn moving_diffusion_score_matching_gradient<M: ParametricModel, F: Parametri
     surrogate: Surrogate,
     par: Par,
 ) -> Result<ObjectiveGradient> {
-    gradient_with_flow_at(model, flow, theta, theta, samples, surrogate, par)
+    gradient_with_flow_at(model, flow, theta, theta, samples, surrogate, par, true)
 }
 
 /// The moving-diffusion DSM at θ with the flow at `flow_theta` (equal to θ, or the frozen
-/// point of [`Surrogate::Frozen`]'s outer iteration).
+/// point of [`Surrogate::Frozen`]'s outer iteration); without `hessian` the result's Hessian
+/// is empty and the total surrogate's second flow pass is skipped.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn gradient_with_flow_at<M: ParametricModel, F: ParametricFlow>(
     model: &M,
     flow: &F,
@@ -86,6 +88,7 @@ pub(crate) fn gradient_with_flow_at<M: ParametricModel, F: ParametricFlow>(
     samples: &Samples,
     surrogate: Surrogate,
     par: Par,
+    hessian: bool,
 ) -> Result<ObjectiveGradient> {
     let p = check_inputs(
         "moving_diffusion_score_matching_gradient",
@@ -113,6 +116,7 @@ pub(crate) fn gradient_with_flow_at<M: ParametricModel, F: ParametricFlow>(
     )?;
     model.check_params(flow_theta)?;
     let total = surrogate == Surrogate::Total;
+    let curvature = total && hessian;
     let rows = mc::map_rows(
         samples,
         row_width(p),
@@ -123,10 +127,10 @@ pub(crate) fn gradient_with_flow_at<M: ParametricModel, F: ParametricFlow>(
             t2: vec![0.0; d],
             dt1: vec![0.0; p * d],
             dt2: vec![0.0; p * d],
-            ddt1: vec![0.0; if total { p * p * d } else { 0 }],
+            ddt1: vec![0.0; if curvature { p * p * d } else { 0 }],
         },
         |sc, n, x, row| {
-            flow_derivatives(flow, flow_theta, x, total, sc);
+            flow_derivatives(flow, flow_theta, x, curvature, sc);
             if sc.t1.iter().any(|t| !(t.is_finite() && *t != 0.0)) {
                 return Err(Error::SingularJacobian {
                     index: n,
@@ -136,7 +140,7 @@ pub(crate) fn gradient_with_flow_at<M: ParametricModel, F: ParametricFlow>(
             sc.model.compute(model, theta, x);
             let (value, rest) = row.split_at_mut(1);
             let (grad, hess) = rest.split_at_mut(p);
-            value[0] = terms(sc, total, grad, hess);
+            value[0] = terms(sc, total, curvature, grad, hess);
             if row.iter().all(|v| v.is_finite()) {
                 Ok(())
             } else {
@@ -147,7 +151,11 @@ pub(crate) fn gradient_with_flow_at<M: ParametricModel, F: ParametricFlow>(
             }
         },
     )?;
-    assemble(&rows, p, samples, par)
+    let mut result = assemble(&rows, p, samples, par)?;
+    if !hessian {
+        result.hessian.clear();
+    }
+    Ok(result)
 }
 
 /// Tᵢ′, Tᵢ″, ∂θₖTᵢ′ and ∂θₖTᵢ″ at x: every xᵢ carries the directions eps1 and eps2 at once
@@ -210,7 +218,7 @@ fn flow_derivatives<F: ParametricFlow>(
 /// h, its θ-gradient and its Hessian term from the scratch: the Gauss–Newton term
 /// 2 Σᵢ Aᵢ ∂θₖsᵢ ∂θₗsᵢ, and for the total surrogate the curvature of the diffusion's own part
 /// −Σᵢ sᵢ² ∂θₖ∂θₗAᵢ (docs/math.md eq. 11.10).
-fn terms(sc: &Scratch, total: bool, grad: &mut [f64], hess: &mut [f64]) -> f64 {
+fn terms(sc: &Scratch, total: bool, curvature: bool, grad: &mut [f64], hess: &mut [f64]) -> f64 {
     let dd = &sc.model;
     let d = dd.s.len();
     let p = grad.len();
@@ -242,7 +250,7 @@ fn terms(sc: &Scratch, total: bool, grad: &mut [f64], hess: &mut [f64]) -> f64 {
                 * (0..d)
                     .map(|i| a(i) * dd.ds[k * d + i] * dd.ds[l * d + i])
                     .sum::<f64>();
-            if total {
+            if curvature {
                 for i in 0..d {
                     let t1 = sc.t1[i];
                     let t1_3 = t1 * t1 * t1;

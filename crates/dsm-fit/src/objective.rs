@@ -55,6 +55,22 @@ pub trait Objective: Sync {
         par: Par,
     ) -> Result<ObjectiveGradient>;
 
+    /// The objective and its exact θ-gradient with per-sample gradients, without the
+    /// Hessian where that costs extra (its `hessian` is then empty): what a line search and a
+    /// stochastic optimiser need. The default is [`Objective::evaluate`].
+    ///
+    /// # Errors
+    /// As [`Objective::evaluate`].
+    fn value_and_gradient<M: ParametricModel>(
+        &self,
+        model: &M,
+        theta: &[f64],
+        samples: &Samples,
+        par: Par,
+    ) -> Result<ObjectiveGradient> {
+        self.evaluate(model, theta, samples, par)
+    }
+
     /// Whether the objective is quadratic in the model's score (true for all but the moving
     /// diffusion), so that an exponential family's minimum is one Newton step
     /// ([`ExponentialFamily::fit`](crate::ExponentialFamily::fit)).
@@ -202,7 +218,36 @@ impl<F: ParametricFlow> Objective for MovingDiffusionScoreMatching<'_, F> {
         samples: &Samples,
         par: Par,
     ) -> Result<ObjectiveGradient> {
-        gradient_with_flow_at(model, self.flow, theta, theta, samples, self.surrogate, par)
+        gradient_with_flow_at(
+            model,
+            self.flow,
+            theta,
+            theta,
+            samples,
+            self.surrogate,
+            par,
+            true,
+        )
+    }
+    /// Without the total surrogate's curvature term (eq. 11.10), which costs one more flow
+    /// evaluation per point and parameter pair.
+    fn value_and_gradient<M: ParametricModel>(
+        &self,
+        model: &M,
+        theta: &[f64],
+        samples: &Samples,
+        par: Par,
+    ) -> Result<ObjectiveGradient> {
+        gradient_with_flow_at(
+            model,
+            self.flow,
+            theta,
+            theta,
+            samples,
+            self.surrogate,
+            par,
+            false,
+        )
     }
     fn is_quadratic_in_the_score(&self) -> bool {
         false
@@ -248,6 +293,7 @@ impl<F: ParametricFlow> Objective for FlowHeldAt<'_, F> {
             samples,
             Surrogate::Frozen,
             par,
+            true,
         )
     }
 }

@@ -19,9 +19,11 @@ pub struct ObjectiveGradient {
     /// Hoeffding projection (1/(n−1)) Σ_{m≠n} ∇θk⁰(xₙ, x_m) for the U-statistic KSD and DKSD
     /// (1/n Σ_m for V). For sandwich standard errors and stochastic optimisers.
     pub per_sample: Vec<f64>,
-    /// The Gauss–Newton Hessian of L in θ (row-major p × p; docs/math.md eq. 11.9): exact for
-    /// exponential families (the objectives are quadratic in θ), and a consistent estimate of
-    /// the Hessian at the minimum when the model contains the data law.
+    /// The Gauss–Newton Hessian of L in θ (row-major p × p; docs/math.md eq. 11.9, plus eq.
+    /// 11.10 for a diffusion moving with θ): exact for exponential families (the objectives are
+    /// quadratic in θ), and a consistent estimate of the Hessian at the minimum when the model
+    /// contains the data law. Empty from [`Objective::value_and_gradient`](crate::Objective::value_and_gradient)
+    /// where it would cost extra.
     pub hessian: Vec<f64>,
     /// Cov(∇θL̂) ≈ `projection_factor` × Σₙ w̃ₙ² gₙgₙᵀ (w̃ the normalised weights, gₙ the
     /// per-sample gradients): 1 for sample means (SM, DSM), 4 for U- and V-statistics
@@ -63,7 +65,8 @@ impl ObjectiveGradient {
     /// Meaningful at a minimum θ̂, where the per-sample gradients have mean zero.
     ///
     /// # Errors
-    /// [`Error::DimensionMismatch`] for samples that are not those the gradient came from;
+    /// [`Error::DimensionMismatch`] for samples that are not those the gradient came from, or
+    /// an empty (not computed) Hessian;
     /// [`Error::Singular`] when the Hessian is singular (θ is not identified);
     /// [`Error::NonFiniteValue`] when the covariance is not finite.
     pub fn sandwich(&self, samples: &Samples) -> Result<Vec<f64>> {
@@ -74,6 +77,7 @@ impl ObjectiveGradient {
             "n·p of the samples",
             samples.n().saturating_mul(p),
         )?;
+        dsm_core::validate::same_dim("number of Hessian entries", self.hessian.len(), "p²", p * p)?;
         let mut h_inv = vec![0.0; p * p];
         dsm_core::linalg::invert_into(&self.hessian, p, &mut h_inv).map_err(|e| match e {
             Error::Singular { rcond, .. } => Error::Singular {

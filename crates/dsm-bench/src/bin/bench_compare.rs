@@ -12,10 +12,12 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use dsm_bench::{
-    ChildReport, CompareSummary, JAX_FLOW_TOLERANCE, Machine, Peer, REL_TOLERANCE, ReferenceOutput,
-    RssAtN, WorkloadRow, dksd_gaussian_flow, dsm_gaussian_flow, fma_peak_gflops, gemm_peak_gflops,
+    ChildReport, CompareSummary, FittingCost, JAX_FLOW_TOLERANCE, Machine, Peer, REL_TOLERANCE,
+    ReferenceOutput, RssAtN, WorkloadRow, dksd_gaussian_flow, dsm_gaussian_flow,
+    dsm_gradient_gaussian_flow, fit_dsm_gaussian_flow, fma_peak_gflops, gemm_peak_gflops,
     ksd_flops_per_pair, ksd_v_imq, median_seconds, normal_data, peak_rss_mb, read_floor_seconds,
-    sm_gaussian, sqrt_div_ns_per_element, student_t_data, write_f64,
+    sm_gaussian, sm_gradient_student_t, sm_student_t, sqrt_div_ns_per_element, student_t_data,
+    write_f64,
 };
 use dsm_core::Par;
 
@@ -273,6 +275,35 @@ fn main() -> Result<()> {
         );
         workloads.push(row);
     }
+    // Fitting (dsm-fit): one objective-and-gradient evaluation against the objective alone,
+    // and the fit of the Student-t location from 20σ beside JAX's (jax.value_and_grad with
+    // scipy's L-BFGS-B on the same objective).
+    let fit_n = if args.quick { 10_000 } else { 100_000 };
+    let xs_fit = student_t_data(fit_n, 1, 42)?;
+    let time = |f: &dyn Fn() -> dsm_core::Result<f64>| -> Result<f64> {
+        f()?;
+        Ok(median_seconds(repeats, || {
+            std::hint::black_box(f().unwrap());
+        }))
+    };
+    let fit = fit_dsm_gaussian_flow(&xs_fit, Par::rayon(0))?;
+    let fitting = FittingCost {
+        n: fit_n,
+        sm_objective_s: time(&|| sm_student_t(&xs_fit, Par::rayon(0)))?,
+        sm_gradient_s: time(&|| sm_gradient_student_t(&xs_fit, Par::rayon(0)))?,
+        dsm_objective_s: time(&|| dsm_gaussian_flow(&xs_fit, Par::rayon(0)))?,
+        dsm_gradient_s: time(&|| dsm_gradient_gaussian_flow(&xs_fit, Par::rayon(0)))?,
+        fit_evaluations: fit.evaluations,
+        fit_theta: fit.theta[0],
+    };
+    drop(xs_fit);
+    eprintln!("{}", fitting.markdown().trim());
+    let row = run_data("fit_dsm_gaussian_flow", (fit_n, 1), student_t_data, &|xs| {
+        Ok(fit_dsm_gaussian_flow(xs, Par::rayon(0))?.objective.value)
+    })?
+    .with_tolerance(Peer::Jax, JAX_FLOW_TOLERANCE);
+    eprintln!("fit_dsm_gaussian_flow n = {fit_n}: dsm {:.4} s", row.dsm_s);
+    workloads.push(row);
     for &n in ksd_sizes {
         let row = run("ksd_v_imq", n, &|xs| ksd_v_imq(xs, Par::rayon(0)))?;
         eprintln!("ksd_v_imq n = {n}: dsm {:.4} s", row.dsm_s);
@@ -351,6 +382,7 @@ fn main() -> Result<()> {
         ksd_time_over_floor: par / floor_s,
         ksd_sequential_s: seq,
         ksd_parallel_s: par,
+        fitting: Some(fitting),
         quick: args.quick,
     };
     std::fs::write(

@@ -1,0 +1,61 @@
+//! Criterion benches of fitting (dsm-fit): one objective-and-gradient evaluation against the
+//! objective alone (SM, and DSM with the Gaussian flow moving with μ; n = 1e4 draws of
+//! St(0, 1, 10), model St(0.3, 1, 10)), and a whole fit of the location from 20σ.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use dsm::core::{Par, Sampler, StudentT, diffusion_score_matching_loss, score_matching_loss};
+use dsm::fit::{
+    MinimizeOptions, MovingDiffusionScoreMatching, Objective, StudentTFamily, Surrogate,
+    score_matching_gradient,
+};
+use dsm::flows::{FlowDiffusion, GaussianFlow};
+
+fn fitting(c: &mut Criterion) {
+    let (nu, at) = (10.0, 0.3);
+    let xs = StudentT::new(0.0, 1.0, nu)
+        .unwrap()
+        .sample_n(10_000, 42, Par::Seq)
+        .unwrap();
+    let model = StudentT::new(at, 1.0, nu).unwrap();
+    let family = StudentTFamily::location(1.0, nu).unwrap();
+    let fixed = FlowDiffusion::new(GaussianFlow::new(at, 1.0, nu).unwrap());
+    let flow = family.gaussian_flow().unwrap();
+    let moving = MovingDiffusionScoreMatching::new(&flow, Surrogate::Total);
+    let mut g = c.benchmark_group("fitting_n1e4");
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("sm_objective", |b| {
+        b.iter(|| black_box(score_matching_loss(&model, &xs, Par::Seq).unwrap()))
+    });
+    g.bench_function("sm_objective_and_gradient", |b| {
+        b.iter(|| black_box(score_matching_gradient(&family, &[at], &xs, Par::Seq).unwrap()))
+    });
+    g.bench_function("dsm_gaussian_flow_objective", |b| {
+        b.iter(|| black_box(diffusion_score_matching_loss(&model, &fixed, &xs, Par::Seq).unwrap()))
+    });
+    g.bench_function("dsm_gaussian_flow_objective_and_gradient", |b| {
+        b.iter(|| {
+            black_box(
+                moving
+                    .value_and_gradient(&family, &[at], &xs, Par::Seq)
+                    .unwrap(),
+            )
+        })
+    });
+    g.sample_size(10);
+    g.bench_function("fit_dsm_gaussian_flow_from_20_sigma", |b| {
+        b.iter(|| {
+            black_box(
+                moving
+                    .minimize(&family, &[20.0], &xs, Par::Seq, MinimizeOptions::default())
+                    .unwrap(),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, fitting);
+criterion_main!(benches);
