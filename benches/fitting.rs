@@ -8,8 +8,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use dsm::core::{Par, Sampler, StudentT, diffusion_score_matching_loss, score_matching_loss};
 use dsm::fit::{
-    MinimizeOptions, MovingDiffusionScoreMatching, Objective, StudentTFamily, Surrogate,
-    score_matching_gradient,
+    MinimizeOptions, MovingDiffusionScoreMatching, Objective, ParametricModel, StudentTFamily,
+    Surrogate, score_matching_gradient,
 };
 use dsm::flows::{FlowDiffusion, GaussianFlow};
 
@@ -28,6 +28,11 @@ fn fitting(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(3));
     g.bench_function("sm_objective", |b| {
         b.iter(|| black_box(score_matching_loss(&model, &xs, Par::Seq).unwrap()))
+    });
+    // The same objective through the parametric model's dual numbers (what the gradient uses).
+    let at_model = family.at(&[at]).unwrap();
+    g.bench_function("sm_objective_autodiff_model", |b| {
+        b.iter(|| black_box(score_matching_loss(&at_model, &xs, Par::Seq).unwrap()))
     });
     g.bench_function("sm_objective_and_gradient", |b| {
         b.iter(|| black_box(score_matching_gradient(&family, &[at], &xs, Par::Seq).unwrap()))

@@ -288,8 +288,11 @@ def jax_refs():
 
         res = minimize(f, np.array([FIT_START]), jac=True, method="L-BFGS-B",
                        options={"gtol": 1e-9, "ftol": 1e-15, "maxiter": 200})
-        print(f"JAX fit: mu = {res.x[0]:.10f} after {evaluations[0]} evaluations", file=sys.stderr)
-        return float(res.fun)
+        value = float(value_and_grad(res.x[0], x1)[0])
+        print(f"JAX fit: mu = {res.x[0]:.10f} after {evaluations[0]} evaluations, objective {value}",
+              file=sys.stderr)
+        # JSON has no NaN: a non-finite objective at JAX's end point is reported as missing.
+        return value if np.isfinite(value) else None
 
     return {"ksd_v_imq": ksd, "sm_gaussian": sm, "dsm_gaussian_flow": dsm_flow,
             "dksd_gaussian_flow": dksd_flow, "fit_dsm_gaussian_flow": fit_dsm}
@@ -357,7 +360,8 @@ def main():
         if g is None:
             continue
         out[key + "_s"] = median_time(lambda: g(x), repeats)
-        out[key + "_value"] = g(x)
+        value = g(x)
+        out[key + "_value"] = value if value is None or np.isfinite(value) else None
     print(json.dumps(out))
 
 

@@ -160,6 +160,18 @@ pub fn sm_student_t(xs: &Samples, par: Par) -> Result<f64> {
     Ok(dsm_core::score_matching_loss(&p, xs, par)?.value)
 }
 
+/// The SM loss of [`fit_family`] at μ = [`FLOW_LOCATION`] through the parametric model's dual
+/// numbers (`ParametricModel::at`): the same objective as [`sm_student_t`], the way the
+/// gradient computes it.
+///
+/// # Errors
+/// As [`score_matching_loss`](dsm_core::score_matching_loss).
+pub fn sm_student_t_autodiff(xs: &Samples, par: Par) -> Result<f64> {
+    use dsm_fit::ParametricModel;
+    let family = fit_family()?;
+    Ok(dsm_core::score_matching_loss(&family.at(&[FLOW_LOCATION])?, xs, par)?.value)
+}
+
 /// The SM loss of [`fit_family`] at μ = [`FLOW_LOCATION`] with its exact μ-gradient (dsm-fit);
 /// returns the gradient.
 ///

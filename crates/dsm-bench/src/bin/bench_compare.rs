@@ -16,8 +16,8 @@ use dsm_bench::{
     ReferenceOutput, RssAtN, WorkloadRow, dksd_gaussian_flow, dsm_gaussian_flow,
     dsm_gradient_gaussian_flow, fit_dsm_gaussian_flow, fma_peak_gflops, gemm_peak_gflops,
     ksd_flops_per_pair, ksd_v_imq, median_seconds, normal_data, peak_rss_mb, read_floor_seconds,
-    sm_gaussian, sm_gradient_student_t, sm_student_t, sqrt_div_ns_per_element, student_t_data,
-    write_f64,
+    sm_gaussian, sm_gradient_student_t, sm_student_t, sm_student_t_autodiff,
+    sqrt_div_ns_per_element, student_t_data, write_f64,
 };
 use dsm_core::Par;
 
@@ -290,6 +290,7 @@ fn main() -> Result<()> {
     let fitting = FittingCost {
         n: fit_n,
         sm_objective_s: time(&|| sm_student_t(&xs_fit, Par::rayon(0)))?,
+        sm_objective_autodiff_s: time(&|| sm_student_t_autodiff(&xs_fit, Par::rayon(0)))?,
         sm_gradient_s: time(&|| sm_gradient_student_t(&xs_fit, Par::rayon(0)))?,
         dsm_objective_s: time(&|| dsm_gaussian_flow(&xs_fit, Par::rayon(0)))?,
         dsm_gradient_s: time(&|| dsm_gradient_gaussian_flow(&xs_fit, Par::rayon(0)))?,
