@@ -116,7 +116,7 @@ fn reached_fraction<'a>(runs: impl IntoIterator<Item = &'a Minimum>, tol: f64) -
 /// This experiment in the registry of [`super::ALL`].
 pub const EXPERIMENT: Experiment = Experiment {
     name: "descent",
-    title: "Gradient descent from −50σ … 50σ",
+    title: "Descent with the library's L-BFGS from −50σ … 50σ",
     paper_text,
     run,
 };

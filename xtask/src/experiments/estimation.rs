@@ -2,7 +2,9 @@
 //! in ±50σ: minimum SM, DSM with the manual flow and with the Gaussian flow (total and frozen
 //! derivatives, the flows moving with μ), and minimum DKSD with the Gaussian flow of
 //! St(median, σ, ν) held fixed (docs/math.md §11). Per objective: the fraction of starts that
-//! recover μ* (converged, and μ* within 3 sandwich standard errors of θ̂), evaluations and time.
+//! recover μ* (converged within 0.5σ of μ*, and μ* within 3 sandwich standard errors of θ̂: far
+//! out the losses are flat, and a stationary point there has a huge standard error),
+//! evaluations and time.
 //!
 //! Then the coverage of the Gaussian-flow DSM estimator's 95% sandwich interval over 500
 //! seeded replications (data seed `seed ^ 0xE571_0000_0000_0000 ^ r` for replication r, start
@@ -45,7 +47,8 @@ fn paper_text(_s: &Settings) -> String {
      estimator is run from 201 starts in ±50σ (41 with --quick) on the set-B sample: a start recovers μ* when \
      the run converged and μ* lies within 3 sandwich standard errors of θ̂. The Gaussian-flow DSM with the \
      flow moving with μ (total derivative) recovers μ* from every start; SM and the frozen gradient only from \
-     starts inside their walls. DKSD uses the Gaussian flow of St(median, σ, ν) held fixed. The coverage of \
+     starts inside their walls. DKSD uses the Gaussian flow of St(median, σ, ν) held fixed; its loss flattens \
+     far out (the IMQ kernel decays), so it too recovers μ* only from near starts. The coverage of \
      the Gaussian-flow DSM's 95% sandwich interval over 500 seeded replications is checked against the \
      binomial 99% interval around 0.95."
         .into()
@@ -75,10 +78,12 @@ pub fn binomial_interval(n: usize, p: f64, alpha: f64) -> (usize, usize) {
     (lo, hi)
 }
 
-/// Whether a run recovered μ* = 0: converged, with μ* within [`RECOVERY_Z`] standard errors.
-fn recovered(m: &Minimum) -> bool {
+/// Whether a run recovered μ* = 0: converged within 0.5σ of it (far out the losses are flat,
+/// so a stationary point there has a huge standard error), with μ* within [`RECOVERY_Z`]
+/// standard errors.
+fn recovered(m: &Minimum, sigma: f64) -> bool {
     let se = m.std_err.as_ref().map_or(f64::NAN, |s| s[0]);
-    m.converged && m.theta[0].abs() <= RECOVERY_Z * se
+    m.converged && m.theta[0].abs() < 0.5 * sigma && m.theta[0].abs() <= RECOVERY_Z * se
 }
 
 /// The sample median.
@@ -161,7 +166,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
                     m.std_err.as_ref().map_or(f64::NAN, |s| s[0]),
                     m.iterations as f64,
                     m.evaluations as f64,
-                    f64::from(u8::from(recovered(m))),
+                    f64::from(u8::from(recovered(m, s.sigma))),
                 ]);
             }
             row
@@ -171,7 +176,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     write_csv(&out.join("estimation.csv"), &header_refs, &rows)?;
 
     let fraction = |o: &Outcome| {
-        o.runs.iter().filter(|m| recovered(m)).count() as f64 / o.runs.len().max(1) as f64
+        o.runs.iter().filter(|m| recovered(m, s.sigma)).count() as f64 / o.runs.len().max(1) as f64
     };
     let mean_of = |o: &Outcome, f: &dyn Fn(&Minimum) -> f64| {
         o.runs.iter().map(f).sum::<f64>() / o.runs.len().max(1) as f64
@@ -297,7 +302,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
             .iter()
             .zip(&starts)
             .filter(|(_, m)| m.abs() < 2.0 * s.sigma)
-            .all(|(r, _)| recovered(r))
+            .all(|(r, _)| recovered(r, s.sigma))
     };
     Ok(vec![
         Claim {
@@ -329,11 +334,13 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
             pass: fraction(frozen) < 1.0 && near(frozen),
         },
         Claim {
-            name: "estimation_dksd_gaussian_fraction".into(),
+            name: "estimation_dksd_gaussian_fails_beyond_its_walls".into(),
             paper_ref: "docs/math.md eq. 11.8".into(),
             measured: fraction(dksd),
-            expected: "every start within 2σ recovers μ* (fraction reported)".into(),
-            pass: near(dksd),
+            expected:
+                "< 1 (the IMQ Stein kernel flattens far out), and every start within 2σ recovers μ*"
+                    .into(),
+            pass: fraction(dksd) < 1.0 && near(dksd),
         },
         Claim {
             name: "estimation_gaussian_dsm_coverage_95".into(),
