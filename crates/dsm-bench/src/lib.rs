@@ -154,7 +154,7 @@ pub fn fit_family() -> Result<dsm_fit::StudentTFamily> {
 /// data (dsm-core's objective alone).
 ///
 /// # Errors
-/// As [`score_matching_loss`](dsm_core::score_matching_loss).
+/// As [`score_matching_loss`].
 pub fn sm_student_t(xs: &Samples, par: Par) -> Result<f64> {
     let p = StudentT::new(FLOW_LOCATION, 1.0, FLOW_DOF)?;
     Ok(dsm_core::score_matching_loss(&p, xs, par)?.value)
@@ -165,7 +165,7 @@ pub fn sm_student_t(xs: &Samples, par: Par) -> Result<f64> {
 /// gradient computes it.
 ///
 /// # Errors
-/// As [`score_matching_loss`](dsm_core::score_matching_loss).
+/// As [`score_matching_loss`].
 pub fn sm_student_t_autodiff(xs: &Samples, par: Par) -> Result<f64> {
     use dsm_fit::ParametricModel;
     let family = fit_family()?;

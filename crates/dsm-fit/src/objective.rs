@@ -85,7 +85,7 @@ pub trait Objective: Sync {
     /// search cannot leave the domain.
     ///
     /// # Errors
-    /// Those of [`Objective::evaluate`] at the start; [`Error::InvalidParameter`] for options
+    /// Those of [`Objective::evaluate`] at the start; [`dsm_core::Error::InvalidParameter`] for options
     /// that are not finite and positive. A failure at a later trial point ends the run at
     /// the best point evaluated, with [`Minimum::converged`] false unless its gradient meets
     /// the tolerance.

@@ -29,7 +29,7 @@ pub trait ParametricFlow: Sync {
 pub enum Scale {
     /// A fixed σ > 0 (the model has no scale parameter).
     Fixed(f64),
-    /// σ = exp(θ[index]).
+    /// σ = exp(θₖ), k the index.
     LogParameter(usize),
 }
 
@@ -43,8 +43,8 @@ pub enum Output {
     Scaled,
 }
 
-/// The elementwise flow F of a standardised variable, moved to location μ = θ[location ..
-/// location + d] and scale σ (fixed or exp(θ[k])):
+/// The elementwise flow F of a standardised variable, moved to location μ = (θₗ, …, θₗ₊d₋₁)
+/// (l = `location`) and scale σ (fixed, or exp(θₖ)):
 ///
 /// ```text
 /// T(x; θ) = F((x − μ)/σ)   (Output::Standard)   or   σ F((x − μ)/σ)   (Output::Scaled)
@@ -76,7 +76,8 @@ pub struct LocationScaleFlow<F> {
 
 impl<F: Flow> LocationScaleFlow<F> {
     /// The flow `base` (elementwise, of a standardised variable) moved by θ of length
-    /// `n_params`, with the location at θ[location .. location + d] and the scale `scale`.
+    /// `n_params`, with the location at θ entries `location .. location + d` and the scale
+    /// `scale`.
     ///
     /// # Errors
     /// [`Error::Unsupported`] for a base that is not elementwise; [`Error::InvalidParameter`]

@@ -7,7 +7,7 @@
 //!   stated below); the 95% interval θ̂ₖ ± 1.96 seₖ must cover the truth in a count inside the
 //!   binomial 99% interval around 0.95 for 500 trials, [462, 487]
 //!   (scipy.stats.binom(500, 0.95).ppf([0.005, 0.995])).
-//! * The total derivative with the scale free is not consistent: the term −E_q[s_qᵀA_θs_q] of
+//! * The total derivative with the scale free is not consistent: the term −E_q(s_qᵀA_θs_q) of
 //!   the loss (docs/math.md eq. 11.10) moves with σ, so its minimiser is not the truth. The test
 //!   measures the bias in standard errors.
 
