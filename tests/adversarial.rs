@@ -526,6 +526,13 @@ proptest! {
                 check("StudentTFamily SM gradient", || dsm::fit::score_matching_gradient(&fam, &mean[..2], &xs, Par::Seq), |g| all_finite(&g.gradient))?;
             }
             check("StudentTFamily (free dof) SM gradient", || dsm::fit::score_matching_gradient(&dsm::fit::StudentTFamily::with_free_dof(), &mean, &xs, Par::Seq), |g| all_finite(&g.gradient))?;
+            // Trainable flows and their maximum-likelihood fit on wild data and parameters.
+            let phi: Vec<f64> = mean.iter().cycle().take(4).copied().collect();
+            check("flow_log_likelihood_gradient", || dsm::fit::flow_log_likelihood_gradient(&dsm::flows::SinhArcsinhLayer::identity(1)?, &phi, &xs, Par::Seq), |g| g.value.value.is_finite() && all_finite(&g.gradient))?;
+            if let Some(layer) = check("SinhArcsinhLayer::standardizing", || dsm::flows::SinhArcsinhLayer::standardizing(&xs), |_| true)? {
+                let few = dsm::fit::FlowFitOptions { minimize: dsm::fit::MinimizeOptions { max_iters: 3, ..Default::default() }, ..Default::default() };
+                check("fit_flow", || dsm::fit::fit_flow(&layer, &xs, few, Par::Seq), |f| f.train_log_likelihood.is_finite())?;
+            }
             // The moving Gaussian flow, total and frozen, at wild θ and dof.
             if let Ok(fam) = dsm::fit::StudentTFamily::new(dof)
                 && let Some(flow) = check("StudentTFamily::gaussian_flow", || fam.gaussian_flow(), |_| true)?

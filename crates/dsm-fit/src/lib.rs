@@ -33,6 +33,7 @@ mod duals;
 mod exponential_family;
 mod families;
 mod fit;
+mod fit_flow;
 mod minimize;
 mod model;
 mod moving_diffusion_gradient;
@@ -49,6 +50,7 @@ pub use families::{
     GaussianFamily, GaussianMeanFamily, MultivariateStudentTFamily, StudentTFamily,
 };
 pub use fit::Fit;
+pub use fit_flow::{FlowFit, FlowFitOptions, fit_flow, flow_log_likelihood_gradient};
 pub use minimize::{MinimizeOptions, Minimum};
 pub use model::{At, ParametricModel};
 pub use moving_diffusion_gradient::{Surrogate, moving_diffusion_score_matching_gradient};

@@ -139,9 +139,48 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
     par: Par,
     options: MinimizeOptions,
 ) -> Result<Minimum> {
+    let evaluate = |theta: &[f64]| objective.value_and_gradient(model, theta, samples, par);
+    let run = run_lbfgs(&evaluate, start, samples, options, None)?;
+    // Once more in full, for the Hessian of the standard errors.
+    let at = objective.evaluate(model, &run.theta, samples, par)?;
+    let converged = run.converged || options.is_met(&at, samples);
+    Minimum::new(
+        run.theta,
+        &at,
+        samples,
+        run.iterations,
+        converged,
+        run.evaluations + 1,
+    )
+}
+
+/// Where [`run_lbfgs`] ended.
+pub(crate) struct LbfgsRun {
+    /// The point it returns: the first that met a stopping rule, else argmin's best.
+    pub(crate) theta: Vec<f64>,
+    pub(crate) iterations: u64,
+    /// A stopping rule was met, or argmin's L-BFGS converged without an error.
+    pub(crate) converged: bool,
+    pub(crate) evaluations: usize,
+}
+
+/// A check after every L-BFGS iteration at the current point: `true` stops the run (early
+/// stopping on a held-out set, say).
+pub(crate) type Monitor<'a> = &'a (dyn Fn(&[f64]) -> bool + Sync);
+
+/// L-BFGS (argmin's, Moré–Thuente line search) on `evaluate`'s value and gradient from
+/// `start`, with the stopping rules of `options` (the noise rule reads `samples`) and an
+/// optional `monitor`.
+pub(crate) fn run_lbfgs(
+    evaluate: &(dyn Fn(&[f64]) -> Result<ObjectiveGradient> + Sync),
+    start: &[f64],
+    samples: &Samples,
+    options: MinimizeOptions,
+    monitor: Option<Monitor<'_>>,
+) -> Result<LbfgsRun> {
     check_options(options)?;
     // Fails here, with the library's error, on a bad start.
-    let first = objective.value_and_gradient(model, start, samples, par)?;
+    let first = evaluate(start)?;
     let cache = Mutex::new(Cache {
         theta: start.to_vec(),
         best: (start.to_vec(), first.value.value),
@@ -151,10 +190,8 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
         error: None,
     });
     let problem = Problem {
-        objective,
-        model,
+        evaluate,
         samples,
-        par,
         options,
         cache: &cache,
     };
@@ -170,6 +207,7 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
     let solver = StopWhenMet {
         inner: solver,
         cache: &cache,
+        monitor,
     };
     let run = Executor::new(problem, solver)
         .configure(|state| state.param(start.to_vec()).max_iters(options.max_iters))
@@ -194,22 +232,21 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
         Err(_) => (cache.best.0.clone(), 0, false),
     };
     // A point that met a stopping rule ends the run there.
-    if let Some(met) = cache.met.clone() {
-        // Once more in full, for the Hessian of the standard errors.
-        let at = objective.evaluate(model, &met, samples, par)?;
-        return Minimum::new(met, &at, samples, iterations, true, cache.evaluations + 1);
+    if let Some(met) = cache.met {
+        return Ok(LbfgsRun {
+            theta: met,
+            iterations,
+            converged: true,
+            evaluations: cache.evaluations,
+        });
     }
     let stopped_by_error = cache.error.is_some() || outcome.is_err();
-    let at = objective.evaluate(model, &theta, samples, par)?;
-    let converged = options.is_met(&at, samples) || (solver_converged && !stopped_by_error);
-    Minimum::new(
+    Ok(LbfgsRun {
         theta,
-        &at,
-        samples,
         iterations,
-        converged,
-        cache.evaluations + 1,
-    )
+        converged: solver_converged && !stopped_by_error,
+        evaluations: cache.evaluations,
+    })
 }
 
 /// The frozen-m surrogate's fixed point by Gauss–Newton steps with the diffusion refrozen
@@ -303,13 +340,15 @@ fn check_options(options: MinimizeOptions) -> Result<()> {
 }
 
 /// argmin's solver, stopped after the iteration in which an evaluation met a stopping rule
-/// of [`MinimizeOptions`] (argmin's own rules know only an absolute gradient tolerance).
+/// of [`MinimizeOptions`] (argmin's own rules know only an absolute gradient tolerance), or
+/// in which the monitor asked to stop.
 struct StopWhenMet<'c, S> {
     inner: S,
     cache: &'c Mutex<Cache>,
+    monitor: Option<Monitor<'c>>,
 }
 
-impl<O, I: State, S: Solver<O, I>> Solver<O, I> for StopWhenMet<'_, S> {
+impl<O, I: State<Param = Vec<f64>>, S: Solver<O, I>> Solver<O, I> for StopWhenMet<'_, S> {
     fn name(&self) -> &str {
         self.inner.name()
     }
@@ -334,12 +373,18 @@ impl<O, I: State, S: Solver<O, I>> Solver<O, I> for StopWhenMet<'_, S> {
             .map(|c| c.met.is_some())
             .unwrap_or_else(|e| e.into_inner().met.is_some());
         if met {
-            TerminationStatus::Terminated(TerminationReason::SolverExit(
+            return TerminationStatus::Terminated(TerminationReason::SolverExit(
                 "a stopping rule of MinimizeOptions is met".into(),
-            ))
-        } else {
-            self.inner.terminate(state)
+            ));
         }
+        if let (Some(monitor), Some(param)) = (self.monitor, state.get_param())
+            && monitor(param)
+        {
+            return TerminationStatus::Terminated(TerminationReason::SolverExit(
+                "the monitor stopped the run".into(),
+            ));
+        }
+        self.inner.terminate(state)
     }
 }
 
@@ -356,16 +401,14 @@ struct Cache {
     best: (Vec<f64>, f64),
 }
 
-struct Problem<'a, O, M> {
-    objective: &'a O,
-    model: &'a M,
+struct Problem<'a> {
+    evaluate: &'a (dyn Fn(&[f64]) -> Result<ObjectiveGradient> + Sync),
     samples: &'a Samples,
-    par: Par,
     options: MinimizeOptions,
     cache: &'a Mutex<Cache>,
 }
 
-impl<O: Objective, M: ParametricModel> Problem<'_, O, M> {
+impl Problem<'_> {
     /// (L, ∇L) at θ, from the cache when θ was the last point evaluated.
     fn at(&self, theta: &[f64]) -> std::result::Result<(f64, Vec<f64>), argmin::core::Error> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -374,10 +417,7 @@ impl<O: Objective, M: ParametricModel> Problem<'_, O, M> {
             return Err(argmin::core::Error::msg("non-finite trial point"));
         }
         if cache.theta != theta {
-            match self
-                .objective
-                .value_and_gradient(self.model, theta, self.samples, self.par)
-            {
+            match (self.evaluate)(theta) {
                 Ok(r) => {
                     if r.value.value < cache.best.1 {
                         cache.best = (theta.to_vec(), r.value.value);
@@ -400,7 +440,7 @@ impl<O: Objective, M: ParametricModel> Problem<'_, O, M> {
     }
 }
 
-impl<O: Objective, M: ParametricModel> CostFunction for Problem<'_, O, M> {
+impl CostFunction for Problem<'_> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, theta: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
@@ -408,7 +448,7 @@ impl<O: Objective, M: ParametricModel> CostFunction for Problem<'_, O, M> {
     }
 }
 
-impl<O: Objective, M: ParametricModel> Gradient for Problem<'_, O, M> {
+impl Gradient for Problem<'_> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, theta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {

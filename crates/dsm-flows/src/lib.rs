@@ -52,6 +52,7 @@ mod invert;
 mod kernel;
 pub mod layers;
 mod pushforward;
+mod trainable;
 
 pub use diffusion::FlowDiffusion;
 pub use dsm_core::{Scalar, derivatives_of};
@@ -64,3 +65,4 @@ pub use layers::{
     ManualFlow, Planar, Radial, ScalarMap, SinhArcsinh,
 };
 pub use pushforward::{MAX_PUSHFORWARD_DIM, Pushforward};
+pub use trainable::{DiagonalAffine, SinhArcsinhLayer, Trainable};

@@ -1,0 +1,302 @@
+//! Flows with trainable parameters φ, written once over the scalar type in both x and φ, so
+//! that the log-likelihood gradients of `dsm_fit::fit_flow` and the x-derivatives DSM needs
+//! stay exact for the fitted flow (docs/math.md §12).
+
+use dsm_core::validate::finite;
+use dsm_core::{Error, Result, Scalar};
+
+use crate::Compose;
+use crate::flow::Flow;
+
+/// A [`Flow`] with a flat vector of trainable parameters φ, written once for any [`Scalar`]
+/// in both x and φ. Every finite φ is a valid, invertible flow (scales and tail weights are
+/// taken on the log scale), so an optimiser cannot leave the domain.
+///
+/// # Examples
+/// ```
+/// use dsm_flows::{DiagonalAffine, Flow, Trainable};
+/// let t = DiagonalAffine::identity(2)?.with_params(&[0.0, 2f64.ln(), 1.0, -1.0])?;
+/// let (y, log_det) = t.forward(&[1.0, 1.0])?;
+/// assert_eq!(y, vec![2.0, 1.0]);
+/// assert!((log_det - 2f64.ln()).abs() < 1e-15);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+pub trait Trainable: Flow + Clone {
+    /// The number of parameters.
+    fn n_params(&self) -> usize;
+
+    /// The current parameters φ.
+    fn params(&self) -> Vec<f64>;
+
+    /// The same flow with parameters φ.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] for a vector of another length; [`Error::InvalidParameter`]
+    /// naming the first non-finite entry.
+    fn with_params(&self, params: &[f64]) -> Result<Self>;
+
+    /// y = T(x; φ), in the scalar type `D` for both (raw: lengths unchecked).
+    fn transform_with<D: Scalar>(&self, params: &[D], x: &[D], y: &mut [D]);
+}
+
+/// Checks a parameter vector's length and finiteness for `owner`.
+fn check_params(owner: &'static str, params: &[f64], expected: usize) -> Result<()> {
+    dsm_core::validate::same_dim(
+        "number of parameters given",
+        params.len(),
+        "number of parameters of the flow",
+        expected,
+    )?;
+    for &v in params {
+        finite(owner, "params", v)?;
+    }
+    Ok(())
+}
+
+/// y = exp(a) ∘ x + b, φ = (a, b) (2d parameters): the diagonal affine layer.
+///
+/// ```text
+/// T⁻¹(y) = (y − b) ∘ exp(−a),   log |det J| = Σ aᵢ
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiagonalAffine {
+    params: Vec<f64>,
+}
+
+impl DiagonalAffine {
+    /// The identity in d dimensions (a = b = 0).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless 1 ≤ d ≤ the workspace's largest dimension.
+    pub fn identity(dim: usize) -> Result<Self> {
+        dsm_core::linalg::check_dim("DiagonalAffine", "dim", dim)?;
+        Ok(Self {
+            params: vec![0.0; 2 * dim],
+        })
+    }
+}
+
+impl Trainable for DiagonalAffine {
+    fn n_params(&self) -> usize {
+        self.params.len()
+    }
+    fn params(&self) -> Vec<f64> {
+        self.params.clone()
+    }
+    fn with_params(&self, params: &[f64]) -> Result<Self> {
+        check_params("DiagonalAffine", params, self.params.len())?;
+        Ok(Self {
+            params: params.to_vec(),
+        })
+    }
+    fn transform_with<D: Scalar>(&self, params: &[D], x: &[D], y: &mut [D]) {
+        let d = x.len();
+        for i in 0..d {
+            y[i] = params[i].exp() * x[i] + params[d + i];
+        }
+    }
+}
+
+impl Flow for DiagonalAffine {
+    fn dim(&self) -> usize {
+        self.params.len() / 2
+    }
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
+        let d = x.len();
+        for i in 0..d {
+            y[i] = x[i] * self.params[i].exp() + self.params[d + i];
+        }
+    }
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        let d = y.len();
+        for i in 0..d {
+            x[i] = (y[i] - self.params[d + i]) * (-self.params[i]).exp();
+        }
+        Ok(())
+    }
+    fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
+        Ok(self.params[..self.dim()].iter().sum())
+    }
+}
+
+/// The elementwise sinh-arcsinh layer with its own location and scale, four parameters per
+/// coordinate, φᵢ = (ξᵢ, log sᵢ, εᵢ, log δᵢ) (Jones & Pewsey 2009):
+///
+/// ```text
+/// yᵢ = sinh(δᵢ asinh(zᵢ) − εᵢ),   zᵢ = (xᵢ − ξᵢ)/sᵢ
+/// T⁻¹: xᵢ = ξᵢ + sᵢ sinh((asinh(yᵢ) + εᵢ)/δᵢ)
+/// log Tᵢ′ = log δᵢ + log cosh(δᵢ asinh zᵢ − εᵢ) − ½ log(1 + zᵢ²) − log sᵢ
+/// ```
+/// With δ < 1 it thins heavy tails towards the normal's, with ε it removes skew: a
+/// Gaussianising map for heavy-tailed, skewed data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinhArcsinhLayer {
+    params: Vec<f64>,
+}
+
+impl SinhArcsinhLayer {
+    /// The identity in d dimensions (ξ = 0, s = 1, ε = 0, δ = 1).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless 1 ≤ d ≤ the workspace's largest dimension.
+    pub fn identity(dim: usize) -> Result<Self> {
+        dsm_core::linalg::check_dim("SinhArcsinhLayer", "dim", dim)?;
+        Ok(Self {
+            params: vec![0.0; 4 * dim],
+        })
+    }
+
+    /// The layer that standardises each coordinate robustly, a starting point for a fit: ξᵢ the
+    /// median, sᵢ the interquartile range / 1.349 (the standard deviation for a normal), ε = 0,
+    /// δ = 1.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSamples`] for fewer than 2 samples; [`Error::InvalidParameter`] when a
+    /// coordinate has a zero interquartile range.
+    pub fn standardizing(samples: &dsm_core::Samples) -> Result<Self> {
+        let (n, d) = (samples.n(), samples.dim());
+        if n < 2 {
+            return Err(Error::TooFewSamples { needed: 2, got: n });
+        }
+        let mut params = vec![0.0; 4 * d];
+        let mut column = vec![0.0; n];
+        for i in 0..d {
+            for (c, row) in column.iter_mut().zip(samples.rows()) {
+                *c = row[i];
+            }
+            column.sort_by(f64::total_cmp);
+            let quantile = |q: f64| {
+                let t = q * (n - 1) as f64;
+                let k = (t.floor() as usize).min(n - 2);
+                column[k] + (t - k as f64) * (column[k + 1] - column[k])
+            };
+            let spread = (quantile(0.75) - quantile(0.25)) / 1.349;
+            dsm_core::validate::positive("SinhArcsinhLayer", "interquartile range", spread)?;
+            params[4 * i] = quantile(0.5);
+            params[4 * i + 1] = spread.ln();
+        }
+        Ok(Self { params })
+    }
+
+    /// (ξ, s, ε, δ) of coordinate i.
+    fn coordinate(&self, i: usize) -> (f64, f64, f64, f64) {
+        let p = &self.params[4 * i..4 * i + 4];
+        (p[0], p[1].exp(), p[2], p[3].exp())
+    }
+}
+
+fn ln_cosh(u: f64) -> f64 {
+    let a = u.abs();
+    a + (-2.0 * a).exp().ln_1p() - std::f64::consts::LN_2
+}
+
+impl Trainable for SinhArcsinhLayer {
+    fn n_params(&self) -> usize {
+        self.params.len()
+    }
+    fn params(&self) -> Vec<f64> {
+        self.params.clone()
+    }
+    fn with_params(&self, params: &[f64]) -> Result<Self> {
+        check_params("SinhArcsinhLayer", params, self.params.len())?;
+        Ok(Self {
+            params: params.to_vec(),
+        })
+    }
+    fn transform_with<D: Scalar>(&self, params: &[D], x: &[D], y: &mut [D]) {
+        for (i, yi) in y.iter_mut().enumerate() {
+            let p = &params[4 * i..4 * i + 4];
+            let z = (x[i] - p[0]) / p[1].exp();
+            *yi = (z.asinh() * p[3].exp() - p[2]).sinh();
+        }
+    }
+}
+
+impl Flow for SinhArcsinhLayer {
+    fn dim(&self) -> usize {
+        self.params.len() / 4
+    }
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
+        for (i, yi) in y.iter_mut().enumerate() {
+            let (xi, s, e, d) = self.coordinate(i);
+            let z = (x[i] - xi) / s;
+            *yi = (z.asinh() * d - e).sinh();
+        }
+    }
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        for (i, xi_out) in x.iter_mut().enumerate() {
+            let (xi, s, e, d) = self.coordinate(i);
+            let v = xi + s * ((y[i].asinh() + e) / d).sinh();
+            if !v.is_finite() {
+                return Err(Error::InverseFailed {
+                    index: 0,
+                    iterations: 0,
+                });
+            }
+            *xi_out = v;
+        }
+        Ok(())
+    }
+    fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
+        let mut total = 0.0;
+        for (i, &xv) in x.iter().enumerate() {
+            let (xi, s, e, d) = self.coordinate(i);
+            let z = (xv - xi) / s;
+            // −½ log(1 + z²) = −log|z| − ½ log(1 + 1/z²) far out, without overflow.
+            let half_log = if z.abs() > 1e150 {
+                z.abs().ln() + 0.5 * (1.0 / (z * z)).ln_1p()
+            } else {
+                0.5 * (z * z).ln_1p()
+            };
+            total += d.ln() + ln_cosh(d * z.asinh() - e) - half_log - s.ln();
+        }
+        if total.is_finite() {
+            Ok(total)
+        } else {
+            Err(Error::SingularJacobian {
+                index: 0,
+                rcond: 0.0,
+            })
+        }
+    }
+}
+
+/// A composition of trainable flows is trainable: φ = (φ_first, φ_second).
+impl<A: Trainable, B: Trainable> Trainable for Compose<A, B> {
+    fn n_params(&self) -> usize {
+        self.first().n_params() + self.second().n_params()
+    }
+    fn params(&self) -> Vec<f64> {
+        let mut p = self.first().params();
+        p.extend(self.second().params());
+        p
+    }
+    fn with_params(&self, params: &[f64]) -> Result<Self> {
+        dsm_core::validate::same_dim(
+            "number of parameters given",
+            params.len(),
+            "number of parameters of the flow",
+            self.n_params(),
+        )?;
+        let (a, b) = params.split_at(self.first().n_params());
+        Compose::new(
+            self.first().with_params(a).map_err(|e| Error::InLayer {
+                layer: 0,
+                source: Box::new(e),
+            })?,
+            self.second().with_params(b).map_err(|e| Error::InLayer {
+                layer: 1,
+                source: Box::new(e),
+            })?,
+        )
+    }
+    fn transform_with<D: Scalar>(&self, params: &[D], x: &[D], y: &mut [D]) {
+        let (a, b) = params.split_at(self.first().n_params());
+        crate::flow::with_copy(x, |mid| {
+            self.first().transform_with(a, x, mid);
+            self.second().transform_with(b, mid, y);
+        });
+    }
+}
