@@ -207,3 +207,37 @@ fn flow_fits_are_bit_identical_for_any_thread_count_and_bad_input_is_typed() {
         Err(Error::DimensionMismatch { .. })
     ));
 }
+
+#[test]
+fn a_flow_fitted_to_student_t_draws_matches_the_oracle_gaussian_flow() {
+    // 10 000 draws of St(0, 1, 5), seed 2024; the flow is two sinh-arcsinh layers (the first
+    // started at the robust standardisation), so the family is unknown to it. Over the inner
+    // 98% quantile range, |T̂(x) − T(x)| against the oracle Φ⁻¹∘F₅ must stay below 0.05
+    // (measured 0.032; one layer alone reaches only 0.058).
+    let xs = StudentT::new(0.0, 1.0, 5.0)
+        .unwrap()
+        .sample_n(10_000, 2024, Par::Seq)
+        .unwrap();
+    let start = Compose::new(
+        SinhArcsinhLayer::standardizing(&xs).unwrap(),
+        SinhArcsinhLayer::identity(1).unwrap(),
+    )
+    .unwrap();
+    let fit = fit_flow(&start, &xs, FlowFitOptions::default(), Par::rayon(2)).unwrap();
+    let oracle = dsm_flows::GaussianFlow::new(0.0, 1.0, 5.0).unwrap();
+    let hi = dsm_core::special_functions::StudentTFunctions::new(5.0)
+        .unwrap()
+        .quantile_log_sf(0.01f64.ln())
+        .unwrap();
+    let mut worst: f64 = 0.0;
+    for k in 0..=400 {
+        let x = -hi + 2.0 * hi * k as f64 / 400.0;
+        let (a, b) = (
+            fit.flow.forward(&[x]).unwrap().0[0],
+            oracle.forward(&[x]).unwrap().0[0],
+        );
+        worst = worst.max((a - b).abs());
+    }
+    eprintln!("{fit}; worst |T̂ − T| on the inner 98% = {worst:.4}");
+    assert!(worst <= 0.05, "worst |T̂ − T| = {worst}");
+}
