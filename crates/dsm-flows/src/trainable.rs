@@ -4,6 +4,7 @@
 
 use dsm_core::validate::finite;
 use dsm_core::{Error, Result, Scalar};
+use num_dual::DualNum as _;
 
 use crate::Compose;
 use crate::flow::Flow;
@@ -117,6 +118,17 @@ impl Flow for DiagonalAffine {
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
         crate::flow::check_point(self.dim(), x, self.dim())?;
         Ok(self.params[..self.dim()].iter().sum())
+    }
+    fn is_elementwise(&self) -> bool {
+        true
+    }
+    fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+        let d = x.len();
+        for (i, o) in out.iter_mut().enumerate() {
+            let scale = self.params[i].exp();
+            *o = [scale * x[i] + self.params[d + i], scale, 0.0, 0.0];
+        }
+        true
     }
 }
 
@@ -260,6 +272,36 @@ impl Flow for SinhArcsinhLayer {
                 rcond: 0.0,
             })
         }
+    }
+    fn is_elementwise(&self) -> bool {
+        true
+    }
+    fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+        for (i, o) in out.iter_mut().enumerate() {
+            let (xi, s, e, d) = self.coordinate(i);
+            *o = dsm_core::derivatives_of(|v| (((v - xi) / s).asinh() * d - e).sinh(), x[i]);
+        }
+        true
+    }
+}
+
+/// The manual flow √ν σ asinh((x − μ)/(√ν σ)) as a layer without trainable parameters: in a
+/// composition it gives a learned flow the logarithmic tail growth the Gaussian flow of a
+/// heavy-tailed family has (m = 1/T′ growing like |x|), which sinh-arcsinh layers alone, with
+/// their power-law tails, cannot reach.
+impl Trainable for crate::ManualFlow {
+    fn n_params(&self) -> usize {
+        0
+    }
+    fn params(&self) -> Vec<f64> {
+        Vec::new()
+    }
+    fn with_params(&self, params: &[f64]) -> Result<Self> {
+        check_params("ManualFlow", params, 0)?;
+        Ok(*self)
+    }
+    fn transform_with<D: Scalar>(&self, _params: &[D], x: &[D], y: &mut [D]) {
+        self.transform(x, y);
     }
 }
 

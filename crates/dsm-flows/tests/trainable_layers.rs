@@ -72,6 +72,17 @@ fn trainable_layers_invert_and_their_log_determinants_match_the_jacobian() {
         check(&sas, &x, &format!("sinh-arcsinh {trial}"));
         let chain = Compose::new(sas.clone(), affine.clone()).unwrap();
         check(&chain, &x, &format!("chain {trial}"));
+        // A fixed manual (asinh) layer between trainable ones: no parameters of its own (the
+        // manual flow is one-dimensional).
+        if d > 1 {
+            continue;
+        }
+        let manual = ManualFlow::new(0.0, 1.0, 1.0 + 0.5 * (rng.next() + 1.0)).unwrap();
+        assert_eq!(manual.n_params(), 0);
+        let tailed =
+            Compose::new(sas.clone(), Compose::new(manual, affine.clone()).unwrap()).unwrap();
+        check(&tailed, &x, &format!("log-tailed chain {trial}"));
+        assert_eq!(tailed.params(), [psi.clone(), phi.clone()].concat());
         assert_eq!(chain.n_params(), 6 * d);
         let mut both = psi.clone();
         both.extend(&phi);
