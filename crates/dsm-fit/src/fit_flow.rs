@@ -17,10 +17,31 @@ const SPLIT_TAG: u64 = 0x6669_742f_7370_6c74;
 use dsm_core::{Error, Result, Samples};
 use dsm_flows::Trainable;
 
+/// The optimiser of [`fit_flow`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FlowOptimizer {
+    /// L-BFGS on the full-batch exact gradient, with [`FlowFitOptions::minimize`]: for small
+    /// flows.
+    Lbfgs,
+    /// Adam (Kingma & Ba 2015; β₁ = 0.9, β₂ = 0.999, ε = 1e-8) on minibatches of the exact
+    /// gradient, the training samples reshuffled every epoch from a seeded stream: for flows
+    /// with many parameters. Early stopping is checked after every epoch.
+    Adam {
+        /// Step size.
+        learning_rate: f64,
+        /// Samples per minibatch.
+        batch_size: usize,
+        /// Passes over the training samples.
+        epochs: u64,
+    },
+}
+
 /// Settings of [`fit_flow`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FlowFitOptions {
-    /// The optimiser's settings (L-BFGS on the exact gradient).
+    /// Which optimiser.
+    pub optimizer: FlowOptimizer,
+    /// The L-BFGS settings (L-BFGS on the exact gradient).
     pub minimize: MinimizeOptions,
     /// Fraction of the samples held out for early stopping (0 for none), drawn by a seeded
     /// shuffle.
@@ -33,9 +54,10 @@ pub struct FlowFitOptions {
 }
 
 impl Default for FlowFitOptions {
-    /// L-BFGS defaults, 20% held out, patience 10, seed 0.
+    /// L-BFGS with its defaults, 20% held out, patience 10, seed 0.
     fn default() -> Self {
         Self {
+            optimizer: FlowOptimizer::Lbfgs,
             minimize: MinimizeOptions::default(),
             held_out_fraction: 0.2,
             patience: 10,
@@ -56,7 +78,7 @@ pub struct FlowFit<F> {
     pub train_log_likelihood: f64,
     /// The same on the held-out samples (`None` without a split).
     pub held_out_log_likelihood: Option<f64>,
-    /// L-BFGS iterations.
+    /// L-BFGS iterations, or Adam epochs.
     pub iterations: u64,
     /// Likelihood-and-gradient evaluations.
     pub evaluations: usize,
@@ -193,9 +215,9 @@ pub fn flow_log_likelihood_gradient<F: Trainable>(
 }
 
 /// Fits a trainable flow by maximum likelihood of N(0, I) pulled back through it (the
-/// Gaussianising flow of the data), by L-BFGS on the exact gradient
-/// ([`flow_log_likelihood_gradient`]) from the flow's current parameters, with a seeded
-/// held-out split and early stopping. `FlowDiffusion::new(fit.flow)` is then the learned
+/// Gaussianising flow of the data), by L-BFGS or Adam ([`FlowOptimizer`]) on the exact
+/// gradient ([`flow_log_likelihood_gradient`]) from the flow's current parameters, with a
+/// seeded held-out split and early stopping. `FlowDiffusion::new(fit.flow)` is then the learned
 /// diffusion m = (∇T̂)⁻¹ (the paper's open question), and `Pushforward` takes it too.
 /// Deterministic for any `par`.
 ///
@@ -260,13 +282,27 @@ pub fn fit_flow<F: Trainable>(
             best.2 >= options.patience
         }
     };
-    let run = run_lbfgs(
-        &evaluate,
-        &flow.params(),
-        &train,
-        options.minimize,
-        Some(&monitor),
-    )?;
+    let run = match options.optimizer {
+        FlowOptimizer::Lbfgs => run_lbfgs(
+            &evaluate,
+            &flow.params(),
+            &train,
+            options.minimize,
+            Some(&monitor),
+        )?,
+        FlowOptimizer::Adam {
+            learning_rate,
+            batch_size,
+            epochs,
+        } => adam(
+            flow,
+            &train,
+            (learning_rate, batch_size, epochs),
+            options.seed,
+            par,
+            &monitor,
+        )?,
+    };
     let (best_nll, best_params, since) = best.into_inner().unwrap_or_else(|e| e.into_inner());
     let stopped_early = held_out.is_some() && since >= options.patience;
     let params = if held_out.is_some() && best_nll.is_finite() {
@@ -296,6 +332,72 @@ pub fn fit_flow<F: Trainable>(
         seconds: clock.elapsed().as_secs_f64(),
     })
 }
+
+/// Adam on minibatches of the exact gradient; `monitor` after every epoch (true stops).
+fn adam<F: Trainable>(
+    flow: &F,
+    train: &Samples,
+    (learning_rate, batch_size, epochs): (f64, usize, u64),
+    seed: u64,
+    par: Par,
+    monitor: &(dyn Fn(&[f64]) -> bool + Sync),
+) -> Result<crate::minimize::LbfgsRun> {
+    if !(learning_rate > 0.0 && learning_rate.is_finite()) || batch_size == 0 || epochs == 0 {
+        return Err(Error::InvalidParameter {
+            owner: "FlowOptimizer::Adam",
+            name: "learning_rate, batch_size or epochs",
+            value: learning_rate,
+            constraint: "a finite, positive learning rate; batch_size, epochs >= 1",
+        });
+    }
+    let (beta1, beta2, eps) = (0.9, 0.999, 1e-8);
+    let mut phi = flow.params();
+    let p = phi.len();
+    let (mut m, mut v) = (vec![0.0; p], vec![0.0; p]);
+    let (n, d) = (train.n(), train.dim());
+    let mut step = 0i32;
+    let mut evaluations = 0usize;
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut batch = Vec::with_capacity(batch_size.min(n) * d);
+    let mut completed = 0;
+    for epoch in 0..epochs {
+        order.shuffle(&mut mc::random_stream(
+            seed,
+            RandomPurpose::Other(ADAM_TAG),
+            epoch,
+        ));
+        for chunk in order.chunks(batch_size) {
+            batch.clear();
+            for &i in chunk {
+                batch.extend_from_slice(train.row(i));
+            }
+            let samples = Samples::new(batch.clone(), d)?;
+            let g = flow_log_likelihood_gradient(flow, &phi, &samples, par)?;
+            evaluations += 1;
+            step += 1;
+            for k in 0..p {
+                m[k] = beta1 * m[k] + (1.0 - beta1) * g.gradient[k];
+                v[k] = beta2 * v[k] + (1.0 - beta2) * g.gradient[k] * g.gradient[k];
+                let m_hat = m[k] / (1.0 - beta1.powi(step));
+                let v_hat = v[k] / (1.0 - beta2.powi(step));
+                phi[k] -= learning_rate * m_hat / (v_hat.sqrt() + eps);
+            }
+        }
+        completed = epoch + 1;
+        if monitor(&phi) {
+            break;
+        }
+    }
+    Ok(crate::minimize::LbfgsRun {
+        theta: phi,
+        iterations: completed,
+        converged: false,
+        evaluations,
+    })
+}
+
+/// The random-stream tag of Adam's minibatch shuffles (ASCII "fit/adam").
+const ADAM_TAG: u64 = 0x6669_742f_6164_616d;
 
 /// A seeded shuffle split into (train, held out); no split for fraction 0.
 fn split(samples: &Samples, fraction: f64, seed: u64) -> Result<(Samples, Option<Samples>)> {

@@ -50,7 +50,9 @@ pub use families::{
     GaussianFamily, GaussianMeanFamily, MultivariateStudentTFamily, StudentTFamily,
 };
 pub use fit::Fit;
-pub use fit_flow::{FlowFit, FlowFitOptions, fit_flow, flow_log_likelihood_gradient};
+pub use fit_flow::{
+    FlowFit, FlowFitOptions, FlowOptimizer, fit_flow, flow_log_likelihood_gradient,
+};
 pub use minimize::{MinimizeOptions, Minimum};
 pub use model::{At, ParametricModel};
 pub use moving_diffusion_gradient::{Surrogate, moving_diffusion_score_matching_gradient};

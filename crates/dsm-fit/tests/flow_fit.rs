@@ -241,3 +241,89 @@ fn a_flow_fitted_to_student_t_draws_matches_the_oracle_gaussian_flow() {
     eprintln!("{fit}; worst |T̂ − T| on the inner 98% = {worst:.4}");
     assert!(worst <= 0.05, "worst |T̂ − T| = {worst}");
 }
+
+#[test]
+fn the_lower_triangular_fit_whitens_the_data() {
+    // Maximum likelihood of N(0, I) through y = L x + b: the pushforward of the sample has mean
+    // 0 and covariance I (the Cholesky whitening), checked to 1e-6.
+    let xs = Gaussian::new(
+        vec![1.0, -2.0, 0.5],
+        &[2.0, 0.6, 0.2, 0.6, 1.0, -0.3, 0.2, -0.3, 0.5],
+    )
+    .unwrap()
+    .sample_n(3000, 4, Par::Seq)
+    .unwrap();
+    let options = FlowFitOptions {
+        held_out_fraction: 0.0,
+        minimize: MinimizeOptions {
+            noise_tolerance: 0.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let fit = fit_flow(
+        &dsm_flows::LowerTriangularAffine::identity(3).unwrap(),
+        &xs,
+        options,
+        Par::rayon(2),
+    )
+    .unwrap();
+    let (ys, _) = fit.flow.forward_batch(&xs, Par::Seq).unwrap();
+    let n = ys.n() as f64;
+    let mut mean = [0.0; 3];
+    for y in ys.rows() {
+        for (m, v) in mean.iter_mut().zip(y) {
+            *m += v / n;
+        }
+    }
+    for (a, m) in mean.iter().enumerate() {
+        assert!(m.abs() < 1e-6, "mean[{a}] = {m}");
+    }
+    for a in 0..3 {
+        for b in 0..3 {
+            let c: f64 = ys.rows().map(|y| y[a] * y[b]).sum::<f64>() / n;
+            let target = if a == b { 1.0 } else { 0.0 };
+            assert!((c - target).abs() < 1e-6, "cov[{a},{b}] = {c}");
+        }
+    }
+}
+
+#[test]
+fn adam_reaches_the_standardising_map_and_is_deterministic() {
+    let xs = Gaussian::isotropic(vec![3.0], 4.0)
+        .unwrap()
+        .sample_n(4000, 6, Par::Seq)
+        .unwrap();
+    let options = FlowFitOptions {
+        optimizer: FlowOptimizer::Adam {
+            learning_rate: 0.05,
+            batch_size: 256,
+            epochs: 60,
+        },
+        held_out_fraction: 0.2,
+        patience: 60,
+        ..Default::default()
+    };
+    let layer = DiagonalAffine::identity(1).unwrap();
+    let a = fit_flow(&layer, &xs, options, Par::Seq).unwrap();
+    let b = fit_flow(&layer, &xs, options, Par::rayon(2)).unwrap();
+    assert_eq!(a.flow, b.flow);
+    // The exact maximiser: e^a = 1/2, b = −3/2 for N(3, 4), up to sampling and Adam's noise.
+    let phi = a.flow.params();
+    assert!(
+        (phi[0] - 0.5f64.ln()).abs() < 0.05 && (phi[1] + 1.5).abs() < 0.1,
+        "{a}: {phi:?}"
+    );
+    let bad = FlowFitOptions {
+        optimizer: FlowOptimizer::Adam {
+            learning_rate: -1.0,
+            batch_size: 256,
+            epochs: 10,
+        },
+        ..Default::default()
+    };
+    assert!(matches!(
+        fit_flow(&layer, &xs, bad, Par::Seq),
+        Err(Error::InvalidParameter { .. })
+    ));
+}

@@ -132,6 +132,105 @@ impl Flow for DiagonalAffine {
     }
 }
 
+/// y = L x + b with L lower triangular and a positive diagonal: φ = (L packed row by row with
+/// log Lᵢᵢ on the diagonal, then b), d(d+1)/2 + d parameters.
+///
+/// ```text
+/// T⁻¹(y) by forward substitution,   log |det J| = Σ log Lᵢᵢ
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct LowerTriangularAffine {
+    dim: usize,
+    params: Vec<f64>,
+}
+
+impl LowerTriangularAffine {
+    /// The identity in d dimensions.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless 1 ≤ d ≤ the workspace's largest dimension.
+    pub fn identity(dim: usize) -> Result<Self> {
+        dsm_core::linalg::check_dim("LowerTriangularAffine", "dim", dim)?;
+        Ok(Self {
+            dim,
+            params: vec![0.0; dim * (dim + 1) / 2 + dim],
+        })
+    }
+
+    /// Lᵢⱼ (j ≤ i) from packed parameters in the scalar type.
+    #[inline]
+    fn entry<D: Scalar>(params: &[D], i: usize, j: usize) -> D {
+        let v = params[i * (i + 1) / 2 + j];
+        if i == j { v.exp() } else { v }
+    }
+}
+
+impl Trainable for LowerTriangularAffine {
+    fn n_params(&self) -> usize {
+        self.params.len()
+    }
+    fn params(&self) -> Vec<f64> {
+        self.params.clone()
+    }
+    fn with_params(&self, params: &[f64]) -> Result<Self> {
+        check_params("LowerTriangularAffine", params, self.params.len())?;
+        Ok(Self {
+            dim: self.dim,
+            params: params.to_vec(),
+        })
+    }
+    fn transform_with<D: Scalar>(&self, params: &[D], x: &[D], y: &mut [D]) {
+        let shift = self.dim * (self.dim + 1) / 2;
+        for (i, yi) in y.iter_mut().enumerate() {
+            let mut acc = params[shift + i];
+            for (j, xj) in x.iter().enumerate().take(i + 1) {
+                acc += Self::entry(params, i, j) * *xj;
+            }
+            *yi = acc;
+        }
+    }
+}
+
+impl Flow for LowerTriangularAffine {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
+        let shift = self.dim * (self.dim + 1) / 2;
+        for (i, yi) in y.iter_mut().enumerate() {
+            let mut acc = D::from(self.params[shift + i]);
+            for (j, xj) in x.iter().enumerate().take(i + 1) {
+                acc += *xj * Self::entry(&self.params, i, j);
+            }
+            *yi = acc;
+        }
+    }
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        let d = self.dim;
+        let shift = d * (d + 1) / 2;
+        for i in 0..d {
+            let mut acc = y[i] - self.params[shift + i];
+            for (j, xj) in x.iter().enumerate().take(i) {
+                acc -= Self::entry(&self.params, i, j) * *xj;
+            }
+            x[i] = acc / Self::entry(&self.params, i, i);
+            if !x[i].is_finite() {
+                return Err(Error::InverseFailed {
+                    index: 0,
+                    iterations: 0,
+                });
+            }
+        }
+        Ok(())
+    }
+    fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim, x, self.dim)?;
+        Ok((0..self.dim)
+            .map(|i| self.params[i * (i + 1) / 2 + i])
+            .sum())
+    }
+}
+
 /// The elementwise sinh-arcsinh layer with its own location and scale, four parameters per
 /// coordinate, φᵢ = (ξᵢ, log sᵢ, εᵢ, log δᵢ) (Jones & Pewsey 2009):
 ///

@@ -70,6 +70,10 @@ fn trainable_layers_invert_and_their_log_determinants_match_the_jacobian() {
         let x: Vec<f64> = (0..d).map(|_| 4.0 * rng.next()).collect();
         check(&affine, &x, &format!("affine {trial}"));
         check(&sas, &x, &format!("sinh-arcsinh {trial}"));
+        let tri = LowerTriangularAffine::identity(d).unwrap();
+        let lambda: Vec<f64> = (0..tri.n_params()).map(|_| 2.0 * rng.next()).collect();
+        let tri = tri.with_params(&lambda).unwrap();
+        check(&tri, &x, &format!("lower-triangular affine {trial}"));
         let chain = Compose::new(sas.clone(), affine.clone()).unwrap();
         check(&chain, &x, &format!("chain {trial}"));
         // A fixed manual (asinh) layer between trainable ones: no parameters of its own (the
