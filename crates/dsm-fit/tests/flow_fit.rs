@@ -70,6 +70,33 @@ fn the_likelihood_and_its_gradient_equal_the_references() {
 }
 
 #[test]
+fn the_coupling_network_gradient_equals_central_differences() {
+    let xs = Samples::new(
+        (0..80)
+            .map(|k| ((k * 29 % 31) as f64 - 15.0) / 6.0)
+            .collect(),
+        2,
+    )
+    .unwrap();
+    let flow = Compose::new(
+        dsm_flows::AffineCoupling::seeded(2, 3, true, 0.4, 5).unwrap(),
+        dsm_flows::AffineCoupling::seeded(2, 3, false, 0.4, 6).unwrap(),
+    )
+    .unwrap();
+    let phi = flow.params();
+    let g = flow_log_likelihood_gradient(&flow, &phi, &xs, Par::Seq).unwrap();
+    let fd = central_differences(&phi, |p| {
+        flow_log_likelihood_gradient(&flow, p, &xs, Par::Seq)
+            .unwrap()
+            .value
+            .value
+    });
+    for (k, (a, b)) in g.gradient.iter().zip(&fd).enumerate() {
+        assert!(close(*a, *b, 1e-7, 1e-9), "∂φ[{k}]: {a} vs {b}");
+    }
+}
+
+#[test]
 fn the_affine_fit_is_the_standardising_map() {
     // ML of N(0, 1) through y = e^a x + b: e^a = 1/s, b = −x̄/s with s the biased sd.
     let xs = Gaussian::isotropic(vec![3.0], 4.0)

@@ -74,6 +74,15 @@ fn trainable_layers_invert_and_their_log_determinants_match_the_jacobian() {
         let lambda: Vec<f64> = (0..tri.n_params()).map(|_| 2.0 * rng.next()).collect();
         let tri = tri.with_params(&lambda).unwrap();
         check(&tri, &x, &format!("lower-triangular affine {trial}"));
+        if d >= 2 {
+            let coupling = AffineCoupling::seeded(d, 4, trial % 2 == 0, 0.5, trial as u64).unwrap();
+            let omega: Vec<f64> = (0..coupling.n_params()).map(|_| rng.next()).collect();
+            let coupling = coupling.with_params(&omega).unwrap();
+            assert_eq!(coupling.params(), omega);
+            check(&coupling, &x, &format!("affine coupling {trial}"));
+            let net = Compose::new(coupling, sas.clone()).unwrap();
+            check(&net, &x, &format!("coupling then sinh-arcsinh {trial}"));
+        }
         let chain = Compose::new(sas.clone(), affine.clone()).unwrap();
         check(&chain, &x, &format!("chain {trial}"));
         // A fixed manual (asinh) layer between trainable ones: no parameters of its own (the

@@ -175,25 +175,138 @@ impl AffineCoupling {
         Self::new(dim, hidden, condition_on_first, w)
     }
 
-    /// s(x_A) and t(x_A) into the two buffers (generic scalar).
-    fn conditioner<D: Scalar>(&self, x: &[D], s: &mut [D], t: &mut [D], h: &mut [D]) {
+    /// The weights as slices of f64.
+    fn view(&self) -> WeightsView<'_, f64> {
+        WeightsView {
+            w1: &self.w1,
+            b1: &self.b1,
+            ws: &self.ws,
+            bs: &self.bs,
+            wt: &self.wt,
+            bt: &self.bt,
+        }
+    }
+
+    /// Flat parameters (W₁, b₁, W_s, b_s, W_t, b_t) cut into the conditioner's weights.
+    fn split<'a, W>(&self, p: &'a [W]) -> WeightsView<'a, W> {
+        let (na, nb, h) = (self.cond.len(), self.out.len(), self.hidden);
+        let (w1, rest) = p.split_at(h * na);
+        let (b1, rest) = rest.split_at(h);
+        let (ws, rest) = rest.split_at(nb * h);
+        let (bs, rest) = rest.split_at(nb);
+        let (wt, bt) = rest.split_at(nb * h);
+        WeightsView {
+            w1,
+            b1,
+            ws,
+            bs,
+            wt,
+            bt,
+        }
+    }
+
+    /// s(x_A) and t(x_A) into the two buffers, for weights of type W (f64, or the scalar D
+    /// itself when the weights are differentiated).
+    fn conditioner<D, W>(
+        &self,
+        w: &WeightsView<'_, W>,
+        x: &[D],
+        s: &mut [D],
+        t: &mut [D],
+        h: &mut [D],
+    ) where
+        W: Copy,
+        D: Scalar + From<W> + std::ops::Mul<W, Output = D>,
+    {
         let na = self.cond.len();
         for (r, hr) in h.iter_mut().enumerate() {
-            let mut acc = D::from(self.b1[r]);
+            let mut acc = D::from(w.b1[r]);
             for (c, &i) in self.cond.iter().enumerate() {
-                acc += x[i] * self.w1[r * na + c];
+                acc += x[i] * w.w1[r * na + c];
             }
             *hr = acc.tanh();
         }
         for o in 0..self.out.len() {
-            let (mut sa, mut ta) = (D::from(self.bs[o]), D::from(self.bt[o]));
+            let (mut sa, mut ta) = (D::from(w.bs[o]), D::from(w.bt[o]));
             for (r, hr) in h.iter().enumerate() {
-                sa += *hr * self.ws[o * self.hidden + r];
-                ta += *hr * self.wt[o * self.hidden + r];
+                sa += *hr * w.ws[o * self.hidden + r];
+                ta += *hr * w.wt[o * self.hidden + r];
             }
             s[o] = sa;
             t[o] = ta;
         }
+    }
+
+    /// y = T(x) with the given weights: y_A = x_A, y_B = x_B ⊙ exp(s) + t.
+    fn apply<D, W>(&self, w: &WeightsView<'_, W>, x: &[D], y: &mut [D])
+    where
+        W: Copy,
+        D: Scalar + From<W> + std::ops::Mul<W, Output = D>,
+    {
+        let nb = self.out.len();
+        let zero = D::from(0.0);
+        let (mut s, mut t, mut h) = (vec![zero; nb], vec![zero; nb], vec![zero; self.hidden]);
+        self.conditioner(w, x, &mut s, &mut t, &mut h);
+        for &i in &self.cond {
+            y[i] = x[i];
+        }
+        for (o, &i) in self.out.iter().enumerate() {
+            y[i] = x[i] * s[o].exp() + t[o];
+        }
+    }
+}
+
+/// The conditioner's weights, borrowed (f64 for the layer itself, the scalar type when they
+/// are trained).
+struct WeightsView<'a, W> {
+    w1: &'a [W],
+    b1: &'a [W],
+    ws: &'a [W],
+    bs: &'a [W],
+    wt: &'a [W],
+    bt: &'a [W],
+}
+
+/// The coupling layer is trainable: φ = (W₁, b₁, W_s, b_s, W_t, b_t), row-major.
+impl crate::Trainable for AffineCoupling {
+    fn n_params(&self) -> usize {
+        self.w1.len()
+            + self.b1.len()
+            + self.ws.len()
+            + self.bs.len()
+            + self.wt.len()
+            + self.bt.len()
+    }
+    fn params(&self) -> Vec<f64> {
+        [&self.w1, &self.b1, &self.ws, &self.bs, &self.wt, &self.bt]
+            .iter()
+            .flat_map(|v| v.iter().copied())
+            .collect()
+    }
+    fn with_params(&self, params: &[f64]) -> Result<Self> {
+        same_dim(
+            "number of parameters given",
+            params.len(),
+            "number of parameters of the flow",
+            self.n_params(),
+        )?;
+        let w = self.split(params);
+        AffineCoupling::new(
+            self.dim,
+            self.hidden,
+            self.cond.first() == Some(&0),
+            CouplingWeights {
+                w1: w.w1.to_vec(),
+                b1: w.b1.to_vec(),
+                ws: w.ws.to_vec(),
+                bs: w.bs.to_vec(),
+                wt: w.wt.to_vec(),
+                bt: w.bt.to_vec(),
+            },
+        )
+    }
+    fn transform_with<D: Scalar>(&self, params: &[D], x: &[D], y: &mut [D]) {
+        self.apply(&self.split(params), x, y);
     }
 }
 
@@ -203,23 +316,14 @@ impl Flow for AffineCoupling {
     }
 
     fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
-        let nb = self.out.len();
-        let zero = D::from(0.0);
-        let (mut s, mut t, mut h) = (vec![zero; nb], vec![zero; nb], vec![zero; self.hidden]);
-        self.conditioner(x, &mut s, &mut t, &mut h);
-        for &i in &self.cond {
-            y[i] = x[i];
-        }
-        for (o, &i) in self.out.iter().enumerate() {
-            y[i] = x[i] * s[o].exp() + t[o];
-        }
+        self.apply(&self.view(), x, y);
     }
 
     fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         crate::flow::check_point(self.dim(), y, x.len())?;
         let nb = self.out.len();
         let (mut s, mut t, mut h) = (vec![0.0; nb], vec![0.0; nb], vec![0.0; self.hidden]);
-        self.conditioner(y, &mut s, &mut t, &mut h); // y_A = x_A
+        self.conditioner(&self.view(), y, &mut s, &mut t, &mut h); // y_A = x_A
         for &i in &self.cond {
             x[i] = y[i];
         }
@@ -233,7 +337,7 @@ impl Flow for AffineCoupling {
         crate::flow::check_point(self.dim(), x, self.dim())?;
         let nb = self.out.len();
         let (mut s, mut t, mut h) = (vec![0.0; nb], vec![0.0; nb], vec![0.0; self.hidden]);
-        self.conditioner(x, &mut s, &mut t, &mut h);
+        self.conditioner(&self.view(), x, &mut s, &mut t, &mut h);
         crate::layers::elementwise::finite_log_det(s.iter().sum())
     }
 }
