@@ -97,6 +97,49 @@ fn the_coupling_network_gradient_equals_central_differences() {
 }
 
 #[test]
+fn the_spline_gradient_equals_central_differences_and_a_spline_is_recovered() {
+    let truth = dsm_flows::RationalQuadraticSpline::identity(1, 6, 3.0).unwrap();
+    let kappa = [
+        0.4, -0.3, 0.2, 0.5, -0.6, 0.1, -0.2, 0.3, 0.6, -0.5, 0.2, -0.1, 0.3, -0.4, 0.2, 0.5, -0.3,
+    ];
+    let truth = truth.with_params(&kappa).unwrap();
+    // Data whose Gaussianising map is the spline: x = T⁻¹(z), z ~ N(0, 1).
+    let z = Gaussian::standard(1)
+        .unwrap()
+        .sample_n(20_000, 12, Par::Seq)
+        .unwrap();
+    let (xs, _) = truth.inverse_batch(&z, Par::Seq).unwrap();
+    let start = dsm_flows::RationalQuadraticSpline::identity(1, 6, 3.0).unwrap();
+    let small = Samples::from_scalars(xs.as_slice()[..60].to_vec()).unwrap();
+    let g = flow_log_likelihood_gradient(&start, &kappa, &small, Par::Seq).unwrap();
+    let fd = central_differences(&kappa, |p| {
+        flow_log_likelihood_gradient(&start, p, &small, Par::Seq)
+            .unwrap()
+            .value
+            .value
+    });
+    for (k, (a, b)) in g.gradient.iter().zip(&fd).enumerate() {
+        assert!(close(*a, *b, 1e-6, 1e-8), "∂φ[{k}]: {a} vs {b}");
+    }
+    let fit = fit_flow(&start, &xs, FlowFitOptions::default(), Par::rayon(2)).unwrap();
+    // Over the inner 98% of the data (seed 12, 16 000 training draws): measured 0.044.
+    let mut sorted = xs.as_slice().to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let (lo, hi) = (sorted[sorted.len() / 100], sorted[sorted.len() * 99 / 100]);
+    let mut worst: f64 = 0.0;
+    for k in 0..=200 {
+        let x = lo + (hi - lo) * k as f64 / 200.0;
+        let (a, b) = (
+            fit.flow.forward(&[x]).unwrap().0[0],
+            truth.forward(&[x]).unwrap().0[0],
+        );
+        worst = worst.max((a - b).abs());
+    }
+    eprintln!("{fit}; worst |T̂ − T| on the inner 98% [{lo:.2}, {hi:.2}] = {worst:.4}");
+    assert!(worst < 0.05, "worst {worst}");
+}
+
+#[test]
 fn the_affine_fit_is_the_standardising_map() {
     // ML of N(0, 1) through y = e^a x + b: e^a = 1/s, b = −x̄/s with s the biased sd.
     let xs = Gaussian::isotropic(vec![3.0], 4.0)

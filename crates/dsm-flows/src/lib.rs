@@ -65,4 +65,6 @@ pub use layers::{
     ManualFlow, Planar, Radial, ScalarMap, SinhArcsinh,
 };
 pub use pushforward::{MAX_PUSHFORWARD_DIM, Pushforward};
-pub use trainable::{DiagonalAffine, LowerTriangularAffine, SinhArcsinhLayer, Trainable};
+pub use trainable::{
+    DiagonalAffine, LowerTriangularAffine, RationalQuadraticSpline, SinhArcsinhLayer, Trainable,
+};

@@ -74,6 +74,13 @@ fn trainable_layers_invert_and_their_log_determinants_match_the_jacobian() {
         let lambda: Vec<f64> = (0..tri.n_params()).map(|_| 2.0 * rng.next()).collect();
         let tri = tri.with_params(&lambda).unwrap();
         check(&tri, &x, &format!("lower-triangular affine {trial}"));
+        let spline = RationalQuadraticSpline::identity(d, 2 + trial % 7, 3.0).unwrap();
+        let kappa: Vec<f64> = (0..spline.n_params()).map(|_| 2.0 * rng.next()).collect();
+        let spline = spline.with_params(&kappa).unwrap();
+        check(&spline, &x, &format!("spline {trial}"));
+        // Far outside [−B, B] it is the identity.
+        let far: Vec<f64> = x.iter().map(|v| v * 10.0 + 5.0_f64.copysign(*v)).collect();
+        check(&spline, &far, &format!("spline tails {trial}"));
         if d >= 2 {
             let coupling = AffineCoupling::seeded(d, 4, trial % 2 == 0, 0.5, trial as u64).unwrap();
             let omega: Vec<f64> = (0..coupling.n_params()).map(|_| rng.next()).collect();
