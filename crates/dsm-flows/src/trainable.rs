@@ -4,10 +4,10 @@
 
 use dsm_core::validate::finite;
 use dsm_core::{Error, Result, Scalar};
-use num_dual::DualNum as _;
 
 use crate::Compose;
 use crate::flow::Flow;
+use crate::layers::{ScalarMap, SinhArcsinh};
 
 /// A [`Flow`] with a flat vector of trainable parameters φ, written once for any [`Scalar`]
 /// in both x and φ. Every finite φ is a valid, invertible flow (scales and tail weights are
@@ -290,16 +290,12 @@ impl SinhArcsinhLayer {
         Ok(Self { params })
     }
 
-    /// (ξ, s, ε, δ) of coordinate i.
-    fn coordinate(&self, i: usize) -> (f64, f64, f64, f64) {
+    /// Coordinate i as (ξ, s, the standardised map z ↦ sinh(δ asinh z − ε)): the f64 paths
+    /// (inverse, log-derivative, derivatives) are those of the [`SinhArcsinh`] layer.
+    fn coordinate(&self, i: usize) -> (f64, f64, SinhArcsinh) {
         let p = &self.params[4 * i..4 * i + 4];
-        (p[0], p[1].exp(), p[2], p[3].exp())
+        (p[0], p[1].exp(), SinhArcsinh::unchecked(p[2], p[3].exp()))
     }
-}
-
-fn ln_cosh(u: f64) -> f64 {
-    let a = u.abs();
-    a + (-2.0 * a).exp().ln_1p() - std::f64::consts::LN_2
 }
 
 impl Trainable for SinhArcsinhLayer {
@@ -330,15 +326,15 @@ impl Flow for SinhArcsinhLayer {
     }
     fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         for (i, yi) in y.iter_mut().enumerate() {
-            let (xi, s, e, d) = self.coordinate(i);
-            let z = (x[i] - xi) / s;
-            *yi = (z.asinh() * d - e).sinh();
+            let p = &self.params[4 * i..4 * i + 4];
+            let z = (x[i] - p[0]) / p[1].exp();
+            *yi = (z.asinh() * p[3].exp() - p[2]).sinh();
         }
     }
     fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
         for (i, xi_out) in x.iter_mut().enumerate() {
-            let (xi, s, e, d) = self.coordinate(i);
-            let v = xi + s * ((y[i].asinh() + e) / d).sinh();
+            let (xi, s, map) = self.coordinate(i);
+            let v = xi + s * map.scalar_inverse(y[i])?;
             if !v.is_finite() {
                 return Err(Error::InverseFailed {
                     index: 0,
@@ -353,15 +349,8 @@ impl Flow for SinhArcsinhLayer {
         crate::flow::check_point(self.dim(), x, self.dim())?;
         let mut total = 0.0;
         for (i, &xv) in x.iter().enumerate() {
-            let (xi, s, e, d) = self.coordinate(i);
-            let z = (xv - xi) / s;
-            // −½ log(1 + z²) = −log|z| − ½ log(1 + 1/z²) far out, without overflow.
-            let half_log = if z.abs() > 1e150 {
-                z.abs().ln() + 0.5 * (1.0 / (z * z)).ln_1p()
-            } else {
-                0.5 * (z * z).ln_1p()
-            };
-            total += d.ln() + ln_cosh(d * z.asinh() - e) - half_log - s.ln();
+            let (xi, s, map) = self.coordinate(i);
+            total += map.log_derivative((xv - xi) / s) - s.ln();
         }
         if total.is_finite() {
             Ok(total)
@@ -377,8 +366,10 @@ impl Flow for SinhArcsinhLayer {
     }
     fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
         for (i, o) in out.iter_mut().enumerate() {
-            let (xi, s, e, d) = self.coordinate(i);
-            *o = dsm_core::derivatives_of(|v| (((v - xi) / s).asinh() * d - e).sinh(), x[i]);
+            let (xi, s, map) = self.coordinate(i);
+            // t(x) = g((x − ξ)/s): the chain rule on the standardised map's derivatives.
+            let [g0, g1, g2, g3] = map.derivatives((x[i] - xi) / s);
+            *o = [g0, g1 / s, g2 / (s * s), g3 / (s * s * s)];
         }
         true
     }
@@ -471,7 +462,7 @@ impl RationalQuadraticSpline {
     pub fn identity(dim: usize, bins: usize, bound: f64) -> Result<Self> {
         dsm_core::linalg::check_dim("RationalQuadraticSpline", "dim", dim)?;
         dsm_core::validate::positive("RationalQuadraticSpline", "bound", bound)?;
-        if !(2..=64).contains(&bins) {
+        if !(2..=MAX_BINS).contains(&bins) {
             return Err(Error::InvalidParameter {
                 owner: "RationalQuadraticSpline",
                 name: "bins",
@@ -494,10 +485,9 @@ impl RationalQuadraticSpline {
         if !(xv > -b && xv < b) {
             return x; // identity tails (and NaN passes through)
         }
-        let (widths, heights) = (
-            softmax_scaled(&p[..k_bins], 2.0 * b),
-            softmax_scaled(&p[k_bins..2 * k_bins], 2.0 * b),
-        );
+        let (mut widths, mut heights) = ([D::from(0.0); MAX_BINS], [D::from(0.0); MAX_BINS]);
+        softmax_scaled(&p[..k_bins], 2.0 * b, &mut widths[..k_bins]);
+        softmax_scaled(&p[k_bins..2 * k_bins], 2.0 * b, &mut heights[..k_bins]);
         let log_derivatives = &p[2 * k_bins..];
         // The bin: the last knot at or left of x (knot positions from the values).
         let (mut x_k, mut y_k) = (D::from(-b), D::from(-b));
@@ -529,10 +519,9 @@ impl RationalQuadraticSpline {
         if !(y > -b && y < b) {
             return y;
         }
-        let (widths, heights) = (
-            softmax_scaled(&p[..k_bins], 2.0 * b),
-            softmax_scaled(&p[k_bins..2 * k_bins], 2.0 * b),
-        );
+        let (mut widths, mut heights) = ([0.0; MAX_BINS], [0.0; MAX_BINS]);
+        softmax_scaled(&p[..k_bins], 2.0 * b, &mut widths[..k_bins]);
+        softmax_scaled(&p[k_bins..2 * k_bins], 2.0 * b, &mut heights[..k_bins]);
         let (mut x_k, mut y_k) = (-b, -b);
         let mut k = 0;
         while k + 1 < k_bins && y_k + heights[k] <= y {
@@ -561,15 +550,32 @@ impl RationalQuadraticSpline {
     }
 }
 
-/// scale · softmax(logits), in the scalar type (max subtracted for range).
-fn softmax_scaled<D: Scalar>(logits: &[D], scale: f64) -> Vec<D> {
+/// The most bins a [`RationalQuadraticSpline`] takes (its per-point buffers live on the stack).
+const MAX_BINS: usize = 64;
+
+/// out = scale · softmax(logits), in the scalar type (max subtracted for range).
+fn softmax_scaled<D: Scalar>(logits: &[D], scale: f64, out: &mut [D]) {
     let max = logits
         .iter()
         .map(|l| l.value())
         .fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<D> = logits.iter().map(|&l| (l - max).exp()).collect();
-    let total = e.iter().fold(D::from(0.0), |acc, &v| acc + v);
-    e.into_iter().map(|v| v / total * scale).collect()
+    let mut total = D::from(0.0);
+    for (o, &l) in out.iter_mut().zip(logits) {
+        *o = (l - max).exp();
+        total += *o;
+    }
+    for o in out.iter_mut() {
+        *o = *o / total * scale;
+    }
+}
+
+/// A coordinate's spline parameters lifted to the scalar type, on the stack.
+fn lifted<D: Scalar>(p: &[f64]) -> [D; 3 * MAX_BINS] {
+    let mut q = [D::from(0.0); 3 * MAX_BINS];
+    for (a, &v) in q.iter_mut().zip(p) {
+        *a = D::from(v);
+    }
+    q
 }
 
 impl Trainable for RationalQuadraticSpline {
@@ -601,11 +607,8 @@ impl Flow for RationalQuadraticSpline {
     fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         let per = 3 * self.bins - 1;
         for (i, yi) in y.iter_mut().enumerate() {
-            let p: Vec<D> = self.params[i * per..(i + 1) * per]
-                .iter()
-                .map(|&v| D::from(v))
-                .collect();
-            *yi = self.eval(&p, x[i]);
+            let p = lifted::<D>(&self.params[i * per..(i + 1) * per]);
+            *yi = self.eval(&p[..per], x[i]);
         }
     }
     fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
@@ -628,14 +631,8 @@ impl Flow for RationalQuadraticSpline {
     fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
         let per = 3 * self.bins - 1;
         for (i, o) in out.iter_mut().enumerate() {
-            let p = &self.params[i * per..(i + 1) * per];
-            *o = dsm_core::derivatives_of(
-                |v| {
-                    let q: Vec<num_dual::HyperHyperDual64> = p.iter().map(|&w| w.into()).collect();
-                    self.eval(&q, v)
-                },
-                x[i],
-            );
+            let q = lifted(&self.params[i * per..(i + 1) * per]);
+            *o = dsm_core::derivatives_of(|v| self.eval(&q[..per], v), x[i]);
         }
         true
     }

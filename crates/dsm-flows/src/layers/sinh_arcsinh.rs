@@ -39,6 +39,13 @@ impl SinhArcsinh {
         positive("SinhArcsinh", "tail", tail)?;
         Ok(Self { skew, tail })
     }
+
+    /// The map without validation, for layers whose parameters are checked on their own
+    /// scale (a tail weight exp(log δ) that over- or underflows then shows as a non-finite
+    /// value or log-determinant, which those layers report).
+    pub(crate) fn unchecked(skew: f64, tail: f64) -> Self {
+        Self { skew, tail }
+    }
 }
 
 /// log cosh(u) without overflow.
@@ -54,7 +61,13 @@ impl ScalarMap for SinhArcsinh {
     }
 
     fn log_derivative(&self, x: f64) -> f64 {
-        self.tail.ln() + ln_cosh(self.tail * x.asinh() - self.skew) - 0.5 * (x * x).ln_1p()
+        // ½ log(1 + x²) = log|x| + ½ log(1 + 1/x²) where x² would overflow.
+        let half_log = if x.abs() > 1e150 {
+            x.abs().ln() + 0.5 * (1.0 / (x * x)).ln_1p()
+        } else {
+            0.5 * (x * x).ln_1p()
+        };
+        self.tail.ln() + ln_cosh(self.tail * x.asinh() - self.skew) - half_log
     }
 
     fn scalar_inverse(&self, y: f64) -> Result<f64> {
