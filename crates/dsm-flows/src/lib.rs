@@ -10,7 +10,8 @@
 //!   re-exported here), with exact Jacobians, their derivatives and third derivatives by
 //!   forward-mode autodiff, and closed-form inverses and log-determinants.
 //! * Layers: [`Affine`], [`GaussianFlow`] (Φ⁻¹ ∘ F_t, eq. 12, tail-accurate),
-//!   [`ManualFlow`] (eq. 40), [`SinhArcsinh`], [`Planar`], [`Radial`], [`AffineCoupling`],
+//!   [`ManualFlow`] (eq. 40), [`SinhArcsinh`], [`PowerTail`] (eq. 12.5), [`Planar`],
+//!   [`Radial`], [`AffineCoupling`],
 //!   [`Elementwise`] lifting of 1-D maps, and [`Chain`] of any [`Layer`]; [`Compose`] (or
 //!   [`Flow::then`]) joins any two flows, a user's own among them; [`Invert`] turns T⁻¹
 //!   into a flow.
@@ -62,9 +63,10 @@ pub use invert::Invert;
 pub use kernel::PulledBackKernel;
 pub use layers::{
     Affine, AffineCoupling, Chain, Compose, CouplingWeights, Elementwise, GaussianFlow, Layer,
-    ManualFlow, Planar, Radial, ScalarMap, SinhArcsinh,
+    ManualFlow, Planar, PowerTail, Radial, ScalarMap, SinhArcsinh,
 };
 pub use pushforward::{MAX_PUSHFORWARD_DIM, Pushforward};
 pub use trainable::{
-    DiagonalAffine, LowerTriangularAffine, RationalQuadraticSpline, SinhArcsinhLayer, Trainable,
+    DiagonalAffine, LowerTriangularAffine, PowerTailLayer, RationalQuadraticSpline,
+    SinhArcsinhLayer, Trainable,
 };

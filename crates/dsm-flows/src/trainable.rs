@@ -7,7 +7,7 @@ use dsm_core::{Error, Result, Scalar};
 
 use crate::Compose;
 use crate::flow::Flow;
-use crate::layers::{ScalarMap, SinhArcsinh};
+use crate::layers::{PowerTail, ScalarMap, SinhArcsinh, power_tail_value};
 
 /// A [`Flow`] with a flat vector of trainable parameters φ, written once for any [`Scalar`]
 /// in both x and φ. Every finite φ is a valid, invertible flow (scales and tail weights are
@@ -54,6 +54,39 @@ fn check_params(owner: &'static str, params: &[f64], expected: usize) -> Result<
     Ok(())
 }
 
+/// Per coordinate, the median and the interquartile range / 1.349 (the standard deviation
+/// for a normal): a robust standardisation, the starting point of a fit.
+///
+/// # Errors
+/// [`Error::TooFewSamples`] for fewer than 2 samples; [`Error::InvalidParameter`] naming
+/// `owner` when a coordinate has a zero interquartile range.
+fn robust_location_scale(
+    owner: &'static str,
+    samples: &dsm_core::Samples,
+) -> Result<Vec<(f64, f64)>> {
+    let (n, d) = (samples.n(), samples.dim());
+    if n < 2 {
+        return Err(Error::TooFewSamples { needed: 2, got: n });
+    }
+    let mut column = vec![0.0; n];
+    (0..d)
+        .map(|i| {
+            for (c, row) in column.iter_mut().zip(samples.rows()) {
+                *c = row[i];
+            }
+            column.sort_by(f64::total_cmp);
+            let quantile = |q: f64| {
+                let t = q * (n - 1) as f64;
+                let k = (t.floor() as usize).min(n - 2);
+                column[k] + (t - k as f64) * (column[k + 1] - column[k])
+            };
+            let spread = (quantile(0.75) - quantile(0.25)) / 1.349;
+            dsm_core::validate::positive(owner, "interquartile range", spread)?;
+            Ok((quantile(0.5), spread))
+        })
+        .collect()
+}
+
 /// y = exp(a) ∘ x + b, φ = (a, b) (2d parameters): the diagonal affine layer.
 ///
 /// ```text
@@ -74,6 +107,25 @@ impl DiagonalAffine {
         Ok(Self {
             params: vec![0.0; 2 * dim],
         })
+    }
+}
+
+impl DiagonalAffine {
+    /// The layer that standardises each coordinate robustly, y = (x − median)/spread with the
+    /// spread the interquartile range / 1.349 (the standard deviation for a normal).
+    ///
+    /// # Errors
+    /// [`Error::TooFewSamples`] for fewer than 2 samples; [`Error::InvalidParameter`] when a
+    /// coordinate has a zero interquartile range.
+    pub fn standardizing(samples: &dsm_core::Samples) -> Result<Self> {
+        let robust = robust_location_scale("DiagonalAffine", samples)?;
+        let d = robust.len();
+        let mut params = vec![0.0; 2 * d];
+        for (i, (location, spread)) in robust.into_iter().enumerate() {
+            params[i] = -spread.ln();
+            params[d + i] = -location / spread;
+        }
+        Ok(Self { params })
     }
 }
 
@@ -266,26 +318,11 @@ impl SinhArcsinhLayer {
     /// [`Error::TooFewSamples`] for fewer than 2 samples; [`Error::InvalidParameter`] when a
     /// coordinate has a zero interquartile range.
     pub fn standardizing(samples: &dsm_core::Samples) -> Result<Self> {
-        let (n, d) = (samples.n(), samples.dim());
-        if n < 2 {
-            return Err(Error::TooFewSamples { needed: 2, got: n });
-        }
-        let mut params = vec![0.0; 4 * d];
-        let mut column = vec![0.0; n];
-        for i in 0..d {
-            for (c, row) in column.iter_mut().zip(samples.rows()) {
-                *c = row[i];
-            }
-            column.sort_by(f64::total_cmp);
-            let quantile = |q: f64| {
-                let t = q * (n - 1) as f64;
-                let k = (t.floor() as usize).min(n - 2);
-                column[k] + (t - k as f64) * (column[k + 1] - column[k])
-            };
-            let spread = (quantile(0.75) - quantile(0.25)) / 1.349;
-            dsm_core::validate::positive("SinhArcsinhLayer", "interquartile range", spread)?;
-            params[4 * i] = quantile(0.5);
-            params[4 * i + 1] = spread.ln();
+        let robust = robust_location_scale("SinhArcsinhLayer", samples)?;
+        let mut params = vec![0.0; 4 * robust.len()];
+        for (p, (location, spread)) in params.chunks_exact_mut(4).zip(robust) {
+            p[0] = location;
+            p[1] = spread.ln();
         }
         Ok(Self { params })
     }
@@ -368,6 +405,152 @@ impl Flow for SinhArcsinhLayer {
         for (i, o) in out.iter_mut().enumerate() {
             let (xi, s, map) = self.coordinate(i);
             // t(x) = g((x − ξ)/s): the chain rule on the standardised map's derivatives.
+            let [g0, g1, g2, g3] = map.derivatives((x[i] - xi) / s);
+            *o = [g0, g1 / s, g2 / (s * s), g3 / (s * s * s)];
+        }
+        true
+    }
+}
+
+/// The elementwise power-tail layer with its own location and scale, three parameters per
+/// coordinate, φᵢ = (ξᵢ, log sᵢ, log αᵢ) (docs/math.md eq. 12.5):
+///
+/// ```text
+/// yᵢ = t_αᵢ(zᵢ) = sign(zᵢ) √(αᵢ log(1 + zᵢ²/αᵢ)),   zᵢ = (xᵢ − ξᵢ)/sᵢ
+/// log Tᵢ′ = log t_αᵢ′(zᵢ) − log sᵢ
+/// ```
+/// It gives a learned flow the √(2α log|x|) tail growth of the Gaussian flow of a law with
+/// power tails of index α, with α fitted: what a learned diffusion needs for DSM to keep
+/// pulling from far starts (docs/fitting.md §7), which layers with power-law tails (affine,
+/// sinh-arcsinh, splines with linear tails) cannot give.
+///
+/// # Examples
+/// ```
+/// use dsm_flows::{Flow, PowerTailLayer, Trainable};
+/// // ξ = 1, s = 2, α = 5.
+/// let t = PowerTailLayer::new(1, 5.0)?.with_params(&[1.0, 2f64.ln(), 5f64.ln()])?;
+/// let (y, _) = t.forward(&[7.0])?;
+/// assert!((y[0] - (5.0f64 * (1.0f64 + 9.0 / 5.0).ln()).sqrt()).abs() < 1e-14);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PowerTailLayer {
+    params: Vec<f64>,
+}
+
+impl PowerTailLayer {
+    /// ξ = 0, s = 1 and tail index α in every one of d coordinates.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless 1 ≤ d ≤ the workspace's largest dimension and α is
+    /// finite and positive.
+    pub fn new(dim: usize, alpha: f64) -> Result<Self> {
+        dsm_core::linalg::check_dim("PowerTailLayer", "dim", dim)?;
+        dsm_core::validate::positive("PowerTailLayer", "alpha", alpha)?;
+        let mut params = vec![0.0; 3 * dim];
+        for p in params.chunks_exact_mut(3) {
+            p[2] = alpha.ln();
+        }
+        Ok(Self { params })
+    }
+
+    /// The layer with tail index α whose ξ and s standardise each coordinate robustly (the
+    /// median and the interquartile range / 1.349), a starting point for a fit.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSamples`] for fewer than 2 samples; [`Error::InvalidParameter`] for an
+    /// α that is not finite and positive or a coordinate with a zero interquartile range.
+    pub fn standardizing(samples: &dsm_core::Samples, alpha: f64) -> Result<Self> {
+        let robust = robust_location_scale("PowerTailLayer", samples)?;
+        let mut layer = Self::new(robust.len(), alpha)?;
+        for (p, (location, spread)) in layer.params.chunks_exact_mut(3).zip(robust) {
+            p[0] = location;
+            p[1] = spread.ln();
+        }
+        Ok(layer)
+    }
+
+    /// The fitted tail indices αᵢ.
+    pub fn tail_indices(&self) -> Vec<f64> {
+        self.params.chunks_exact(3).map(|p| p[2].exp()).collect()
+    }
+
+    /// Coordinate i as (ξ, s, the standardised map).
+    fn coordinate(&self, i: usize) -> (f64, f64, PowerTail) {
+        let p = &self.params[3 * i..3 * i + 3];
+        (p[0], p[1].exp(), PowerTail::unchecked(p[2].exp()))
+    }
+}
+
+impl Trainable for PowerTailLayer {
+    fn n_params(&self) -> usize {
+        self.params.len()
+    }
+    fn params(&self) -> Vec<f64> {
+        self.params.clone()
+    }
+    fn with_params(&self, params: &[f64]) -> Result<Self> {
+        check_params("PowerTailLayer", params, self.params.len())?;
+        Ok(Self {
+            params: params.to_vec(),
+        })
+    }
+    fn transform_with<D: Scalar>(&self, params: &[D], x: &[D], y: &mut [D]) {
+        for (i, yi) in y.iter_mut().enumerate() {
+            let p = &params[3 * i..3 * i + 3];
+            *yi = power_tail_value((x[i] - p[0]) / p[1].exp(), p[2].exp());
+        }
+    }
+}
+
+impl Flow for PowerTailLayer {
+    fn dim(&self) -> usize {
+        self.params.len() / 3
+    }
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
+        for (i, yi) in y.iter_mut().enumerate() {
+            let (xi, s, map) = self.coordinate(i);
+            let mut out = [D::from(0.0)];
+            map.transform(&[(x[i] - xi) / s], &mut out);
+            *yi = out[0];
+        }
+    }
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        for (i, xi_out) in x.iter_mut().enumerate() {
+            let (xi, s, map) = self.coordinate(i);
+            let v = xi + s * map.scalar_inverse(y[i])?;
+            if !v.is_finite() {
+                return Err(Error::InverseFailed {
+                    index: 0,
+                    iterations: 0,
+                });
+            }
+            *xi_out = v;
+        }
+        Ok(())
+    }
+    fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
+        let mut total = 0.0;
+        for (i, &xv) in x.iter().enumerate() {
+            let (xi, s, map) = self.coordinate(i);
+            total += map.log_derivative((xv - xi) / s) - s.ln();
+        }
+        if total.is_finite() {
+            Ok(total)
+        } else {
+            Err(Error::SingularJacobian {
+                index: 0,
+                rcond: 0.0,
+            })
+        }
+    }
+    fn is_elementwise(&self) -> bool {
+        true
+    }
+    fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+        for (i, o) in out.iter_mut().enumerate() {
+            let (xi, s, map) = self.coordinate(i);
             let [g0, g1, g2, g3] = map.derivatives((x[i] - xi) / s);
             *o = [g0, g1 / s, g2 / (s * s), g3 / (s * s * s)];
         }

@@ -81,6 +81,21 @@ fn trainable_layers_invert_and_their_log_determinants_match_the_jacobian() {
         // Far outside [−B, B] it is the identity.
         let far: Vec<f64> = x.iter().map(|v| v * 10.0 + 5.0_f64.copysign(*v)).collect();
         check(&spline, &far, &format!("spline tails {trial}"));
+        // Tail indices from e⁻² to e⁴, points out to 10⁶ scales.
+        let tail = PowerTailLayer::new(d, 1.0).unwrap();
+        let tau: Vec<f64> = (0..d)
+            .flat_map(|_| [2.0 * rng.next(), 2.0 * rng.next(), 1.0 + 3.0 * rng.next()])
+            .collect();
+        let tail = tail.with_params(&tau).unwrap();
+        check(&tail, &x, &format!("power tail {trial}"));
+        let farther: Vec<f64> = x.iter().map(|v| v * 1e6).collect();
+        check(&tail, &farther, &format!("power tail, far {trial}"));
+        let bulk_and_tail = Compose::new(spline.clone(), tail.clone()).unwrap();
+        check(
+            &bulk_and_tail,
+            &x,
+            &format!("spline then power tail {trial}"),
+        );
         if d >= 2 {
             let coupling = AffineCoupling::seeded(d, 4, trial % 2 == 0, 0.5, trial as u64).unwrap();
             let omega: Vec<f64> = (0..coupling.n_params()).map(|_| rng.next()).collect();

@@ -9,6 +9,7 @@ pub mod fig1;
 pub mod fig2;
 pub mod fig3;
 pub mod identities;
+pub mod learned;
 pub mod ode;
 pub mod regions;
 
@@ -40,6 +41,7 @@ pub const ALL: &[Experiment] = &[
     regions::EXPERIMENT,
     descent::EXPERIMENT,
     estimation::EXPERIMENT,
+    learned::EXPERIMENT,
     fig2::EXPERIMENT,
     fig3::EXPERIMENT,
     ode::EXPERIMENT,

@@ -8,6 +8,7 @@ pub(crate) mod elementwise;
 mod gaussian;
 mod manual;
 mod planar;
+mod power_tail;
 mod radial;
 mod sinh_arcsinh;
 
@@ -19,5 +20,7 @@ pub use elementwise::{Elementwise, ScalarMap};
 pub use gaussian::GaussianFlow;
 pub use manual::ManualFlow;
 pub use planar::Planar;
+pub use power_tail::PowerTail;
+pub(crate) use power_tail::power_tail_value;
 pub use radial::Radial;
 pub use sinh_arcsinh::SinhArcsinh;
