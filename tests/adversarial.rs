@@ -533,6 +533,22 @@ proptest! {
                 let few = dsm::fit::FlowFitOptions { minimize: dsm::fit::MinimizeOptions { max_iters: 3, ..Default::default() }, ..Default::default() };
                 check("fit_flow", || dsm::fit::fit_flow(&layer, &xs, few, Par::Seq), |f| f.train_log_likelihood.is_finite())?;
             }
+            // The power-tail and skew layers: constructors, wild parameters through the
+            // likelihood gradient, the learned flow following a location, the two-stage fit.
+            check("PowerTail::new", || dsm::flows::PowerTail::new(dof), |_| true)?;
+            if let Some(tail) = check("PowerTailLayer::standardizing", || dsm::flows::PowerTailLayer::standardizing(&xs, dof), |_| true)? {
+                let chain = dsm::flows::Compose::new(tail, dsm::flows::SkewLayer::identity(1)?)?;
+                let psi: Vec<f64> = mean.iter().cycle().take(6).copied().collect();
+                check("flow_log_likelihood_gradient (power tail, skew)", || dsm::fit::flow_log_likelihood_gradient(&chain, &psi, &xs, Par::Seq), |g| g.value.value.is_finite() && all_finite(&g.gradient))?;
+                if let Some(moving) = check("LocationScaleFlow::following", || dsm::fit::LocationScaleFlow::following(chain.clone(), &mean[..1], 1, 0), |_| true)?
+                    && let Ok(fam) = dsm::fit::StudentTFamily::location(1.0, 3.0)
+                {
+                    let few = dsm::fit::MinimizeOptions { max_iters: 3, ..Default::default() };
+                    let dsm_moving = dsm::fit::MovingDiffusionScoreMatching::new(&moving, dsm::fit::Surrogate::Total);
+                    check("minimize_two_stage", || dsm_moving.minimize_two_stage(&fam, &mean[1..2], &xs, Par::Seq, few), |m| all_finite(&m.theta) && m.objective.value.is_finite())?;
+                }
+            }
+            check("SkewLayer::standardizing", || dsm::flows::SkewLayer::standardizing(&xs), |_| true)?;
             // The moving Gaussian flow, total and frozen, at wild θ and dof.
             if let Ok(fam) = dsm::fit::StudentTFamily::new(dof)
                 && let Some(flow) = check("StudentTFamily::gaussian_flow", || fam.gaussian_flow(), |_| true)?
@@ -578,6 +594,21 @@ proptest! {
                 drive_flow(&format!("layer {kind}"), &l, &x)?;
                 layers.push(l);
             }
+        }
+        // The trainable power-tail and skew layers at wild parameters, through the Flow API and
+        // as the diffusion of DSM.
+        let psi: Vec<f64> = p.iter().cycle().take(3 * d).copied().collect();
+        if let Some(tail) = check("PowerTailLayer::with_params", || dsm::flows::PowerTailLayer::new(d, 2.0)?.with_params(&psi), |_| true)? {
+            drive_flow("PowerTailLayer", &tail, &x)?;
+            if let (Ok(xs), Ok(base)) = (Samples::new(data.clone(), d), Gaussian::standard(d)) {
+                check("DSM with a power-tail diffusion", || diffusion_score_matching_loss(&base, &FlowDiffusion::new(&tail), &xs, Par::Seq), estimate_finite)?;
+            }
+        }
+        if let Some(skew) = check("SkewLayer::with_params", || dsm::flows::SkewLayer::identity(d)?.with_params(&psi), |_| true)? {
+            drive_flow("SkewLayer", &skew, &x)?;
+        }
+        if let Some(map) = check("PowerTail::new", || dsm::flows::PowerTail::new(p[0]), |_| true)? {
+            drive_flow("PowerTail", &map, &x[..x.len().min(1)])?;
         }
         let Some(chain) = check("Chain::new", || Chain::new(layers), |_| true)? else { return Ok(()) };
         drive_flow("chain", &chain, &x)?;

@@ -126,6 +126,55 @@ impl<F: Flow> LocationScaleFlow<F> {
         })
     }
 
+    /// A fitted flow T̂ moved with a model's location (docs/math.md §12):
+    /// T(x; θ) = T̂(x − μ + c), μ = θ entries `location .. location + d`, so that at μ = c it is
+    /// the fitted flow itself. With c the fitted flow's own centre (a power-tail layer's ξ, for
+    /// one) this is the learned diffusion moving with the model as the oracle Gaussian flow
+    /// does.
+    ///
+    /// # Errors
+    /// Those of [`LocationScaleFlow::new`]; [`Error::DimensionMismatch`] for a centre of
+    /// another length than the flow's dimension; [`Error::InvalidParameter`] for a non-finite
+    /// centre.
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_fit::{LocationScaleFlow, ParametricFlow};
+    /// use dsm_flows::{Flow, PowerTailLayer};
+    /// let fitted = PowerTailLayer::new(1, 4.0)?;
+    /// let moving = LocationScaleFlow::following(fitted.clone(), &[0.5], 1, 0)?;
+    /// let (mut a, mut b) = ([0.0], [0.0]);
+    /// moving.transform_generic(&[2.0], &[3.0], &mut a); // T̂(3 − 2 + 0.5)
+    /// fitted.transform(&[1.5], &mut b);
+    /// assert!((a[0] - b[0]).abs() < 1e-15);
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    pub fn following(
+        flow: F,
+        centre: &[f64],
+        n_params: usize,
+        location: usize,
+    ) -> Result<LocationScaleFlow<dsm_flows::Compose<dsm_flows::DiagonalAffine, F>>> {
+        use dsm_flows::Trainable as _;
+        let d = flow.dim();
+        dsm_core::validate::same_dim(
+            "length of the centre",
+            centre.len(),
+            "dimension of the flow",
+            d,
+        )?;
+        let mut shift = vec![0.0; 2 * d];
+        shift[d..].copy_from_slice(centre);
+        let shift = dsm_flows::DiagonalAffine::identity(d)?.with_params(&shift)?;
+        LocationScaleFlow::new(
+            dsm_flows::Compose::new(shift, flow)?,
+            n_params,
+            location,
+            Scale::Fixed(1.0),
+            Output::Standard,
+        )
+    }
+
     /// The flow of the standardised variable.
     pub fn base(&self) -> &F {
         &self.base

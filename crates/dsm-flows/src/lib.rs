@@ -68,5 +68,5 @@ pub use layers::{
 pub use pushforward::{MAX_PUSHFORWARD_DIM, Pushforward};
 pub use trainable::{
     DiagonalAffine, LowerTriangularAffine, PowerTailLayer, RationalQuadraticSpline,
-    SinhArcsinhLayer, Trainable,
+    SinhArcsinhLayer, SkewLayer, Trainable,
 };

@@ -412,6 +412,140 @@ impl Flow for SinhArcsinhLayer {
     }
 }
 
+/// The elementwise sinh-arcsinh skew with the tail weight held at 1, three parameters per
+/// coordinate, φᵢ = (ξᵢ, log sᵢ, εᵢ) (eq. 12.3 with δ = 1):
+///
+/// ```text
+/// yᵢ = sinh(asinh(zᵢ) − εᵢ) = zᵢ cosh εᵢ − √(1 + zᵢ²) sinh εᵢ,   zᵢ = (xᵢ − ξᵢ)/sᵢ
+/// ```
+/// Asymptotically linear, with slopes e^(−ε) on the right and e^(ε) on the left: it removes
+/// skew without touching the tail class, so that a power-tail layer after it still grows like
+/// √(log |x|) on both sides (a free δ would turn the tails into powers |x|^δ).
+///
+/// # Examples
+/// ```
+/// use dsm_flows::{Flow, SkewLayer, Trainable};
+/// let t = SkewLayer::identity(1)?.with_params(&[0.0, 0.0, 0.5])?;
+/// let (y, _) = t.forward(&[1e8])?;
+/// assert!((y[0] / 1e8 - (-0.5f64).exp()).abs() < 1e-12);
+/// # Ok::<(), dsm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkewLayer {
+    params: Vec<f64>,
+}
+
+impl SkewLayer {
+    /// The identity in d dimensions (ξ = 0, s = 1, ε = 0).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless 1 ≤ d ≤ the workspace's largest dimension.
+    pub fn identity(dim: usize) -> Result<Self> {
+        dsm_core::linalg::check_dim("SkewLayer", "dim", dim)?;
+        Ok(Self {
+            params: vec![0.0; 3 * dim],
+        })
+    }
+
+    /// The layer that standardises each coordinate robustly (the median and the interquartile
+    /// range / 1.349), ε = 0: a starting point for a fit.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSamples`] for fewer than 2 samples; [`Error::InvalidParameter`] when a
+    /// coordinate has a zero interquartile range.
+    pub fn standardizing(samples: &dsm_core::Samples) -> Result<Self> {
+        let robust = robust_location_scale("SkewLayer", samples)?;
+        let mut params = vec![0.0; 3 * robust.len()];
+        for (p, (location, spread)) in params.chunks_exact_mut(3).zip(robust) {
+            p[0] = location;
+            p[1] = spread.ln();
+        }
+        Ok(Self { params })
+    }
+
+    /// Coordinate i as (ξ, s, the standardised map z ↦ sinh(asinh z − ε)).
+    fn coordinate(&self, i: usize) -> (f64, f64, SinhArcsinh) {
+        let p = &self.params[3 * i..3 * i + 3];
+        (p[0], p[1].exp(), SinhArcsinh::unchecked(p[2], 1.0))
+    }
+}
+
+impl Trainable for SkewLayer {
+    fn n_params(&self) -> usize {
+        self.params.len()
+    }
+    fn params(&self) -> Vec<f64> {
+        self.params.clone()
+    }
+    fn with_params(&self, params: &[f64]) -> Result<Self> {
+        check_params("SkewLayer", params, self.params.len())?;
+        Ok(Self {
+            params: params.to_vec(),
+        })
+    }
+    fn transform_with<D: Scalar>(&self, params: &[D], x: &[D], y: &mut [D]) {
+        for (i, yi) in y.iter_mut().enumerate() {
+            let p = &params[3 * i..3 * i + 3];
+            let z = (x[i] - p[0]) / p[1].exp();
+            *yi = (z.asinh() - p[2]).sinh();
+        }
+    }
+}
+
+impl Flow for SkewLayer {
+    fn dim(&self) -> usize {
+        self.params.len() / 3
+    }
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
+        for (i, yi) in y.iter_mut().enumerate() {
+            let p = &self.params[3 * i..3 * i + 3];
+            let z = (x[i] - p[0]) / p[1].exp();
+            *yi = (z.asinh() - p[2]).sinh();
+        }
+    }
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        for (i, xi_out) in x.iter_mut().enumerate() {
+            let (xi, s, map) = self.coordinate(i);
+            let v = xi + s * map.scalar_inverse(y[i])?;
+            if !v.is_finite() {
+                return Err(Error::InverseFailed {
+                    index: 0,
+                    iterations: 0,
+                });
+            }
+            *xi_out = v;
+        }
+        Ok(())
+    }
+    fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim(), x, self.dim())?;
+        let mut total = 0.0;
+        for (i, &xv) in x.iter().enumerate() {
+            let (xi, s, map) = self.coordinate(i);
+            total += map.log_derivative((xv - xi) / s) - s.ln();
+        }
+        if total.is_finite() {
+            Ok(total)
+        } else {
+            Err(Error::SingularJacobian {
+                index: 0,
+                rcond: 0.0,
+            })
+        }
+    }
+    fn is_elementwise(&self) -> bool {
+        true
+    }
+    fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+        for (i, o) in out.iter_mut().enumerate() {
+            let (xi, s, map) = self.coordinate(i);
+            let [g0, g1, g2, g3] = map.derivatives((x[i] - xi) / s);
+            *o = [g0, g1 / s, g2 / (s * s), g3 / (s * s * s)];
+        }
+        true
+    }
+}
+
 /// The elementwise power-tail layer with its own location and scale, three parameters per
 /// coordinate, φᵢ = (ξᵢ, log sᵢ, log αᵢ) (docs/math.md eq. 12.5):
 ///

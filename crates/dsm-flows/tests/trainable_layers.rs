@@ -90,6 +90,19 @@ fn trainable_layers_invert_and_their_log_determinants_match_the_jacobian() {
         check(&tail, &x, &format!("power tail {trial}"));
         let farther: Vec<f64> = x.iter().map(|v| v * 1e6).collect();
         check(&tail, &farther, &format!("power tail, far {trial}"));
+        let skew = SkewLayer::identity(d).unwrap();
+        let sigma: Vec<f64> = (0..d)
+            .flat_map(|_| [2.0 * rng.next(), 3.0 * rng.next(), 3.0 * rng.next()])
+            .collect();
+        let skew = skew.with_params(&sigma).unwrap();
+        check(&skew, &x, &format!("skew {trial}"));
+        check(&skew, &farther, &format!("skew, far {trial}"));
+        let tail_then_skew = Compose::new(tail.clone(), skew).unwrap();
+        check(
+            &tail_then_skew,
+            &x,
+            &format!("power tail then skew {trial}"),
+        );
         let bulk_and_tail = Compose::new(spline.clone(), tail.clone()).unwrap();
         check(
             &bulk_and_tail,

@@ -16,7 +16,7 @@ use anyhow::Result;
 use dsm_core::{Par, Samples};
 use dsm_fit::{
     FlowFit, FlowFitOptions, LocationScaleFlow, MinimizeOptions, Minimum,
-    MovingDiffusionScoreMatching, Objective, Output, ParametricModel, Scale, Surrogate, fit_flow,
+    MovingDiffusionScoreMatching, Objective, ParametricModel, Surrogate, fit_flow,
 };
 use dsm_flows::{Compose, DiagonalAffine, Flow, PowerTailLayer, Trainable};
 use rayon::prelude::*;
@@ -85,14 +85,7 @@ pub fn moving_with_location<F: Flow + Clone>(
     flow: &F,
     centre: f64,
 ) -> Result<LocationScaleFlow<Compose<DiagonalAffine, F>>> {
-    let shift = DiagonalAffine::identity(1)?.with_params(&[0.0, centre])?;
-    Ok(LocationScaleFlow::new(
-        Compose::new(shift, flow.clone())?,
-        1,
-        0,
-        Scale::Fixed(1.0),
-        Output::Standard,
-    )?)
+    Ok(LocationScaleFlow::following(flow.clone(), &[centre], 1, 0)?)
 }
 
 /// dL/dμ of an objective on a grid of μ (parallel over the grid, sequential per point, so the

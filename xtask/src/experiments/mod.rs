@@ -12,6 +12,7 @@ pub mod identities;
 pub mod learned;
 pub mod ode;
 pub mod regions;
+pub mod shapes;
 
 use std::path::Path;
 
@@ -42,6 +43,7 @@ pub const ALL: &[Experiment] = &[
     descent::EXPERIMENT,
     estimation::EXPERIMENT,
     learned::EXPERIMENT,
+    shapes::EXPERIMENT,
     fig2::EXPERIMENT,
     fig3::EXPERIMENT,
     ode::EXPERIMENT,
