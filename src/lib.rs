@@ -103,6 +103,12 @@ pub mod fitting_guide {
     #![doc = include_str!("../docs/fitting.md")]
 }
 
+/// Learning the diffusion from data: trainable flows, the power-tail layer, the two-stage
+/// estimate (`docs/learned-diffusion.md`).
+pub mod learned_diffusion_guide {
+    #![doc = include_str!("../docs/learned-diffusion.md")]
+}
+
 /// The math reference (`docs/math.md`): every formula the crates implement, with the paper's
 /// equation numbers, and each public item by its equation.
 pub mod math {
