@@ -477,6 +477,27 @@ proptest! {
                 prop_assert!(t.score_derivative(z).is_finite(), "score derivative at {}", z);
             }
         }
+        // The incomplete beta and gamma functions and the inverse at wild shapes and points:
+        // log-probabilities are ≤ 0 (−∞ allowed), inverses are ≥ 0.
+        {
+            use dsm::core::special_functions::incomplete::{Tail, gamma_inc_inverse, log_beta_inc, log_gamma_inc};
+            let logp = |v: &f64| *v <= 0.0 && !v.is_nan();
+            check("log_gamma_inc", || log_gamma_inc(dof, z), |(p, q)| logp(p) && logp(q))?;
+            check("log_beta_inc", || log_beta_inc(dof, z, 0.3, 0.7), |(p, q)| logp(p) && logp(q))?;
+            let u = (z / (1.0 + z.abs())).abs();
+            check("log_beta_inc (wild x)", || log_beta_inc(2.0, dof, u, 1.0 - u), |(p, q)| logp(p) && logp(q))?;
+            check("gamma_inc_inverse", || gamma_inc_inverse(dof, -z.abs(), Tail::Upper), |x| *x >= 0.0)?;
+            check("gamma_inc_inverse (lower)", || gamma_inc_inverse(dof, z, Tail::Lower), |x| *x >= 0.0)?;
+        }
+        // The radial Gaussian flow at wild dof, through the Flow API.
+        let dims = (d % 4).max(1);
+        if let Ok(t) = MultivariateStudentT::new(vec![0.0; dims], &(0..dims * dims).map(|i| if i % (dims + 1) == 0 { 1.0 } else { 0.0 }).collect::<Vec<_>>(), dof)
+            && let Some(flow) = check("RadialGaussianFlow::new", || RadialGaussianFlow::new(&t), |_| true)?
+        {
+            let point: Vec<f64> = a.iter().copied().chain(std::iter::repeat(z)).take(dims).collect();
+            drive_flow("RadialGaussianFlow", &flow, &point)?;
+            check("RadialGaussianFlow::radius", || flow.radius(z), |v| *v >= 0.0)?;
+        }
         let mut out = vec![0.0; out_len];
         check("log_abs_det", || linalg::log_abs_det(&a, d), |v| v.is_finite())?;
         check("reciprocal_condition", || linalg::reciprocal_condition(&a, d), |v| v.is_finite())?;

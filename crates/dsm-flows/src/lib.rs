@@ -11,7 +11,7 @@
 //!   forward-mode autodiff, and closed-form inverses and log-determinants.
 //! * Layers: [`Affine`], [`GaussianFlow`] (Φ⁻¹ ∘ F_t, eq. 12, tail-accurate),
 //!   [`ManualFlow`] (eq. 40), [`SinhArcsinh`], [`PowerTail`] (eq. 12.5), [`Planar`],
-//!   [`Radial`], [`AffineCoupling`],
+//!   [`Radial`], [`RadialGaussianFlow`] (the multivariate t's, eq. 13.3), [`AffineCoupling`],
 //!   [`Elementwise`] lifting of 1-D maps, and [`Chain`] of any [`Layer`]; [`Compose`] (or
 //!   [`Flow::then`]) joins any two flows, a user's own among them; [`Invert`] turns T⁻¹
 //!   into a flow.
@@ -63,7 +63,7 @@ pub use invert::Invert;
 pub use kernel::PulledBackKernel;
 pub use layers::{
     Affine, AffineCoupling, Chain, Compose, CouplingWeights, Elementwise, GaussianFlow, Layer,
-    ManualFlow, Planar, PowerTail, Radial, ScalarMap, SinhArcsinh,
+    ManualFlow, Planar, PowerTail, Radial, RadialGaussianFlow, ScalarMap, SinhArcsinh,
 };
 pub use pushforward::{MAX_PUSHFORWARD_DIM, Pushforward};
 pub use trainable::{

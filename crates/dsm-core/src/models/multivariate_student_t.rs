@@ -1,7 +1,6 @@
 //! The multivariate Student-t distribution t_ν(μ, Σ).
 
 use rand::{Rng, RngExt};
-use special::Gamma;
 
 use super::spd::{Spd, check_location};
 use crate::autodiff::GenericLogDensity;
@@ -49,10 +48,11 @@ impl MultivariateStudentT {
         let d = location.len();
         let scale = Spd::new("scale", d, scale)?;
         let df = d as f64;
-        let log_norm = Gamma::ln_gamma(0.5 * (dof + df)).0
-            - Gamma::ln_gamma(0.5 * dof).0
-            - 0.5 * df * (dof * std::f64::consts::PI).ln()
-            - 0.5 * scale.log_det;
+        // ln Γ((ν+d)/2) − ln Γ(ν/2) without the cancellation of two large ln Γ at large ν.
+        let log_norm =
+            crate::special_functions::incomplete::ln_gamma_difference(0.5 * dof, 0.5 * df)
+                - 0.5 * df * (dof * std::f64::consts::PI).ln()
+                - 0.5 * scale.log_det;
         let chi2 = super::chi_squared("MultivariateStudentT", dof)?;
         Ok(Self {
             location,

@@ -556,7 +556,7 @@ impl StudentTFunctions {
 
 /// The continued fraction of I_x(a, b) (modified Lentz): I_x(a, b) = xᵃ(1−x)ᵇ/(a B(a,b)) · C,
 /// for x < (a + 1)/(a + b + 2).
-fn continued_fraction(a: f64, b: f64, x: f64) -> Result<f64> {
+pub(super) fn continued_fraction(a: f64, b: f64, x: f64) -> Result<f64> {
     const TINY: f64 = 1e-300;
     let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
     let mut c = 1.0;

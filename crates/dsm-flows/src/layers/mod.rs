@@ -10,6 +10,7 @@ mod manual;
 mod planar;
 mod power_tail;
 mod radial;
+mod radial_gaussian;
 mod sinh_arcsinh;
 
 pub use affine::Affine;
@@ -23,4 +24,5 @@ pub use planar::Planar;
 pub use power_tail::PowerTail;
 pub(crate) use power_tail::power_tail_value;
 pub use radial::Radial;
+pub use radial_gaussian::RadialGaussianFlow;
 pub use sinh_arcsinh::SinhArcsinh;
