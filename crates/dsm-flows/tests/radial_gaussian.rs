@@ -104,6 +104,44 @@ fn in_one_dimension_it_is_the_gaussian_flow() {
     }
 }
 
+/// The flow's transform alone, so that the Flow trait's dual-number Jacobians apply.
+struct DualOnly<'a>(&'a RadialGaussianFlow);
+
+impl Flow for DualOnly<'_> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
+        self.0.transform(x, y)
+    }
+    fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
+        self.0.inverse_unchecked_into(y, x)
+    }
+}
+
+#[test]
+fn the_closed_form_jacobian_and_its_derivative_equal_the_dual_numbers() {
+    for d in [1usize, 3, 7] {
+        let t = MultivariateStudentT::new(vec![0.4; d], &scale(d), 3.0).unwrap();
+        let flow = RadialGaussianFlow::new(&t).unwrap();
+        let xs = t.sample_n(10, 9, Par::Seq).unwrap();
+        for x in xs.rows() {
+            let (mut a, mut b) = (vec![0.0; d * d], vec![0.0; d * d]);
+            flow.jacobian_into(x, &mut a);
+            DualOnly(&flow).jacobian_into(x, &mut b);
+            for (u, v) in a.iter().zip(&b) {
+                assert!(close(*u, *v, 1e-12, 1e-13), "d {d}: J {u} vs {v}");
+            }
+            let (mut a, mut b) = (vec![0.0; d * d * d], vec![0.0; d * d * d]);
+            flow.jacobian_gradient_into(x, &mut a);
+            DualOnly(&flow).jacobian_gradient_into(x, &mut b);
+            for (u, v) in a.iter().zip(&b) {
+                assert!(close(*u, *v, 1e-11, 1e-12), "d {d}: ∂J {u} vs {v}");
+            }
+        }
+    }
+}
+
 #[test]
 fn the_log_determinant_and_the_jacobian_derivatives_are_exact() {
     for d in [2usize, 5] {

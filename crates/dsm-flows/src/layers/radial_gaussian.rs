@@ -43,6 +43,10 @@ pub struct RadialGaussianFlow {
     location: Vec<f64>,
     /// The Cholesky factor L of Σ, row-major lower triangular.
     chol: Vec<f64>,
+    /// L⁻¹, row-major.
+    chol_inv: Vec<f64>,
+    /// G = L⁻ᵀL⁻¹ = Σ⁻¹, row-major.
+    precision: Vec<f64>,
     log_det_chol: f64,
     dof: f64,
     /// ln f_R(r) − (d − 1) ln r + ((d+ν)/2) ln(1 + r²/ν): the constant of the t radius density.
@@ -72,11 +76,23 @@ impl RadialGaussianFlow {
         let mut chol = vec![0.0; d * d];
         dsm_core::linalg::cholesky_into("scale", t.scale(), d, &mut chol, None)?;
         let log_det_chol = (0..d).map(|i| chol[i * d + i].ln()).sum();
+        let mut chol_inv = vec![0.0; d * d];
+        dsm_core::linalg::invert_into(&chol, d, &mut chol_inv)?;
+        let mut precision = vec![0.0; d * d];
+        for i in 0..d {
+            for k in 0..d {
+                precision[i * d + k] = (0..d)
+                    .map(|a| chol_inv[a * d + i] * chol_inv[a * d + k])
+                    .sum();
+            }
+        }
         let (df, nu) = (d as f64, t.dof());
         if nu > NORMAL_DOF {
             return Ok(Self {
                 location: t.location().to_vec(),
                 chol,
+                chol_inv,
+                precision,
                 log_det_chol,
                 dof: nu,
                 log_radius_norm: 0.0,
@@ -95,6 +111,8 @@ impl RadialGaussianFlow {
         Ok(Self {
             location: t.location().to_vec(),
             chol,
+            chol_inv,
+            precision,
             log_det_chol,
             dof: nu,
             log_radius_norm,
@@ -182,7 +200,82 @@ impl RadialGaussianFlow {
     }
 }
 
+/// Two d-long scratch buffers, on the stack for d ≤ [`STACK_DIM`](crate::STACK_DIM).
+fn with_buffers<R>(d: usize, f: impl FnOnce(&mut [f64], &mut [f64]) -> R) -> R {
+    if d <= crate::STACK_DIM {
+        let (mut a, mut b) = ([0.0; crate::STACK_DIM], [0.0; crate::STACK_DIM]);
+        f(&mut a[..d], &mut b[..d])
+    } else {
+        let (mut a, mut b) = (vec![0.0; d], vec![0.0; d]);
+        f(&mut a, &mut b)
+    }
+}
+
+impl RadialGaussianFlow {
+    /// u = L⁻ᵀ z.
+    fn transposed_solve(&self, z: &[f64], u: &mut [f64]) {
+        let d = z.len();
+        for (k, uk) in u.iter_mut().enumerate() {
+            *uk = (k..d).map(|a| z[a] * self.chol_inv[a * d + k]).sum();
+        }
+    }
+
+    /// z, r, k = ρ/r, k′/r and (k″/r² − k′/r³) at x: the radial factors of the closed-form
+    /// Jacobian and its derivative (k = c, k′ = 0 near 0; NaN where ρ fails).
+    fn radial_factors(&self, x: &[f64], z: &mut [f64]) -> (f64, f64, f64) {
+        self.standardise(x, z);
+        let r = z.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if r < SMALL_RADIUS {
+            return (self.slope_at_zero, 0.0, 0.0);
+        }
+        match self.radius_derivatives(r) {
+            Ok(([rho, p1, p2, _], _)) => {
+                let k = rho / r;
+                let k1 = (p1 - k) / r;
+                let k2 = (p2 - 2.0 * k1) / r;
+                (k, k1 / r, k2 / (r * r) - k1 / (r * r * r))
+            }
+            Err(_) => (f64::NAN, f64::NAN, f64::NAN),
+        }
+    }
+}
+
 impl Flow for RadialGaussianFlow {
+    /// J = (k I + (k′/r) z zᵀ) L⁻¹ in closed form, one radius evaluation per point.
+    fn jacobian_into(&self, x: &[f64], jac: &mut [f64]) {
+        let d = self.location.len();
+        with_buffers(d, |z, u| {
+            let (k, k1_r, _) = self.radial_factors(x, z);
+            self.transposed_solve(z, u);
+            for j in 0..d {
+                for kk in 0..d {
+                    jac[j * d + kk] = k * self.chol_inv[j * d + kk] + k1_r * z[j] * u[kk];
+                }
+            }
+        });
+    }
+
+    /// ∂_i J_jk = (k′/r)(L⁻¹_ji u_k + u_i L⁻¹_jk + G_ik z_j) + (k″/r² − k′/r³) z_j u_i u_k, with
+    /// u = L⁻ᵀz and G = Σ⁻¹: O(d³) per point and one radius evaluation.
+    fn jacobian_gradient_into(&self, x: &[f64], dj: &mut [f64]) {
+        let d = self.location.len();
+        with_buffers(d, |z, u| {
+            let (_, k1_r, c) = self.radial_factors(x, z);
+            self.transposed_solve(z, u);
+            for i in 0..d {
+                for j in 0..d {
+                    for kk in 0..d {
+                        dj[(i * d + j) * d + kk] = k1_r
+                            * (self.chol_inv[j * d + i] * u[kk]
+                                + u[i] * self.chol_inv[j * d + kk]
+                                + self.precision[i * d + kk] * z[j])
+                            + c * z[j] * u[i] * u[kk];
+                    }
+                }
+            }
+        });
+    }
+
     fn dim(&self) -> usize {
         self.location.len()
     }
