@@ -53,7 +53,7 @@ pub use fit::Fit;
 pub use fit_flow::{
     FlowFit, FlowFitOptions, FlowOptimizer, fit_flow, flow_log_likelihood_gradient,
 };
-pub use minimize::{MinimizeOptions, Minimum};
+pub use minimize::{MinimizeOptions, Minimum, frozen_fixed_point_with, minimize_with};
 pub use model::{At, ParametricModel};
 pub use moving_diffusion_gradient::{Surrogate, moving_diffusion_score_matching_gradient};
 pub use objective::{

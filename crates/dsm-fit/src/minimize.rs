@@ -154,6 +154,34 @@ pub(crate) fn lbfgs<O: Objective, M: ParametricModel>(
     )
 }
 
+/// L-BFGS (argmin's, Moré–Thuente line search) on a user's own objective: `evaluate(θ)` gives
+/// the value, the exact gradient, the per-sample gradients (for the noise stopping rule and the
+/// standard errors) and, when it can, the Gauss–Newton Hessian (the sandwich needs it; without
+/// it the result has no standard errors). For objectives the [`Objective`] impls do not cover,
+/// such as a closed form in a model's symmetry.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for bad options; the errors of `evaluate` at the start and at
+/// the end point.
+pub fn minimize_with(
+    evaluate: &(dyn Fn(&[f64]) -> Result<ObjectiveGradient> + Sync),
+    start: &[f64],
+    samples: &Samples,
+    options: MinimizeOptions,
+) -> Result<Minimum> {
+    let run = run_lbfgs(evaluate, start, samples, options, None)?;
+    let at = evaluate(&run.theta)?;
+    let converged = run.converged || options.is_met(&at, samples);
+    Minimum::new(
+        run.theta,
+        &at,
+        samples,
+        run.iterations,
+        converged,
+        run.evaluations + 1,
+    )
+}
+
 /// Where [`run_lbfgs`] ended.
 pub(crate) struct LbfgsRun {
     /// The point it returns: the first that met a stopping rule, else argmin's best.
@@ -262,10 +290,36 @@ pub(crate) fn frozen_fixed_point<F: ParametricFlow, M: ParametricModel>(
     par: Par,
     options: MinimizeOptions,
 ) -> Result<Minimum> {
+    frozen_fixed_point_with(
+        |theta, frozen| FlowHeldAt { flow, at: frozen }.evaluate(model, theta, samples, par),
+        start,
+        samples,
+        options,
+    )
+}
+
+/// The frozen fixed point for any diffusion that moves with θ (docs/math.md eq. 12.6): at
+/// θₜ the diffusion is frozen, one Gauss–Newton step with a backtracking line search decreases
+/// the frozen loss, and the diffusion is refrozen at θₜ₊₁, until the frozen gradient meets the
+/// tolerance. `evaluate_held(θ, θ_frozen)` is the objective at θ with the diffusion held at
+/// θ_frozen, with its Gauss–Newton Hessian (for example
+/// `DiffusionScoreMatching(&FlowDiffusion::new(flow_at(θ_frozen))).evaluate(model, θ, …)`):
+/// the way to fit with a moving diffusion whose flow is not elementwise, such as
+/// `RadialGaussianFlow`, which `MovingDiffusionScoreMatching` does not take.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for bad options; the errors of `evaluate_held` at the start
+/// and at each accepted iterate.
+pub fn frozen_fixed_point_with(
+    evaluate_held: impl Fn(&[f64], &[f64]) -> Result<ObjectiveGradient>,
+    start: &[f64],
+    samples: &Samples,
+    options: MinimizeOptions,
+) -> Result<Minimum> {
     check_options(options)?;
     let p = start.len();
     let mut theta = start.to_vec();
-    let mut at = FlowHeldAt { flow, at: &theta }.evaluate(model, &theta, samples, par)?;
+    let mut at = evaluate_held(&theta, &theta)?;
     let mut evaluations = 1usize;
     let mut h_inv = vec![0.0; p * p];
     for iteration in 0..options.max_iters {
@@ -285,7 +339,6 @@ pub(crate) fn frozen_fixed_point<F: ParametricFlow, M: ParametricModel>(
             direction = g.iter().map(|v| -v).collect();
             slope = -g.iter().map(|v| v * v).sum::<f64>();
         }
-        let held = FlowHeldAt { flow, at: &theta };
         let mut step = 1.0;
         let mut next = None;
         for _ in 0..60 {
@@ -295,7 +348,7 @@ pub(crate) fn frozen_fixed_point<F: ParametricFlow, M: ParametricModel>(
                 .map(|(t, d)| t + step * d)
                 .collect();
             evaluations += 1;
-            if let Ok(r) = held.evaluate(model, &trial, samples, par)
+            if let Ok(r) = evaluate_held(&trial, &theta)
                 && r.value.value <= at.value.value + 1e-4 * step * slope
             {
                 next = Some(trial);
@@ -309,7 +362,7 @@ pub(crate) fn frozen_fixed_point<F: ParametricFlow, M: ParametricModel>(
             return Minimum::new(theta, &at, samples, iteration, converged, evaluations);
         };
         theta = next;
-        at = FlowHeldAt { flow, at: &theta }.evaluate(model, &theta, samples, par)?;
+        at = evaluate_held(&theta, &theta)?;
         evaluations += 1;
     }
     let converged = at.gradient_norm() <= options.gradient_tolerance;

@@ -10,6 +10,7 @@ pub mod fig2;
 pub mod fig3;
 pub mod identities;
 pub mod learned;
+pub mod multivariate;
 pub mod ode;
 pub mod regions;
 pub mod shapes;
@@ -44,6 +45,7 @@ pub const ALL: &[Experiment] = &[
     estimation::EXPERIMENT,
     learned::EXPERIMENT,
     shapes::EXPERIMENT,
+    multivariate::EXPERIMENT,
     fig2::EXPERIMENT,
     fig3::EXPERIMENT,
     ode::EXPERIMENT,

@@ -172,8 +172,11 @@ impl RadialGaussianFlow {
         Ok((2.0 * half_rho_sq).sqrt())
     }
 
-    /// [ρ, ρ′, ρ″, ρ‴] at r > 0, and ln ρ′.
-    fn radius_derivatives(&self, r: f64) -> Result<([f64; 4], f64)> {
+    /// [ρ, ρ′, ρ″, ρ‴] at r > 0 (eq. 13.3), and ln ρ′.
+    ///
+    /// # Errors
+    /// Those of [`RadialGaussianFlow::radius`].
+    pub fn radius_derivatives(&self, r: f64) -> Result<([f64; 4], f64)> {
         if self.dof > NORMAL_DOF {
             return Ok(([r, 1.0, 0.0, 0.0], 0.0));
         }
