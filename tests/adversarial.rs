@@ -570,6 +570,18 @@ proptest! {
                 }
             }
             check("SkewLayer::standardizing", || dsm::flows::SkewLayer::standardizing(&xs), |_| true)?;
+            // The closure minimisers at wild starts.
+            if let Ok(fam) = dsm::fit::StudentTFamily::location(1.0, 3.0) {
+                use dsm::fit::Objective;
+                let few = dsm::fit::MinimizeOptions { max_iters: 3, ..Default::default() };
+                let evaluate = |theta: &[f64]| dsm::fit::ScoreMatching.evaluate(&fam, theta, &xs, Par::Seq);
+                check("minimize_with", || dsm::fit::minimize_with(&evaluate, &mean[..1], &xs, few), |m| all_finite(&m.theta) && m.objective.value.is_finite())?;
+                let held = |theta: &[f64], at: &[f64]| {
+                    let m = FlowDiffusion::new(GaussianFlow::new(at[0], 1.0, 3.0)?);
+                    dsm::fit::DiffusionScoreMatching(&m).evaluate(&fam, theta, &xs, Par::Seq)
+                };
+                check("frozen_fixed_point_with", || dsm::fit::frozen_fixed_point_with(held, &mean[..1], &xs, few), |m| all_finite(&m.theta) && m.objective.value.is_finite())?;
+            }
             // The moving Gaussian flow, total and frozen, at wild θ and dof.
             if let Ok(fam) = dsm::fit::StudentTFamily::new(dof)
                 && let Some(flow) = check("StudentTFamily::gaussian_flow", || fam.gaussian_flow(), |_| true)?

@@ -620,3 +620,54 @@ fn many_starts_reach_one_minimum_deterministically() {
         }
     }
 }
+
+#[test]
+fn the_closure_minimisers_equal_the_objective_ones() {
+    let xs = StudentT::new(0.3, 1.0, 5.0)
+        .unwrap()
+        .sample_n(400, 21, Par::Seq)
+        .unwrap();
+    let family = StudentTFamily::location(1.0, 5.0).unwrap();
+    let options = MinimizeOptions::default();
+    // minimize_with on the SM objective's own evaluation is Objective::minimize, to the bit.
+    let direct = ScoreMatching
+        .minimize(&family, &[1.5], &xs, Par::Seq, options)
+        .unwrap();
+    let evaluate = |theta: &[f64]| ScoreMatching.evaluate(&family, theta, &xs, Par::Seq);
+    let closure = minimize_with(&evaluate, &[1.5], &xs, options).unwrap();
+    assert_eq!(closure.theta, direct.theta);
+    assert_eq!(closure.std_err, direct.std_err);
+    // frozen_fixed_point_with with the Gaussian flow held at the frozen point is the frozen
+    // surrogate of MovingDiffusionScoreMatching, to the bit.
+    let flow = family.gaussian_flow().unwrap();
+    let frozen = MovingDiffusionScoreMatching::new(&flow, Surrogate::Frozen)
+        .minimize(&family, &[2.0], &xs, Par::Seq, options)
+        .unwrap();
+    let held = |theta: &[f64], at: &[f64]| {
+        let m =
+            dsm_flows::FlowDiffusion::new(dsm_flows::GaussianFlow::new(at[0], 1.0, 5.0).unwrap());
+        DiffusionScoreMatching(&m).evaluate(&family, theta, &xs, Par::Seq)
+    };
+    let with = frozen_fixed_point_with(held, &[2.0], &xs, options).unwrap();
+    assert!(
+        close(with.theta[0], frozen.theta[0], 1e-12, 1e-12),
+        "{} vs {}",
+        with.theta[0],
+        frozen.theta[0]
+    );
+    assert!(with.converged && (with.theta[0] - 0.3).abs() < 0.2);
+    // Bad options and a failing evaluation are typed errors.
+    let bad = MinimizeOptions {
+        max_iters: 0,
+        ..options
+    };
+    assert!(matches!(
+        minimize_with(&evaluate, &[1.5], &xs, bad),
+        Err(Error::InvalidParameter { .. })
+    ));
+    let failing = |_: &[f64]| -> Result<ObjectiveGradient> {
+        Err(Error::TooFewSamples { needed: 2, got: 1 })
+    };
+    assert!(minimize_with(&failing, &[1.5], &xs, options).is_err());
+    assert!(frozen_fixed_point_with(|_, _| failing(&[]), &[1.5], &xs, options).is_err());
+}

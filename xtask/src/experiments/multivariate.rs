@@ -396,7 +396,7 @@ pub fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
     for (d, f) in &fractions_by_d {
         let df = *d as f64;
         // The far field (docs/learned-diffusion.md): the radial DSM surrogate grows like
-        // c (ν − d) log R, SM's like (ν + d)(ν + 4 − d)/(2R²) from the side its sign gives.
+        // c (ν − d) log R, SM's like (ν + d)(ν + 4 − d)/R² from the side its sign gives (docs/math.md eq. 13.4).
         let (radial_expect, sm_expect) = (
             if df <= nu { 1.0 } else { 0.0 },
             if df > nu + 4.0 { 1.0 } else { 0.0 },
