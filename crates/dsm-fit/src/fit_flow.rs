@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 
 use crate::duals::with_duals;
 use crate::minimize::{MinimizeOptions, run_lbfgs};
-use crate::objective_gradient::{ObjectiveGradient, assemble, row_width};
+use crate::objective_gradient::{ObjectiveGradient, assemble_rows};
 use dsm_core::mc::{self, Par, RandomPurpose};
 
 /// The random-stream tag of the held-out split (ASCII "fit/splt").
@@ -146,9 +146,10 @@ pub fn flow_log_likelihood_gradient<F: Trainable>(
         return Err(Error::TooFewSamples { needed: 1, got: 0 });
     }
     let half_log_two_pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+    // Rows [value, gradient (p)]: the likelihood fit has no use for a Gauss–Newton term.
     let rows = mc::map_rows(
         samples,
-        row_width(p),
+        1 + p,
         par,
         || {
             (
@@ -158,17 +159,17 @@ pub fn flow_log_likelihood_gradient<F: Trainable>(
                 vec![0.0; p * d],
                 vec![0.0; d * d],
                 vec![0.0; dsm_core::linalg::inverse_scratch_len(d)],
+                prepared_directions(flow, params),
             )
         },
-        |(jac, djac, y, dy, inv, work), n, x, row| {
+        |(jac, djac, y, dy, inv, work, prepared), n, x, row| {
             let log_det = fitted.log_abs_det_jacobian(x).map_err(|e| e.at_sample(n))?;
-            with_duals(params, x, HyperDual64::from, |ph, xs| {
+            with_duals(&[], x, HyperDual64::from, |_, xs| {
                 for j in 0..d {
                     xs[j].eps1 = 1.0;
-                    for k in 0..p {
-                        ph[k].eps2 = 1.0;
+                    for (k, prep) in prepared.iter().enumerate() {
                         with_duals(&[], x, HyperDual64::from, |_, ys| {
-                            flow.transform_with(ph, xs, ys);
+                            flow.transform_prepared(prep, xs, ys);
                             for (i, yi) in ys.iter().enumerate() {
                                 y[i] = yi.re;
                                 jac[i * d + j] = yi.eps1;
@@ -176,15 +177,12 @@ pub fn flow_log_likelihood_gradient<F: Trainable>(
                                 djac[(k * d + i) * d + j] = yi.eps1eps2;
                             }
                         });
-                        ph[k].eps2 = 0.0;
                     }
                     xs[j].eps1 = 0.0;
                 }
             });
             dsm_core::linalg::invert_in_scratch(jac, d, inv, work).map_err(|e| e.at_sample(n))?;
-            let (value, rest) = row.split_at_mut(1);
-            let (grad, hess) = rest.split_at_mut(p);
-            hess.fill(0.0);
+            let (value, grad) = row.split_at_mut(1);
             value[0] =
                 0.5 * y.iter().map(|v| v * v).sum::<f64>() + d as f64 * half_log_two_pi - log_det;
             for (k, g) in grad.iter_mut().enumerate() {
@@ -209,9 +207,22 @@ pub fn flow_log_likelihood_gradient<F: Trainable>(
             }
         },
     )?;
-    let mut result = assemble(&rows, p, samples, par)?;
-    result.hessian.clear();
-    Ok(result)
+    assemble_rows(&rows, p, 1 + p, samples, par)
+}
+
+/// The flow's prepared parameters (`Trainable::prepare`) once per direction φₖ (eps2 = 1 on
+/// φₖ), so that the per-point passes of the likelihood gradient skip the work that depends on
+/// φ alone.
+fn prepared_directions<F: Trainable>(flow: &F, params: &[f64]) -> Vec<Vec<HyperDual64>> {
+    let mut ph: Vec<HyperDual64> = params.iter().map(|v| HyperDual64::from(*v)).collect();
+    (0..params.len())
+        .map(|k| {
+            ph[k].eps2 = 1.0;
+            let prepared = flow.prepare(&ph);
+            ph[k].eps2 = 0.0;
+            prepared
+        })
+        .collect()
 }
 
 /// Fits a trainable flow by maximum likelihood of N(0, I) pulled back through it (the

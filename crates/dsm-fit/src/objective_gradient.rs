@@ -174,7 +174,18 @@ pub(crate) fn assemble(
     samples: &Samples,
     par: Par,
 ) -> Result<ObjectiveGradient> {
-    let width = row_width(p);
+    assemble_rows(rows, p, row_width(p), samples, par)
+}
+
+/// [`assemble`] for rows of any width ≥ 1 + p: rows of width 1 + p (no Gauss–Newton term)
+/// give an empty Hessian.
+pub(crate) fn assemble_rows(
+    rows: &[f64],
+    p: usize,
+    width: usize,
+    samples: &Samples,
+    par: Par,
+) -> Result<ObjectiveGradient> {
     let values: Vec<f64> = rows.iter().step_by(width).copied().collect();
     let value = Estimate::from_values(&values, samples.weights(), par)?;
     let mut per_sample = Vec::with_capacity(samples.n() * p);

@@ -38,6 +38,24 @@ pub trait Trainable: Flow + Clone {
 
     /// y = T(x; φ), in the scalar type `D` for both (raw: lengths unchecked).
     fn transform_with<D: Scalar>(&self, params: &[D], x: &[D], y: &mut [D]);
+
+    /// The length of [`Trainable::prepare`]'s output.
+    fn prepared_len(&self) -> usize {
+        self.n_params()
+    }
+
+    /// What the layer can compute once per parameter vector, whatever the point (a spline's
+    /// knots, say), flat in the scalar type: by default φ itself. A fit evaluates many points
+    /// at one φ; [`Trainable::transform_prepared`] then skips the per-point work.
+    fn prepare<D: Scalar>(&self, params: &[D]) -> Vec<D> {
+        params.to_vec()
+    }
+
+    /// y = T(x; φ) from [`Trainable::prepare`]'s output: equal to
+    /// [`Trainable::transform_with`] (by default it is that).
+    fn transform_prepared<D: Scalar>(&self, prepared: &[D], x: &[D], y: &mut [D]) {
+        self.transform_with(prepared, x, y);
+    }
 }
 
 /// Checks a parameter vector's length and finiteness for `owner`.
@@ -748,6 +766,22 @@ impl<A: Trainable, B: Trainable> Trainable for Compose<A, B> {
             self.second().transform_with(b, mid, y);
         });
     }
+    fn prepared_len(&self) -> usize {
+        self.first().prepared_len() + self.second().prepared_len()
+    }
+    fn prepare<D: Scalar>(&self, params: &[D]) -> Vec<D> {
+        let (a, b) = params.split_at(self.first().n_params());
+        let mut prepared = self.first().prepare(a);
+        prepared.extend(self.second().prepare(b));
+        prepared
+    }
+    fn transform_prepared<D: Scalar>(&self, prepared: &[D], x: &[D], y: &mut [D]) {
+        let (a, b) = prepared.split_at(self.first().prepared_len());
+        crate::flow::with_copy(x, |mid| {
+            self.first().transform_prepared(a, x, mid);
+            self.second().transform_prepared(b, mid, y);
+        });
+    }
 }
 
 /// The elementwise monotone rational-quadratic spline (Durkan et al. 2019) on [−B, B] with K
@@ -795,39 +829,67 @@ impl RationalQuadraticSpline {
         })
     }
 
-    /// The spline of one coordinate at x, for its 3K − 1 parameters in the scalar type.
-    fn eval<D: Scalar>(&self, p: &[D], x: D) -> D {
+    /// The knots of one coordinate from its 3K − 1 parameters, in the scalar type, into
+    /// `out` (length [`Self::knots_len`] = 5K + 3): the K + 1 knot abscissae (from −B), the
+    /// K + 1 ordinates, the K widths, the K heights and the K + 1 knot derivatives (1 at ±B).
+    /// What does not depend on the point.
+    fn knots<D: Scalar>(&self, p: &[D], out: &mut [D]) {
+        let (k_bins, b) = (self.bins, self.bound);
+        let (xs, rest) = out.split_at_mut(k_bins + 1);
+        let (ys, rest) = rest.split_at_mut(k_bins + 1);
+        let (widths, rest) = rest.split_at_mut(k_bins);
+        let (heights, ds) = rest.split_at_mut(k_bins);
+        softmax_scaled(&p[..k_bins], 2.0 * b, widths);
+        softmax_scaled(&p[k_bins..2 * k_bins], 2.0 * b, heights);
+        xs[0] = D::from(-b);
+        ys[0] = D::from(-b);
+        for k in 0..k_bins {
+            xs[k + 1] = xs[k] + widths[k];
+            ys[k + 1] = ys[k] + heights[k];
+        }
+        ds[0] = D::from(1.0);
+        ds[k_bins] = D::from(1.0);
+        for i in 1..k_bins {
+            ds[i] = p[2 * k_bins + i - 1].exp();
+        }
+    }
+
+    /// The length of one coordinate's knots.
+    fn knots_len(&self) -> usize {
+        5 * self.bins + 3
+    }
+
+    /// The spline of one coordinate at x from its knots ([`Self::knots`]).
+    fn eval_knots<D: Scalar>(&self, knots: &[D], x: D) -> D {
         let (k_bins, b) = (self.bins, self.bound);
         let xv = x.value();
         if !(xv > -b && xv < b) {
             return x; // identity tails (and NaN passes through)
         }
-        let (mut widths, mut heights) = ([D::from(0.0); MAX_BINS], [D::from(0.0); MAX_BINS]);
-        softmax_scaled(&p[..k_bins], 2.0 * b, &mut widths[..k_bins]);
-        softmax_scaled(&p[k_bins..2 * k_bins], 2.0 * b, &mut heights[..k_bins]);
-        let log_derivatives = &p[2 * k_bins..];
-        // The bin: the last knot at or left of x (knot positions from the values).
-        let (mut x_k, mut y_k) = (D::from(-b), D::from(-b));
+        let (xs, rest) = knots.split_at(k_bins + 1);
+        let (ys, rest) = rest.split_at(k_bins + 1);
+        let (widths, rest) = rest.split_at(k_bins);
+        let (heights, ds) = rest.split_at(k_bins);
+        // The bin: the last knot at or left of x.
         let mut k = 0;
-        while k + 1 < k_bins && (x_k + widths[k]).value() <= xv {
-            x_k += widths[k];
-            y_k += heights[k];
+        while k + 1 < k_bins && xs[k + 1].value() <= xv {
             k += 1;
         }
         let one = D::from(1.0);
-        let delta = |i: usize| {
-            if i == 0 || i == k_bins {
-                one
-            } else {
-                log_derivatives[i - 1].exp()
-            }
-        };
         let (w, h) = (widths[k], heights[k]);
         let s = h / w;
-        let xi = (x - x_k) / w;
+        let xi = (x - xs[k]) / w;
         let xi1 = xi * (one - xi);
-        let (d0, d1) = (delta(k), delta(k + 1));
-        y_k + h * (s * xi * xi + d0 * xi1) / (s + (d1 + d0 - s * 2.0) * xi1)
+        let (d0, d1) = (ds[k], ds[k + 1]);
+        ys[k] + h * (s * xi * xi + d0 * xi1) / (s + (d1 + d0 - s * 2.0) * xi1)
+    }
+
+    /// The spline of one coordinate at x, for its 3K − 1 parameters in the scalar type.
+    fn eval<D: Scalar>(&self, p: &[D], x: D) -> D {
+        let mut knots = [D::from(0.0); 5 * MAX_BINS + 3];
+        let len = self.knots_len();
+        self.knots(p, &mut knots[..len]);
+        self.eval_knots(&knots[..len], x)
     }
 
     /// x of one coordinate at y (f64 parameters): the quadratic of Durkan et al. eq. 6.
@@ -915,11 +977,67 @@ impl Trainable for RationalQuadraticSpline {
             *yi = self.eval(&params[i * per..(i + 1) * per], x[i]);
         }
     }
+    /// The knots of every coordinate (5K + 3 each): the softmaxes run once per φ, not per point.
+    fn prepared_len(&self) -> usize {
+        self.dim * self.knots_len()
+    }
+    fn prepare<D: Scalar>(&self, params: &[D]) -> Vec<D> {
+        let (per, len) = (3 * self.bins - 1, self.knots_len());
+        let mut out = vec![D::from(0.0); self.dim * len];
+        for (i, knots) in out.chunks_exact_mut(len).enumerate() {
+            self.knots(&params[i * per..(i + 1) * per], knots);
+        }
+        out
+    }
+    fn transform_prepared<D: Scalar>(&self, prepared: &[D], x: &[D], y: &mut [D]) {
+        let len = self.knots_len();
+        for (i, yi) in y.iter_mut().enumerate() {
+            *yi = self.eval_knots(&prepared[i * len..(i + 1) * len], x[i]);
+        }
+    }
 }
 
 impl Flow for RationalQuadraticSpline {
     fn dim(&self) -> usize {
         self.dim
+    }
+    /// Σᵢ log Tᵢ′(xᵢ) in closed form (Durkan et al. eq. 5): in bin k,
+    /// T′ = s² (δ_{k+1} ξ² + 2s ξ(1−ξ) + δ_k (1−ξ)²) / (s + (δ_{k+1} + δ_k − 2s) ξ(1−ξ))²,
+    /// and 1 in the tails.
+    fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
+        crate::flow::check_point(self.dim, x, self.dim)?;
+        let (per, len, k_bins, b) = (3 * self.bins - 1, self.knots_len(), self.bins, self.bound);
+        let mut knots = [0.0; 5 * MAX_BINS + 3];
+        let mut total = 0.0;
+        for (i, &xv) in x.iter().enumerate() {
+            if !(xv > -b && xv < b) {
+                continue;
+            }
+            self.knots(&self.params[i * per..(i + 1) * per], &mut knots[..len]);
+            let (xs, rest) = knots[..len].split_at(k_bins + 1);
+            let (_, rest) = rest.split_at(k_bins + 1);
+            let (widths, rest) = rest.split_at(k_bins);
+            let (heights, ds) = rest.split_at(k_bins);
+            let mut k = 0;
+            while k + 1 < k_bins && xs[k + 1] <= xv {
+                k += 1;
+            }
+            let s = heights[k] / widths[k];
+            let xi = (xv - xs[k]) / widths[k];
+            let xi1 = xi * (1.0 - xi);
+            let (d0, d1) = (ds[k], ds[k + 1]);
+            let num = s * s * (d1 * xi * xi + 2.0 * s * xi1 + d0 * (1.0 - xi) * (1.0 - xi));
+            let den = s + (d1 + d0 - 2.0 * s) * xi1;
+            total += num.ln() - 2.0 * den.ln();
+        }
+        if total.is_finite() {
+            Ok(total)
+        } else {
+            Err(Error::SingularJacobian {
+                index: 0,
+                rcond: 0.0,
+            })
+        }
     }
     fn transform<D: Scalar>(&self, x: &[D], y: &mut [D]) {
         let per = 3 * self.bins - 1;

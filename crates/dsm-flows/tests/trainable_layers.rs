@@ -1,6 +1,7 @@
 //! The trainable layers against their own closed forms: round trips, log-determinants against
 //! the Jacobian from dual numbers, `transform_with` at the layer's own parameters against
-//! `transform`, and parameter vectors through `with_params`, over many seeded parameter
+//! `transform`, `transform_prepared` against `transform_with`, and parameter vectors through
+//! `with_params`, over many seeded parameter
 //! regimes (scales from e⁻³ to e³, skews to ±3, tail weights from e⁻² to e²).
 
 use dsm_core::testing::close;
@@ -45,6 +46,16 @@ fn check<F: Trainable>(flow: &F, x: &[f64], label: &str) {
         flow.with_params(&flow.params()).unwrap().params(),
         flow.params()
     );
+    // The prepared path (a spline's knots once per φ) is the direct one, to the bit.
+    let prepared = flow.prepare(&flow.params());
+    assert_eq!(
+        prepared.len(),
+        flow.prepared_len(),
+        "{label}: prepared length"
+    );
+    let mut y3 = vec![0.0; d];
+    flow.transform_prepared(&prepared, x, &mut y3);
+    assert_eq!(y3, y2, "{label}: transform_prepared");
 }
 
 #[test]
