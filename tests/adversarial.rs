@@ -537,6 +537,19 @@ proptest! {
         {
             drive_objectives("StudentT", &p, &xs)?;
         }
+        // Precomputed scores (an MCMC run's gradients) at wild values, through the KSD, the
+        // DKSD, a pulled-back kernel (the feature-map path) and the test.
+        let wild_scores: Vec<f64> = data.iter().zip(mean.iter().cycle()).map(|(x, m)| x * m).collect();
+        if let Some(scored) = check("ScoredSamples::new", || ScoredSamples::new(xs.clone(), wild_scores.clone()), |_| true)? {
+            check("Ksd::estimate_scored", || Ksd::new(Imq::default(), Estimator::U).estimate_scored(&scored, Par::rayon(2)), ksd_finite)?;
+            check("DiffusionKsd::estimate_scored", || DiffusionKsd::new(Imq::default(), IdentityDiffusion::new(d), Estimator::V)?.estimate_scored(&scored, Par::rayon(2)), ksd_finite)?;
+            if let Ok(flow) = Affine::new(d, (0..d * d).map(|i| if i % (d + 1) == 0 { 2.0 } else { 0.0 }).collect(), vec![0.0; d]) {
+                check("pulled-back kernel estimate_scored", || Ksd::new(PulledBackKernel::new(Imq::default(), &flow), Estimator::V).estimate_scored(&scored, Par::Seq), ksd_finite)?;
+            }
+            if let Ok(test) = KsdTest::new(Bootstrap::Rademacher, 3) {
+                check("KsdTest::run_scored", || test.run_scored(&Ksd::new(Imq::default(), Estimator::V), &scored, Par::Seq), |r| r.statistic.is_finite() && r.p_value.is_finite())?;
+            }
+        }
         // Mismatched dimension between model and samples.
         if let Ok(p) = Gaussian::standard(d + 1) {
             drive_objectives("Gaussian (wrong dimension)", &p, &xs)?;

@@ -55,6 +55,7 @@ pub mod objectives;
 pub mod quadrature;
 mod samples;
 mod scalar;
+mod scored_samples;
 pub mod special_functions;
 pub mod stein;
 pub mod testing;
@@ -74,6 +75,7 @@ pub use models::{Gaussian, MultivariateStudentT, StudentT};
 pub use objectives::*;
 pub use samples::Samples;
 pub use scalar::{Scalar, derivatives_of};
+pub use scored_samples::ScoredSamples;
 pub use stein::{
     Bootstrap, DiffusionKsd, Estimator, Ksd, KsdEstimate, KsdTest, KsdTestResult, PairScratch,
     SteinKernel, SteinPoints, ksd_test,

@@ -311,19 +311,62 @@ impl KsdTest {
         P: Score + Sync + ?Sized,
     {
         let start = Instant::now();
-        let n = samples.n();
         self.check_size(samples, self.replicates)?;
         let points = stein.points(model, samples, par)?;
+        self.run_on_points(stein.estimator(), &points, start, par)
+    }
+
+    /// [`KsdTest::run`] from samples with precomputed scores (an MCMC run's draws and
+    /// gradients, no density): the same result, to the bit, when the scores are the model's.
+    ///
+    /// # Examples
+    /// ```
+    /// use dsm_core::*;
+    /// let model = StudentT::new(0.0, 1.0, 5.0)?;
+    /// let xs = model.sample_n(200, 4, Par::Seq)?;
+    /// let scores: Vec<f64> = xs.rows().map(|x| model.try_score(x).map(|s| s[0])).collect::<Result<_>>()?;
+    /// let scored = ScoredSamples::new(xs.clone(), scores)?;
+    /// let test = KsdTest::new(Bootstrap::Rademacher, 7)?;
+    /// let ksd = Ksd::new(Imq::default(), Estimator::V);
+    /// let a = test.run_scored(&ksd, &scored, Par::Seq)?;
+    /// let b = test.run(&ksd, &model, &xs, Par::Seq)?;
+    /// assert_eq!((a.statistic, a.p_value), (b.statistic, b.p_value));
+    /// # Ok::<(), dsm_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`KsdTest::run`], with [`SteinKernel::points_scored`] for the points.
+    pub fn run_scored<S: SteinKernel>(
+        &self,
+        stein: &S,
+        scored: &crate::ScoredSamples,
+        par: Par,
+    ) -> Result<KsdTestResult> {
+        let start = Instant::now();
+        self.check_size(scored.samples(), self.replicates)?;
+        let points = stein.points_scored(scored, par)?;
+        self.run_on_points(stein.estimator(), &points, start, par)
+    }
+
+    /// The test on computed points: the bootstrap weights, the statistic and its replicates.
+    fn run_on_points<K: crate::kernel::Kernel>(
+        &self,
+        estimator: Estimator,
+        points: &SteinPoints<'_, K>,
+        start: Instant,
+        par: Par,
+    ) -> Result<KsdTestResult> {
+        let n = points.n();
         let (flip_probability, autocorrelation_time) = match self.bootstrap {
             Bootstrap::Rademacher => (None, None),
             Bootstrap::MarkovChain { flip_probability } => (Some(flip_probability), None),
             Bootstrap::MarkovChainAuto => {
-                let tau = stein_vector_autocorrelation_time(&points)?;
+                let tau = stein_vector_autocorrelation_time(points)?;
                 (Some((1.0 / (n as f64 * tau).sqrt()).min(0.5)), Some(tau))
             }
         };
         let weights = self.weights(n, flip_probability, par)?;
-        let (mut result, _) = self.finish(stein.estimator(), &points, &weights, par)?;
+        let (mut result, _) = self.finish(estimator, points, &weights, par)?;
         result.flip_probability = flip_probability;
         result.autocorrelation_time = autocorrelation_time;
         result.elapsed = start.elapsed();

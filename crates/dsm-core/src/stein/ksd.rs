@@ -9,6 +9,7 @@ use crate::error::{Error, Result, check_finite, same_dim};
 use crate::kernel::Kernel;
 use crate::mc::{self, Estimate, Par};
 use crate::samples::Samples;
+use crate::scored_samples::ScoredSamples;
 
 /// The Langevin kernel Stein discrepancy (Liu et al. 2016; docs/math.md eq. 3 with an RKHS,
 /// section 7.1), with base kernel k and the Stein kernel u_p of [`SteinPoints::stein_kernel`].
@@ -71,11 +72,36 @@ impl<K: Kernel> SteinKernel for Ksd<K> {
             "dimension of the samples",
             d,
         )?;
+        self.points_from(&|_, x, out| model.score_into(x, out), samples, par)
+    }
+
+    fn points_scored<'a>(
+        &'a self,
+        scored: &'a ScoredSamples,
+        par: Par,
+    ) -> Result<SteinPoints<'a, K>> {
+        self.points_from(
+            &|i, _, out| scored.score_into(i, out),
+            scored.samples(),
+            par,
+        )
+    }
+}
+
+impl<K: Kernel> Ksd<K> {
+    /// The per-point table from a score source (the model's, or a precomputed table).
+    fn points_from<'a>(
+        &'a self,
+        score: ScoreSource<'_>,
+        samples: &'a Samples,
+        par: Par,
+    ) -> Result<SteinPoints<'a, K>> {
+        let d = samples.dim();
         check_kernel_dim(&self.kernel, d)?;
         if self.kernel.has_feature_map() {
             return mapped_points(
                 &self.kernel,
-                model,
+                score,
                 None::<&crate::IdentityDiffusion>,
                 samples,
                 par,
@@ -88,7 +114,7 @@ impl<K: Kernel> SteinKernel for Ksd<K> {
             par,
             || (),
             |_, i, x, out| {
-                model.score_into(x, out);
+                score(i, x, out);
                 check_finite(out, "score of p", i)
             },
         )?;
@@ -101,6 +127,10 @@ impl<K: Kernel> SteinKernel for Ksd<K> {
         })
     }
 }
+
+/// Where a Stein kernel's per-point scores come from: s(i, xᵢ, out) writes the score at
+/// sample i (the model's at xᵢ, or row i of a precomputed table).
+type ScoreSource<'s> = &'s (dyn Fn(usize, &[f64], &mut [f64]) + Sync);
 
 /// The diffusion kernel Stein discrepancy (Barp et al. 2019; docs/math.md eq. 7, section 7.2)
 /// with matrix kernel K = k I and diffusion m, with the closed-form Stein kernel of
@@ -190,6 +220,31 @@ impl<K: Kernel, M: Diffusion> SteinKernel for DiffusionKsd<K, M> {
             "dimension of the samples",
             d,
         )?;
+        self.points_from(&|_, x, out| model.score_into(x, out), samples, par)
+    }
+
+    fn points_scored<'a>(
+        &'a self,
+        scored: &'a ScoredSamples,
+        par: Par,
+    ) -> Result<SteinPoints<'a, K>> {
+        self.points_from(
+            &|i, _, out| scored.score_into(i, out),
+            scored.samples(),
+            par,
+        )
+    }
+}
+
+impl<K: Kernel, M: Diffusion> DiffusionKsd<K, M> {
+    /// The per-point table from a score source (the model's, or a precomputed table).
+    fn points_from<'a>(
+        &'a self,
+        score: ScoreSource<'_>,
+        samples: &'a Samples,
+        par: Par,
+    ) -> Result<SteinPoints<'a, K>> {
+        let d = samples.dim();
         same_dim(
             "dimension of the diffusion",
             self.diffusion.dim(),
@@ -198,7 +253,7 @@ impl<K: Kernel, M: Diffusion> SteinKernel for DiffusionKsd<K, M> {
         )?;
         check_kernel_dim(&self.kernel, d)?;
         if self.kernel.has_feature_map() {
-            return mapped_points(&self.kernel, model, Some(&self.diffusion), samples, par);
+            return mapped_points(&self.kernel, score, Some(&self.diffusion), samples, par);
         }
         // A diagonal m (an elementwise flow's, say) is stored as its diagonal and paired in
         // O(d); any other m in full.
@@ -218,7 +273,7 @@ impl<K: Kernel, M: Diffusion> SteinKernel for DiffusionKsd<K, M> {
                 )
             },
             |(s, div, dense, work), i, x, out| {
-                model.score_into(x, s);
+                score(i, x, s);
                 check_finite(s, "score of p", i)?;
                 let (b, m_slot) = out.split_at_mut(d);
                 if diagonal {
@@ -364,16 +419,15 @@ impl<K: Kernel> SteinPoints<'_, K> {
 /// The per-point table of a kernel with a feature map T (a pulled-back kernel), once per
 /// point: b (d; s_p, or mᵀs_p + ∇·m with a diffusion), T(x) (d) and M = J m (d²; J without a
 /// diffusion), so that each pair costs O(d²) (docs/math.md eq. 7.15).
-fn mapped_points<'a, K, P, M>(
+fn mapped_points<'a, K, M>(
     kernel: &'a K,
-    model: &P,
+    score: ScoreSource<'_>,
     diffusion: Option<&M>,
     samples: &'a Samples,
     par: Par,
 ) -> Result<SteinPoints<'a, K>>
 where
     K: Kernel,
-    P: Score + Sync + ?Sized,
     M: Diffusion,
 {
     let d = samples.dim();
@@ -399,7 +453,7 @@ where
             )
         },
         |(s, div, mj, work), i, x, out| {
-            model.score_into(x, s);
+            score(i, x, s);
             check_finite(s, "score of p", i)?;
             let (b, rest) = out.split_at_mut(d);
             let (tx, big_m) = rest.split_at_mut(d);

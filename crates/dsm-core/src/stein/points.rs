@@ -31,6 +31,31 @@ pub trait SteinKernel {
     where
         P: Score + Sync + ?Sized;
 
+    /// The per-point quantities from samples with precomputed scores (an MCMC run's draws
+    /// and gradients), instead of a model's score: the same table, to the bit, when the
+    /// scores are the model's.
+    ///
+    /// # Errors
+    /// As [`SteinKernel::points`], without the model's dimension check.
+    fn points_scored<'a>(
+        &'a self,
+        scored: &'a crate::ScoredSamples,
+        par: Par,
+    ) -> Result<SteinPoints<'a, Self::Kernel>>;
+
+    /// [`SteinKernel::estimate`] from samples with precomputed scores.
+    ///
+    /// # Errors
+    /// As [`SteinKernel::points_scored`] and [`SteinPoints::estimate`].
+    fn estimate_scored(
+        &self,
+        scored: &crate::ScoredSamples,
+        par: Par,
+    ) -> Result<super::KsdEstimate> {
+        self.points_scored(scored, par)?
+            .estimate(self.estimator(), par)
+    }
+
     /// Estimates the discrepancy (KSD² or DKSD²) of the model from `samples` of q, weighted
     /// when they carry weights, with this discrepancy's estimator (docs/math.md section 7.4).
     ///
