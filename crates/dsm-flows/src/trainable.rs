@@ -105,6 +105,59 @@ fn robust_location_scale(
         .collect()
 }
 
+/// An elementwise layer whose coordinate i is t((xᵢ − ξᵢ)/sᵢ) for a [`ScalarMap`] t (the
+/// sinh-arcsinh, skew and power-tail layers): its f64 paths (inverse, log-determinant,
+/// derivatives) are the map's, through the location and scale.
+trait Standardised {
+    /// The standardised map t.
+    type Map: ScalarMap;
+    /// Coordinate i as (ξ, s, t).
+    fn coordinate(&self, i: usize) -> (f64, f64, Self::Map);
+}
+
+/// xᵢ = ξᵢ + sᵢ t⁻¹(yᵢ), or [`Error::InverseFailed`] where it overflows.
+fn standardised_inverse<L: Standardised>(layer: &L, y: &[f64], x: &mut [f64]) -> Result<()> {
+    for (i, xi_out) in x.iter_mut().enumerate() {
+        let (xi, s, map) = layer.coordinate(i);
+        let v = xi + s * map.scalar_inverse(y[i])?;
+        if !v.is_finite() {
+            return Err(Error::InverseFailed {
+                index: 0,
+                iterations: 0,
+            });
+        }
+        *xi_out = v;
+    }
+    Ok(())
+}
+
+/// Σᵢ log t′((xᵢ − ξᵢ)/sᵢ) − log sᵢ, or [`Error::SingularJacobian`] where it is not finite.
+fn standardised_log_det<L: Standardised>(layer: &L, x: &[f64]) -> Result<f64> {
+    let mut total = 0.0;
+    for (i, &xv) in x.iter().enumerate() {
+        let (xi, s, map) = layer.coordinate(i);
+        total += map.log_derivative((xv - xi) / s) - s.ln();
+    }
+    if total.is_finite() {
+        Ok(total)
+    } else {
+        Err(Error::SingularJacobian {
+            index: 0,
+            rcond: 0.0,
+        })
+    }
+}
+
+/// [T, T′, T″, T‴] per coordinate: the chain rule on t's derivatives at (x − ξ)/s.
+fn standardised_derivatives<L: Standardised>(layer: &L, x: &[f64], out: &mut [[f64; 4]]) -> bool {
+    for (i, o) in out.iter_mut().enumerate() {
+        let (xi, s, map) = layer.coordinate(i);
+        let [g0, g1, g2, g3] = map.derivatives((x[i] - xi) / s);
+        *o = [g0, g1 / s, g2 / (s * s), g3 / (s * s * s)];
+    }
+    true
+}
+
 /// y = exp(a) ∘ x + b, φ = (a, b) (2d parameters): the diagonal affine layer.
 ///
 /// ```text
@@ -344,9 +397,10 @@ impl SinhArcsinhLayer {
         }
         Ok(Self { params })
     }
+}
 
-    /// Coordinate i as (ξ, s, the standardised map z ↦ sinh(δ asinh z − ε)): the f64 paths
-    /// (inverse, log-derivative, derivatives) are those of the [`SinhArcsinh`] layer.
+impl Standardised for SinhArcsinhLayer {
+    type Map = SinhArcsinh;
     fn coordinate(&self, i: usize) -> (f64, f64, SinhArcsinh) {
         let p = &self.params[4 * i..4 * i + 4];
         (p[0], p[1].exp(), SinhArcsinh::unchecked(p[2], p[3].exp()))
@@ -387,46 +441,17 @@ impl Flow for SinhArcsinhLayer {
         }
     }
     fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
-        for (i, xi_out) in x.iter_mut().enumerate() {
-            let (xi, s, map) = self.coordinate(i);
-            let v = xi + s * map.scalar_inverse(y[i])?;
-            if !v.is_finite() {
-                return Err(Error::InverseFailed {
-                    index: 0,
-                    iterations: 0,
-                });
-            }
-            *xi_out = v;
-        }
-        Ok(())
+        standardised_inverse(self, y, x)
     }
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
         crate::flow::check_point(self.dim(), x, self.dim())?;
-        let mut total = 0.0;
-        for (i, &xv) in x.iter().enumerate() {
-            let (xi, s, map) = self.coordinate(i);
-            total += map.log_derivative((xv - xi) / s) - s.ln();
-        }
-        if total.is_finite() {
-            Ok(total)
-        } else {
-            Err(Error::SingularJacobian {
-                index: 0,
-                rcond: 0.0,
-            })
-        }
+        standardised_log_det(self, x)
     }
     fn is_elementwise(&self) -> bool {
         true
     }
     fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
-        for (i, o) in out.iter_mut().enumerate() {
-            let (xi, s, map) = self.coordinate(i);
-            // t(x) = g((x − ξ)/s): the chain rule on the standardised map's derivatives.
-            let [g0, g1, g2, g3] = map.derivatives((x[i] - xi) / s);
-            *o = [g0, g1 / s, g2 / (s * s), g3 / (s * s * s)];
-        }
-        true
+        standardised_derivatives(self, x, out)
     }
 }
 
@@ -480,8 +505,10 @@ impl SkewLayer {
         }
         Ok(Self { params })
     }
+}
 
-    /// Coordinate i as (ξ, s, the standardised map z ↦ sinh(asinh z − ε)).
+impl Standardised for SkewLayer {
+    type Map = SinhArcsinh;
     fn coordinate(&self, i: usize) -> (f64, f64, SinhArcsinh) {
         let p = &self.params[3 * i..3 * i + 3];
         (p[0], p[1].exp(), SinhArcsinh::unchecked(p[2], 1.0))
@@ -522,45 +549,17 @@ impl Flow for SkewLayer {
         }
     }
     fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
-        for (i, xi_out) in x.iter_mut().enumerate() {
-            let (xi, s, map) = self.coordinate(i);
-            let v = xi + s * map.scalar_inverse(y[i])?;
-            if !v.is_finite() {
-                return Err(Error::InverseFailed {
-                    index: 0,
-                    iterations: 0,
-                });
-            }
-            *xi_out = v;
-        }
-        Ok(())
+        standardised_inverse(self, y, x)
     }
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
         crate::flow::check_point(self.dim(), x, self.dim())?;
-        let mut total = 0.0;
-        for (i, &xv) in x.iter().enumerate() {
-            let (xi, s, map) = self.coordinate(i);
-            total += map.log_derivative((xv - xi) / s) - s.ln();
-        }
-        if total.is_finite() {
-            Ok(total)
-        } else {
-            Err(Error::SingularJacobian {
-                index: 0,
-                rcond: 0.0,
-            })
-        }
+        standardised_log_det(self, x)
     }
     fn is_elementwise(&self) -> bool {
         true
     }
     fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
-        for (i, o) in out.iter_mut().enumerate() {
-            let (xi, s, map) = self.coordinate(i);
-            let [g0, g1, g2, g3] = map.derivatives((x[i] - xi) / s);
-            *o = [g0, g1 / s, g2 / (s * s), g3 / (s * s * s)];
-        }
-        true
+        standardised_derivatives(self, x, out)
     }
 }
 
@@ -626,8 +625,10 @@ impl PowerTailLayer {
     pub fn tail_indices(&self) -> Vec<f64> {
         self.params.chunks_exact(3).map(|p| p[2].exp()).collect()
     }
+}
 
-    /// Coordinate i as (ξ, s, the standardised map).
+impl Standardised for PowerTailLayer {
+    type Map = PowerTail;
     fn coordinate(&self, i: usize) -> (f64, f64, PowerTail) {
         let p = &self.params[3 * i..3 * i + 3];
         (p[0], p[1].exp(), PowerTail::unchecked(p[2].exp()))
@@ -668,45 +669,17 @@ impl Flow for PowerTailLayer {
         }
     }
     fn inverse_unchecked_into(&self, y: &[f64], x: &mut [f64]) -> Result<()> {
-        for (i, xi_out) in x.iter_mut().enumerate() {
-            let (xi, s, map) = self.coordinate(i);
-            let v = xi + s * map.scalar_inverse(y[i])?;
-            if !v.is_finite() {
-                return Err(Error::InverseFailed {
-                    index: 0,
-                    iterations: 0,
-                });
-            }
-            *xi_out = v;
-        }
-        Ok(())
+        standardised_inverse(self, y, x)
     }
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
         crate::flow::check_point(self.dim(), x, self.dim())?;
-        let mut total = 0.0;
-        for (i, &xv) in x.iter().enumerate() {
-            let (xi, s, map) = self.coordinate(i);
-            total += map.log_derivative((xv - xi) / s) - s.ln();
-        }
-        if total.is_finite() {
-            Ok(total)
-        } else {
-            Err(Error::SingularJacobian {
-                index: 0,
-                rcond: 0.0,
-            })
-        }
+        standardised_log_det(self, x)
     }
     fn is_elementwise(&self) -> bool {
         true
     }
     fn elementwise_derivatives_into(&self, x: &[f64], out: &mut [[f64; 4]]) -> bool {
-        for (i, o) in out.iter_mut().enumerate() {
-            let (xi, s, map) = self.coordinate(i);
-            let [g0, g1, g2, g3] = map.derivatives((x[i] - xi) / s);
-            *o = [g0, g1 / s, g2 / (s * s), g3 / (s * s * s)];
-        }
-        true
+        standardised_derivatives(self, x, out)
     }
 }
 

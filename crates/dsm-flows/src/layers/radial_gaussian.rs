@@ -353,9 +353,10 @@ impl Flow for RadialGaussianFlow {
     fn log_abs_det_jacobian(&self, x: &[f64]) -> Result<f64> {
         let d = self.location.len();
         crate::flow::check_point(d, x, d)?;
-        let mut z = vec![0.0; d];
-        self.standardise(x, &mut z);
-        let r = z.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let r = with_buffers(d, |z, _| {
+            self.standardise(x, z);
+            z.iter().map(|v| v * v).sum::<f64>().sqrt()
+        });
         let value = if r < SMALL_RADIUS {
             d as f64 * self.slope_at_zero.ln()
         } else {
