@@ -77,8 +77,8 @@ pub use samples::Samples;
 pub use scalar::{Scalar, derivatives_of};
 pub use scored_samples::ScoredSamples;
 pub use stein::{
-    Bootstrap, DiffusionKsd, Estimator, Ksd, KsdEstimate, KsdTest, KsdTestResult, PairScratch,
-    SteinKernel, SteinPoints, ksd_test,
+    Bootstrap, DiffusionKsd, Estimator, Ksd, KsdEstimate, KsdTest, KsdTestResult, LinearKsdTest,
+    LinearKsdTestResult, PairScratch, SteinKernel, SteinPoints, ksd_test,
 };
 
 /// Re-export of num-dual, so generic models need no direct dependency on it.

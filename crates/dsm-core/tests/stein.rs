@@ -2,12 +2,13 @@
 //! kernel by central differences (docs/math.md N6), their reductions to each other, determinism,
 //! the calibration and power of the bootstrap test, and bad input.
 
+use dsm_core::mc::{RandomPurpose, random_stream};
 use dsm_core::stein::{PairScratch, SteinPoints};
 use dsm_core::testing::close;
 use dsm_core::*;
 
 mod common;
-use common::Twisted;
+use common::{Twisted, binomial_interval};
 
 /// The committed data of tests/reference/ksd_reference.py (n = 200, d = 3).
 fn reference_data() -> Samples {
@@ -620,29 +621,6 @@ fn bit_identical_for_any_thread_count() {
     }
 }
 
-/// Exact binomial(n, p) central interval: the smallest lo and largest hi with
-/// P(X < lo) ≤ (1 − conf)/2 and P(X > hi) ≤ (1 − conf)/2.
-fn binomial_interval(n: u64, p: f64, conf: f64) -> (u64, u64) {
-    let ln_choose = |k: u64| -> f64 { (1..=k).map(|i| ((n - k + i) as f64 / i as f64).ln()).sum() };
-    let pmf: Vec<f64> = (0..=n)
-        .map(|k| (ln_choose(k) + k as f64 * p.ln() + (n - k) as f64 * (1.0 - p).ln()).exp())
-        .collect();
-    let tail = (1.0 - conf) / 2.0;
-    let mut lo = 0;
-    let mut acc = 0.0;
-    while acc + pmf[lo as usize] <= tail {
-        acc += pmf[lo as usize];
-        lo += 1;
-    }
-    let mut hi = n;
-    acc = 0.0;
-    while acc + pmf[hi as usize] <= tail {
-        acc += pmf[hi as usize];
-        hi -= 1;
-    }
-    (lo, hi)
-}
-
 #[test]
 fn the_test_is_calibrated_under_the_null() {
     // 200 seeded replications of n = 100 draws from the model N(0, I₂), B = 200, α = 0.05.
@@ -947,28 +925,188 @@ fn bad_input() {
         test.run(&ksd, &p, &single, Par::Seq),
         Err(TooFewSamples { needed: 2, got: 1 })
     );
-    let weighted = xs.clone().with_weights(vec![1.0; 10]).unwrap();
-    assert!(matches!(
-        test.run(&ksd, &p, &weighted, Par::Seq),
-        Err(Unsupported { .. })
-    ));
-    let capped = test.with_memory_cap(1000);
-    assert_eq!(test.memory_needed(10), 8 * 100 + 8 * 10 * 1000);
+    // Weighted samples are tested; weight on fewer than two samples leaves no pair.
+    let mut lonely = vec![0.0; 10];
+    lonely[3] = 1.0;
+    let weighted = xs.clone().with_weights(lonely).unwrap();
     assert_eq!(
-        capped.run(&ksd, &p, &xs, Par::Seq),
+        test.run(&ksd, &p, &weighted, Par::Seq),
+        Err(TooFewSamples { needed: 2, got: 1 })
+    );
+    // 8(n + 64t + 257) bytes per replicate: n = 10 on one thread needs 2 648.
+    assert_eq!(test.memory_needed(10, Par::Seq), 1000 * 8 * (10 + 64 + 257));
+    assert_eq!(
+        test.with_memory_cap(2647).run(&ksd, &p, &xs, Par::Seq),
         Err(MemoryCap {
-            what: "bootstrap Gram matrix and weights",
-            needed_bytes: 80_800,
-            cap_bytes: 1000,
-            largest_n: 0,
+            what: "bootstrap weights of one replicate",
+            needed_bytes: 2648,
+            cap_bytes: 2647,
+            largest_n: 9,
             remedy: "raise the cap with KsdTest::with_memory_cap",
         })
     );
-    // 8n² + 8nB ≤ cap: n = 9 needs 72 648 bytes, n = 10 needs 80 800.
+    // A cap for one replicate runs B passes, with the one-pass result.
+    let one_pass = test.run(&ksd, &p, &xs, Par::Seq).unwrap();
+    let passes = test
+        .with_memory_cap(2648)
+        .run(&ksd, &p, &xs, Par::Seq)
+        .unwrap();
+    assert_eq!(passes, one_pass);
     let err = test
-        .with_memory_cap(80_799)
+        .with_memory_cap(100)
         .run(&ksd, &p, &xs, Par::Seq)
         .unwrap_err();
-    assert!(matches!(err, MemoryCap { largest_n: 9, .. }), "{err:?}");
-    assert!(err.to_string().contains("at most 9 samples fit"), "{err}");
+    assert!(matches!(err, MemoryCap { largest_n: 0, .. }), "{err:?}");
+}
+
+/// The dense bootstrap (the implementation before streaming, kept as the oracle): the full
+/// Stein Gram matrix H, then every replicate from its definition,
+/// V: T* = (n/W²) Σ_{i,j} uᵢuⱼHᵢⱼ, U: T* = n Σ_{i≠j} uᵢuⱼHᵢⱼ / (W² − Σwᵢ²), uᵢ = εᵢwᵢ.
+fn dense_replicates<S: SteinKernel, P: Score + Sync>(
+    stein: &S,
+    p: &P,
+    xs: &Samples,
+    signs: &[f64],
+) -> Vec<f64> {
+    let n = xs.n();
+    let h = stein
+        .points(p, xs, Par::Seq)
+        .unwrap()
+        .gram_matrix_with_cap(Par::Seq, u128::MAX)
+        .unwrap();
+    let w = |i: usize| xs.weights().map_or(1.0, |w| w[i]);
+    let total: f64 = (0..n).map(w).sum();
+    let squares: f64 = (0..n).map(|i| w(i) * w(i)).sum();
+    signs
+        .chunks_exact(n)
+        .map(|eps| {
+            let (mut all, mut off) = (0.0, 0.0);
+            for i in 0..n {
+                for j in 0..n {
+                    let term = eps[i] * w(i) * eps[j] * w(j) * h[i * n + j];
+                    all += term;
+                    if i != j {
+                        off += term;
+                    }
+                }
+            }
+            match stein.estimator() {
+                Estimator::V => n as f64 * all / (total * total),
+                Estimator::U => n as f64 * off / (total * total - squares),
+            }
+        })
+        .collect()
+}
+
+/// Signs: i.i.d. Rademacher (flip = None) or a Markov chain flipping with probability a.
+fn sign_table(n: usize, replicates: usize, flip: Option<f64>, seed: u64) -> Vec<f64> {
+    let mut rng = random_stream(seed, RandomPurpose::Sampling, 99);
+    let mut out = Vec::with_capacity(n * replicates);
+    for _ in 0..replicates {
+        let mut sign = 1.0;
+        for t in 0..n {
+            let flip_now = match flip {
+                None => rand::RngExt::random::<bool>(&mut rng),
+                Some(a) => t > 0 && rand::RngExt::random::<f64>(&mut rng) < a,
+            };
+            if flip_now {
+                sign = -sign;
+            }
+            out.push(sign);
+        }
+    }
+    out
+}
+
+#[test]
+fn streaming_bootstrap_equals_the_dense_oracle() {
+    // n = 300 spans two row-block columns of tiles (COLS = 256) and five row blocks; the
+    // Langevin IMQ goes through the matrix-product tiles, the RBF with β and the DKSD through
+    // the pair-by-pair tiles; weights, U and V, both sign laws; Seq and rayon; one pass and
+    // many passes under a small memory cap.
+    let p = reference_model();
+    let base = p.sample_n(300, 17, Par::Seq).unwrap();
+    let uneven: Vec<f64> = (0..300).map(|i| 0.25 + (i % 5) as f64).collect();
+    let weighted = base.clone().with_weights(uneven).unwrap();
+    let imq_v = Ksd::new(Imq::default(), Estimator::V);
+    let imq_u = Ksd::new(Imq::new(1.7, -0.3).unwrap(), Estimator::U);
+    let rbf_v = Ksd::new(Rbf::new(1.1).unwrap(), Estimator::V);
+    let dk_u = DiffusionKsd::new(Imq::default(), reference_diffusion(), Estimator::U).unwrap();
+    let test = KsdTest::new(Bootstrap::Rademacher, 0).unwrap();
+    let mut checked = 0;
+    for xs in [&base, &weighted] {
+        for flip in [None, Some(0.05)] {
+            let signs = sign_table(300, 12, flip, 3);
+            type Case<'a> = (&'a str, Vec<f64>, Vec<Vec<f64>>);
+            let cases: Vec<Case> = vec![
+                (
+                    "imq V",
+                    dense_replicates(&imq_v, &p, xs, &signs),
+                    runs(&test, &imq_v, &p, xs, &signs),
+                ),
+                (
+                    "imq U",
+                    dense_replicates(&imq_u, &p, xs, &signs),
+                    runs(&test, &imq_u, &p, xs, &signs),
+                ),
+                (
+                    "rbf V",
+                    dense_replicates(&rbf_v, &p, xs, &signs),
+                    runs(&test, &rbf_v, &p, xs, &signs),
+                ),
+                (
+                    "dksd U",
+                    dense_replicates(&dk_u, &p, xs, &signs),
+                    runs(&test, &dk_u, &p, xs, &signs),
+                ),
+            ];
+            for (label, want, got) in cases {
+                let scale = want.iter().map(|v| v.abs()).fold(0.0, f64::max);
+                for run in &got {
+                    for (b, (g, w)) in run.iter().zip(&want).enumerate() {
+                        assert!(
+                            (g - w).abs() <= 1e-12 * scale,
+                            "{label}, flip {flip:?}, weighted {}: T*_{b} = {g} vs {w}",
+                            xs.weights().is_some()
+                        );
+                    }
+                    // Any thread count and any pass size: the same bits.
+                    assert!(
+                        run.iter()
+                            .zip(&got[0])
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{label}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 16);
+}
+
+/// The replicates of `run_with_weights` on one thread, two and eight threads, and with a cap
+/// that forces passes of 5 replicates.
+fn runs<S: SteinKernel, P: Score + Sync>(
+    test: &KsdTest,
+    stein: &S,
+    p: &P,
+    xs: &Samples,
+    signs: &[f64],
+) -> Vec<Vec<f64>> {
+    let small = test.with_memory_cap(
+        5 * test
+            .with_replicates(1)
+            .unwrap()
+            .memory_needed(xs.n(), Par::rayon(2)),
+    );
+    [
+        (test, Par::Seq),
+        (test, Par::rayon(2)),
+        (test, Par::rayon(8)),
+        (&small, Par::rayon(2)),
+    ]
+    .into_iter()
+    .map(|(t, par)| t.run_with_weights(stein, p, xs, signs, par).unwrap().1)
+    .collect()
 }

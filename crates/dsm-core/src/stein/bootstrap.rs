@@ -9,18 +9,19 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use super::estimate::Estimator;
-use super::points::{SteinKernel, SteinPoints};
+use faer::MatRef;
+
+use super::points::{PairScratch, SteinKernel, SteinPoints};
+use super::streaming::upper_quadratic_forms;
 use crate::autocorrelation::integrated_autocorrelation_time;
 use crate::density::Score;
 use crate::error::{Error, Result};
 use crate::mc::{Par, RandomPurpose, random_stream};
 use crate::samples::Samples;
 
-/// Default memory cap of the bootstrap: 1 GiB (the Stein Gram matrix of n ≈ 11 500 points).
+/// Default memory cap of the bootstrap: 1 GiB (B = 1000 replicates of n ≈ 130 000 points in
+/// one pass).
 pub const DEFAULT_MEMORY_CAP: u128 = 1 << 30;
-
-/// Replicates processed together in one pass over the Gram matrix.
-const REPLICATE_BLOCK: usize = 8;
 
 /// The law of the wild-bootstrap weights W₁ … Wₙ.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,10 +60,14 @@ pub enum Bootstrap {
 ///               = (1/(n−1)) Σ_{i≠j} Wᵢ Wⱼ k⁰(xᵢ, xⱼ)          (U)
 /// p-value       = (1 + #{T* ≥ T}) / (1 + B),   reject H₀ when p ≤ α
 /// ```
-/// The replicates need the n × n Stein Gram matrix: **8n² bytes** (80 MB at n = 3 200,
-/// 800 MB at n = 10 000) plus 8nB bytes of weights. A test that would need more than the cap
-/// ([`DEFAULT_MEMORY_CAP`], see [`KsdTest::with_memory_cap`]) returns
-/// [`Error::MemoryCap`] before allocating anything. Weights and replicates are seeded
+/// The replicates are streamed tile by tile (docs/math.md eq. 14.1): every tile of the
+/// upper triangle of the Stein Gram matrix is multiplied against the block of replicate
+/// weights as soon as it is formed, so no n × n matrix exists, the work is the n²B/2
+/// multiply-adds of one matrix product, and the memory is the weights, **8nB bytes**, plus
+/// small per-thread buffers ([`KsdTest::memory_needed`]). When that exceeds the cap
+/// ([`DEFAULT_MEMORY_CAP`], see [`KsdTest::with_memory_cap`]) the replicates are processed
+/// in passes that fit (each pass recomputes the tiles); a cap too small for one replicate is
+/// [`Error::MemoryCap`] before anything is allocated. Weights and replicates are seeded
 /// (replicate b uses the stream
 /// [`random_stream`]`(seed, RandomPurpose::BootstrapWeights, b)`), and the result is bit-identical
 /// for any thread count.
@@ -279,15 +284,36 @@ impl KsdTest {
         Ok(self)
     }
 
-    /// Sets the memory cap in bytes for the Gram matrix and the bootstrap weights.
+    /// Sets the memory cap in bytes for the bootstrap weights and buffers; the replicates run
+    /// in as many passes as the cap asks.
     pub fn with_memory_cap(mut self, bytes: u128) -> Self {
         self.memory_cap = bytes;
         self
     }
 
-    /// Bytes the test needs for n samples: 8n² (Gram matrix) + 8nB (weights).
-    pub fn memory_needed(&self, n: usize) -> u128 {
-        8 * (n as u128) * (n as u128) + 8 * (n as u128) * (self.replicates as u128)
+    /// Bytes the bootstrap holds for n samples with all B replicates in one pass on `par`'s
+    /// threads t: 8B(n + 64t + 257): the weights (n per replicate), one row block of partial
+    /// products per thread (64) and the block sums of one wave (256) and the replicates.
+    pub fn memory_needed(&self, n: usize, par: Par) -> u128 {
+        self.replicates as u128 * bytes_per_replicate(n, par)
+    }
+
+    /// Replicates per pass under the cap (at least 1), or the cap error.
+    fn replicates_per_pass(&self, n: usize, par: Par) -> Result<usize> {
+        let per = bytes_per_replicate(n, par);
+        if per > self.memory_cap {
+            return Err(Error::MemoryCap {
+                what: "bootstrap weights of one replicate",
+                needed_bytes: per,
+                cap_bytes: self.memory_cap,
+                largest_n: crate::error::largest_fitting(self.memory_cap, |m| {
+                    bytes_per_replicate(usize::try_from(m).unwrap_or(usize::MAX), par)
+                }),
+                remedy: "raise the cap with KsdTest::with_memory_cap",
+            });
+        }
+        let fit = (self.memory_cap / per).min(self.replicates as u128);
+        Ok(usize::try_from(fit).unwrap_or(usize::MAX).max(1))
     }
 
     /// Runs the test of H₀: the samples come from `model`, with the Stein kernel `stein`
@@ -295,9 +321,9 @@ impl KsdTest {
     /// V) is the Stein kernel's.
     ///
     /// # Errors
-    /// [`Error::TooFewSamples`] for n < 2 (n < 3 for [`Bootstrap::MarkovChainAuto`]);
-    /// [`Error::Unsupported`] for weighted samples; [`Error::MemoryCap`] when
-    /// [`KsdTest::memory_needed`] exceeds the cap; the errors of [`SteinKernel::points`];
+    /// [`Error::TooFewSamples`] for n < 2 (n < 3 for [`Bootstrap::MarkovChainAuto`]), or for
+    /// weighted samples with fewer than two positive weights; [`Error::MemoryCap`] when one
+    /// replicate does not fit the cap; the errors of [`SteinKernel::points`];
     /// [`Error::NonFiniteValue`] when k⁰ is not finite.
     pub fn run<S, P>(
         &self,
@@ -311,7 +337,7 @@ impl KsdTest {
         P: Score + Sync + ?Sized,
     {
         let start = Instant::now();
-        self.check_size(samples, self.replicates)?;
+        self.check_size(samples, par)?;
         let points = stein.points(model, samples, par)?;
         self.run_on_points(stein.estimator(), &points, start, par)
     }
@@ -343,7 +369,7 @@ impl KsdTest {
         par: Par,
     ) -> Result<KsdTestResult> {
         let start = Instant::now();
-        self.check_size(scored.samples(), self.replicates)?;
+        self.check_size(scored.samples(), par)?;
         let points = stein.points_scored(scored, par)?;
         self.run_on_points(stein.estimator(), &points, start, par)
     }
@@ -365,8 +391,11 @@ impl KsdTest {
                 (Some((1.0 / (n as f64 * tau).sqrt()).min(0.5)), Some(tau))
             }
         };
-        let weights = self.weights(n, flip_probability, par)?;
-        let (mut result, _) = self.finish(estimator, points, &weights, par)?;
+        let per_pass = self.replicates_per_pass(n, par)?;
+        let weights =
+            |first: usize, count: usize| self.weights(n, first, count, flip_probability, par);
+        let (mut result, _) =
+            self.finish(estimator, points, self.replicates, per_pass, weights, par)?;
         result.flip_probability = flip_probability;
         result.autocorrelation_time = autocorrelation_time;
         result.elapsed = start.elapsed();
@@ -410,15 +439,20 @@ impl KsdTest {
                 index,
             });
         }
-        self.check_size(samples, weights.len() / n)?;
+        self.check_size(samples, par)?;
         let points = stein.points(model, samples, par)?;
-        let (mut result, replicates) = self.finish(stein.estimator(), &points, weights, par)?;
+        let replicates = weights.len() / n;
+        let per_pass = self.replicates_per_pass(n, par)?;
+        let given =
+            |first: usize, count: usize| Ok(weights[first * n..(first + count) * n].to_vec());
+        let (mut result, replicates) =
+            self.finish(stein.estimator(), &points, replicates, per_pass, given, par)?;
         result.elapsed = start.elapsed();
         Ok((result, replicates))
     }
 
     /// Sample-count, weighting and memory checks before any work.
-    fn check_size(&self, samples: &Samples, replicates: usize) -> Result<()> {
+    fn check_size(&self, samples: &Samples, par: Par) -> Result<()> {
         let n = samples.n();
         let needed = if self.bootstrap == Bootstrap::MarkovChainAuto {
             3
@@ -428,48 +462,100 @@ impl KsdTest {
         if n < needed {
             return Err(Error::TooFewSamples { needed, got: n });
         }
-        if samples.weights().is_some() {
-            return Err(Error::Unsupported {
-                what: "weighted samples in the wild bootstrap",
-            });
+        if let Some(w) = samples.weights() {
+            let positive = w.iter().filter(|&&v| v > 0.0).count();
+            if positive < 2 {
+                return Err(Error::TooFewSamples {
+                    needed: 2,
+                    got: positive,
+                });
+            }
         }
-        let bytes = 8 * (n as u128) * (n as u128) + 8 * (n as u128) * (replicates as u128);
-        if bytes > self.memory_cap {
-            return Err(Error::MemoryCap {
-                what: "bootstrap Gram matrix and weights",
-                needed_bytes: bytes,
-                cap_bytes: self.memory_cap,
-                largest_n: crate::error::largest_fitting(self.memory_cap, |m| {
-                    8u128
-                        .saturating_mul(m)
-                        .saturating_mul(m.saturating_add(replicates as u128))
-                }),
-                remedy: "raise the cap with KsdTest::with_memory_cap",
-            });
-        }
-        Ok(())
+        self.replicates_per_pass(n, par).map(|_| ())
     }
 
-    /// The statistic, the replicates for the weights, the p-value and critical value.
-    fn finish<K: crate::kernel::Kernel>(
+    /// The statistic, the replicates (streamed in passes of `per_pass` with the weights
+    /// `weights(first, count)`, replicate-major), the p-value and critical value.
+    ///
+    /// With sample weights wᵢ (W = Σwᵢ, all 1 when unweighted) and replicate signs εᵢ, uᵢ = εᵢwᵢ:
+    /// ```text
+    /// V:  T = (n/W²) Σ_{i,j} wᵢwⱼHᵢⱼ          T* = (n/W²) (2 Σ_{i<j} uᵢuⱼHᵢⱼ + Σᵢ uᵢ²Hᵢᵢ)
+    /// U:  T = n Σ_{i≠j} wᵢwⱼHᵢⱼ / (W² − Σwᵢ²)   T* = 2n Σ_{i<j} uᵢuⱼHᵢⱼ / (W² − Σwᵢ²)
+    /// ```
+    fn finish<K, F>(
         &self,
         estimator: Estimator,
         points: &SteinPoints<'_, K>,
-        weights: &[f64],
+        replicate_count: usize,
+        per_pass: usize,
+        weights: F,
         par: Par,
-    ) -> Result<(KsdTestResult, Vec<f64>)> {
+    ) -> Result<(KsdTestResult, Vec<f64>)>
+    where
+        K: crate::kernel::Kernel,
+        F: Fn(usize, usize) -> Result<Vec<f64>>,
+    {
         let n = points.n();
-        let replicate_count = weights.len() / n;
-        // The size was checked against this test's cap in `check_size`.
-        let h = points.gram_matrix_with_cap(par, u128::MAX)?;
-        let trace: f64 = (0..n).map(|i| h[i * n + i]).sum();
-        let (scale, remove) = match estimator {
-            Estimator::V => (1.0 / n as f64, 0.0),
-            Estimator::U => (1.0 / (n as f64 - 1.0), trace),
+        if estimator == Estimator::U && n < 2 {
+            return Err(Error::TooFewSamples { needed: 2, got: n });
+        }
+        let sample_weights = points.samples.weights();
+        let w = |i: usize| sample_weights.map_or(1.0, |w| w[i]);
+        let total: f64 = (0..n).map(w).sum();
+        // W² − Σwᵢ² (n(n − 1) exactly when unweighted).
+        let pairs = match sample_weights {
+            Some(_) => total * total - (0..n).map(|i| w(i) * w(i)).sum::<f64>(),
+            None => n as f64 * (n as f64 - 1.0),
         };
-        let total: f64 = h.iter().sum();
-        let statistic = scale * (total - remove);
-        let replicates = replicate_statistics(&h, weights, n, par, scale, remove)?;
+        let diagonal: Vec<f64> = match estimator {
+            Estimator::U => Vec::new(),
+            Estimator::V => {
+                let mut scratch = PairScratch::default();
+                (0..n)
+                    .map(|i| points.stein_kernel(i, i, &mut scratch))
+                    .collect()
+            }
+        };
+        // T from Q with uᵢ = wᵢ, T* from Q with uᵢ = εᵢwᵢ (the formulas above).
+        let from_form = |q: f64, u: &[f64]| match estimator {
+            Estimator::V => {
+                let diag: f64 = u.iter().zip(&diagonal).map(|(ui, hii)| ui * ui * hii).sum();
+                n as f64 * (2.0 * q + diag) / (total * total)
+            }
+            Estimator::U => 2.0 * n as f64 * q / pairs,
+        };
+        let mut statistic = f64::NAN;
+        let mut replicates = Vec::with_capacity(replicate_count);
+        let mut first = 0;
+        while first < replicate_count {
+            let count = per_pass.min(replicate_count - first);
+            let mut u = weights(first, count)?;
+            if sample_weights.is_some() {
+                for column in u.chunks_exact_mut(n) {
+                    for (i, v) in column.iter_mut().enumerate() {
+                        *v *= w(i);
+                    }
+                }
+            }
+            // The statistic rides along the first pass as one more column, u = w, through
+            // the same tiles.
+            if first == 0 {
+                u.extend((0..n).map(w));
+            }
+            let columns = u.len() / n;
+            let forms = upper_quadratic_forms(
+                points,
+                MatRef::from_column_major_slice(&u, n, columns),
+                par,
+            )?;
+            for (column, q) in u.chunks_exact(n).zip(&forms).take(count) {
+                replicates.push(from_form(*q, column));
+            }
+            if first == 0 {
+                statistic = from_form(forms[count], &u[count * n..]);
+            }
+            first += count;
+        }
         if !statistic.is_finite() || replicates.iter().any(|t| !t.is_finite()) {
             return Err(Error::NonFiniteValue {
                 quantity: "test statistic or replicate (sums beyond f64)",
@@ -498,11 +584,20 @@ impl KsdTest {
         Ok((result, replicates))
     }
 
-    /// Bootstrap weights, replicate-major (B × n): replicate b from the stream
-    /// (seed, BootstrapWeights, b); Markov-chain signs when a flip probability is given.
-    fn weights(&self, n: usize, flip_probability: Option<f64>, par: Par) -> Result<Vec<f64>> {
-        let mut w = vec![0.0; n * self.replicates];
-        let fill = |(b, row): (usize, &mut [f64])| {
+    /// Bootstrap weights of replicates first .. first + count, replicate-major (count × n):
+    /// replicate b from the stream (seed, BootstrapWeights, b); Markov-chain signs when a
+    /// flip probability is given.
+    fn weights(
+        &self,
+        n: usize,
+        first: usize,
+        count: usize,
+        flip_probability: Option<f64>,
+        par: Par,
+    ) -> Result<Vec<f64>> {
+        let mut w = vec![0.0; n * count];
+        let fill = |(c, row): (usize, &mut [f64])| {
+            let b = first + c;
             let mut rng = random_stream(self.seed, RandomPurpose::BootstrapWeights, b as u64);
             let mut sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
             for (t, slot) in row.iter_mut().enumerate() {
@@ -524,6 +619,15 @@ impl KsdTest {
     }
 }
 
+/// Bytes per replicate in a pass: 8(n + 64t + 257) for t threads.
+fn bytes_per_replicate(n: usize, par: Par) -> u128 {
+    let threads = match par {
+        Par::Seq => 1,
+        Par::Rayon(t) => t.get() as u128,
+    };
+    8 * (n as u128 + 64 * threads + 257)
+}
+
 /// τ̂ = max(1, maxₖ τ̂ₖ) over the coordinates k of the per-point Stein vector b (the first d
 /// entries of each point's data), in sample order.
 fn stein_vector_autocorrelation_time<K>(points: &SteinPoints<'_, K>) -> Result<f64> {
@@ -538,47 +642,4 @@ fn stein_vector_autocorrelation_time<K>(points: &SteinPoints<'_, K>) -> Result<f
         tau = tau.max(integrated_autocorrelation_time(&series)?);
     }
     Ok(tau)
-}
-
-/// T*_b = scale · (W_bᵀ H W_b − remove), blocks of replicates per pass over H.
-fn replicate_statistics(
-    h: &[f64],
-    w: &[f64],
-    n: usize,
-    par: Par,
-    scale: f64,
-    remove: f64,
-) -> Result<Vec<f64>> {
-    let mut out = vec![0.0; w.len() / n];
-    let block = |(c, slots): (usize, &mut [f64])| {
-        let first = c * REPLICATE_BLOCK;
-        let count = slots.len();
-        // The block's weights point-major (n × REPLICATE_BLOCK, zero-padded), so that the
-        // inner loop runs over contiguous lanes; the summation order per replicate is j.
-        let mut lanes = vec![0.0; n * REPLICATE_BLOCK];
-        for b in 0..count {
-            let row = &w[(first + b) * n..(first + b + 1) * n];
-            for (j, &wj) in row.iter().enumerate() {
-                lanes[j * REPLICATE_BLOCK + b] = wj;
-            }
-        }
-        let mut quad = [0.0; REPLICATE_BLOCK];
-        for (i, row) in h.chunks_exact(n).enumerate() {
-            let mut acc = [0.0; REPLICATE_BLOCK];
-            for (hij, wj) in row.iter().zip(lanes.chunks_exact(REPLICATE_BLOCK)) {
-                for (a, wjb) in acc.iter_mut().zip(wj) {
-                    *a += hij * wjb;
-                }
-            }
-            let wi = &lanes[i * REPLICATE_BLOCK..(i + 1) * REPLICATE_BLOCK];
-            for ((q, a), wib) in quad.iter_mut().zip(&acc).zip(wi) {
-                *q += wib * a;
-            }
-        }
-        for (slot, q) in slots.iter_mut().zip(&quad) {
-            *slot = scale * (q - remove);
-        }
-    };
-    par.for_each_chunk_mut(&mut out, REPLICATE_BLOCK, block)?;
-    Ok(out)
 }

@@ -31,7 +31,7 @@
 use faer::{Accum, Mat, MatRef};
 use pulp::{Arch, Simd, WithSimd};
 
-use super::pairwise::{COLS, Layout, PairSums, ROWS, drive_tiles};
+use super::pairwise::{COLS, Layout, PairSums, ROWS, Tile, drive_tiles};
 use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::mc::Par;
@@ -59,101 +59,164 @@ pub(crate) fn langevin_radial_upper_with<K: Kernel>(
     par: Par,
     layout: Layout,
 ) -> Result<PairSums> {
-    let n = x.len() / d;
-    let sm = MatRef::from_row_major_slice(s, n, d);
-    // k⁰ depends on the points only through their differences, so they are centred first
-    // (per block and per tile, without a copy of the whole set): ‖xᵢ − xⱼ‖² from Gram products
-    // would otherwise cancel against ‖x‖² for points far from the origin.
-    let mut centre = vec![0.0; d];
-    for row in x.chunks_exact(d) {
-        for (c, v) in centre.iter_mut().zip(row) {
-            *c += v;
-        }
-    }
-    centre.iter_mut().for_each(|c| *c /= n.max(1) as f64);
-    let centred = |i: usize, out: &mut [f64]| {
-        for ((o, v), c) in out.iter_mut().zip(&x[i * d..(i + 1) * d]).zip(&centre) {
-            *o = v - c;
-        }
-    };
-    let arch = Arch::new();
-    let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>();
+    let tiles = LangevinTiles::new(x, s, d, kernel, weights);
     drive_tiles(
-        n,
+        tiles.n,
         par,
         layout,
-        || Scratch::new(d),
-        |sc, t, own, cols| {
-            let m = t.end - t.start;
-            if sc.block != Some(t.start) {
-                // A = [X_I − 1cᵀ; S_I] and the block's ‖x̃ᵢ‖², x̃ᵢ·sᵢ, wᵢ, once per block.
-                sc.block = Some(t.start);
-                sc.a = Mat::zeros(2 * m, d);
-                sc.a.as_mut()
-                    .subrows_mut(m, m)
-                    .copy_from(sm.subrows(t.start, m));
-                for (a, i) in (t.start..t.end).enumerate() {
-                    centred(i, &mut sc.point);
-                    let si = &s[i * d..(i + 1) * d];
-                    sc.xx_i[a] = dot(&sc.point, &sc.point);
-                    sc.xs_i[a] = dot(&sc.point, si);
-                    sc.w_i[a] = w(i);
-                    for (j, v) in sc.point.iter().enumerate() {
-                        sc.a[(a, j)] = *v;
-                    }
-                }
-            }
-            let c = t.hi - t.lo;
-            // The columns' centred points, ‖x̃ⱼ‖², x̃ⱼ·sⱼ, wⱼ; then A X̃_Jᵀ and A S_Jᵀ (S_J straight
-            // from the row-major data).
-            for (b, (j, xj)) in (t.lo..t.hi).zip(sc.xj.chunks_exact_mut(d)).enumerate() {
-                centred(j, xj);
-                let sj = &s[j * d..(j + 1) * d];
-                sc.xx_j[b] = dot(xj, xj);
-                sc.xs_j[b] = dot(xj, sj);
-                sc.w_j[b] = w(j);
-            }
-            let (gx, gs) =
-                sc.g.as_mut()
-                    .submatrix_mut(0, 0, 2 * m, 2 * c)
-                    .split_at_col_mut(c);
-            for (dst, src) in [
-                (gx, MatRef::from_row_major_slice(&sc.xj[..c * d], c, d)),
-                (gs, sm.subrows(t.lo, c)),
-            ] {
-                faer::linalg::matmul::matmul(
-                    dst,
-                    Accum::Replace,
-                    sc.a.as_ref(),
-                    src.transpose(),
-                    1.0,
-                    faer::Par::Seq,
-                );
-            }
-            let g = sc.g.as_ref().submatrix(0, 0, 2 * m, 2 * c);
-            arch.dispatch(TilePass {
-                kernel,
-                g,
-                m,
-                c,
-                first_valid: t.lo - t.start,
-                xx_i: &sc.xx_i[..m],
-                xs_i: &sc.xs_i[..m],
-                w_i: &sc.w_i[..m],
-                xx_j: &sc.xx_j[..c],
-                xs_j: &sc.xs_j[..c],
-                w_j: &sc.w_j[..c],
-                df: d as f64,
-                own,
-                cols,
-            })
-        },
+        || tiles.scratch(),
+        |sc, t, own, cols| tiles.tile(sc, t, own, cols, None),
     )
 }
 
+/// The Langevin Stein kernel of a radial kernel, tile by tile: the shared per-set data (the
+/// points' centre and the scores as a matrix) for [`LangevinTiles::tile`].
+pub(crate) struct LangevinTiles<'a, K> {
+    x: &'a [f64],
+    s: &'a [f64],
+    d: usize,
+    n: usize,
+    sm: MatRef<'a, f64>,
+    centre: Vec<f64>,
+    kernel: &'a K,
+    weights: Option<&'a [f64]>,
+    arch: Arch,
+}
+
+impl<'a, K: Kernel> LangevinTiles<'a, K> {
+    /// Points `x` and scores `s` (both n × d row-major), optional weights.
+    pub(crate) fn new(
+        x: &'a [f64],
+        s: &'a [f64],
+        d: usize,
+        kernel: &'a K,
+        weights: Option<&'a [f64]>,
+    ) -> Self {
+        let n = x.len() / d;
+        // k⁰ depends on the points only through their differences, so they are centred first
+        // (per block and per tile, without a copy of the whole set): ‖xᵢ − xⱼ‖² from Gram
+        // products would otherwise cancel against ‖x‖² for points far from the origin.
+        let mut centre = vec![0.0; d];
+        for row in x.chunks_exact(d) {
+            for (c, v) in centre.iter_mut().zip(row) {
+                *c += v;
+            }
+        }
+        centre.iter_mut().for_each(|c| *c /= n.max(1) as f64);
+        LangevinTiles {
+            x,
+            s,
+            d,
+            n,
+            sm: MatRef::from_row_major_slice(s, n, d),
+            centre,
+            kernel,
+            weights,
+            arch: Arch::new(),
+        }
+    }
+
+    /// Buffers for one task.
+    pub(crate) fn scratch(&self) -> Scratch {
+        Scratch::new(self.d)
+    }
+
+    fn centred(&self, i: usize, out: &mut [f64]) {
+        let d = self.d;
+        for ((o, v), c) in out
+            .iter_mut()
+            .zip(&self.x[i * d..(i + 1) * d])
+            .zip(&self.centre)
+        {
+            *o = v - c;
+        }
+    }
+
+    /// One tile of the upper triangle (pairs i < j): adds the weighted row and column sums
+    /// as [`drive_tiles`] asks and returns Σ wᵢwⱼ k⁰ᵢⱼ; with `out` (m × c column-major, m the
+    /// block's rows, c the tile's columns) it also writes k⁰ᵢⱼ there, and 0 where i ≥ j.
+    pub(crate) fn tile(
+        &self,
+        sc: &mut Scratch,
+        t: &Tile,
+        own: &mut [f64],
+        cols: &mut [f64],
+        out: Option<&mut [f64]>,
+    ) -> f64 {
+        let (s, d, sm) = (self.s, self.d, self.sm);
+        let w = |i: usize| self.weights.map_or(1.0, |w| w[i]);
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>();
+        let m = t.end - t.start;
+        if sc.block != Some(t.start) {
+            // A = [X_I − 1cᵀ; S_I] and the block's ‖x̃ᵢ‖², x̃ᵢ·sᵢ, wᵢ, once per block.
+            sc.block = Some(t.start);
+            sc.a = Mat::zeros(2 * m, d);
+            sc.a.as_mut()
+                .subrows_mut(m, m)
+                .copy_from(sm.subrows(t.start, m));
+            for (a, i) in (t.start..t.end).enumerate() {
+                let mut point = std::mem::take(&mut sc.point);
+                self.centred(i, &mut point);
+                let si = &s[i * d..(i + 1) * d];
+                sc.xx_i[a] = dot(&point, &point);
+                sc.xs_i[a] = dot(&point, si);
+                sc.w_i[a] = w(i);
+                for (j, v) in point.iter().enumerate() {
+                    sc.a[(a, j)] = *v;
+                }
+                sc.point = point;
+            }
+        }
+        let c = t.hi - t.lo;
+        // The columns' centred points, ‖x̃ⱼ‖², x̃ⱼ·sⱼ, wⱼ; then A X̃_Jᵀ and A S_Jᵀ (S_J straight
+        // from the row-major data).
+        for (b, (j, xj)) in (t.lo..t.hi).zip(sc.xj.chunks_exact_mut(d)).enumerate() {
+            self.centred(j, xj);
+            let sj = &s[j * d..(j + 1) * d];
+            sc.xx_j[b] = dot(xj, xj);
+            sc.xs_j[b] = dot(xj, sj);
+            sc.w_j[b] = w(j);
+        }
+        let (gx, gs) =
+            sc.g.as_mut()
+                .submatrix_mut(0, 0, 2 * m, 2 * c)
+                .split_at_col_mut(c);
+        for (dst, src) in [
+            (gx, MatRef::from_row_major_slice(&sc.xj[..c * d], c, d)),
+            (gs, sm.subrows(t.lo, c)),
+        ] {
+            faer::linalg::matmul::matmul(
+                dst,
+                Accum::Replace,
+                sc.a.as_ref(),
+                src.transpose(),
+                1.0,
+                faer::Par::Seq,
+            );
+        }
+        let g = sc.g.as_ref().submatrix(0, 0, 2 * m, 2 * c);
+        self.arch.dispatch(TilePass {
+            kernel: self.kernel,
+            g,
+            m,
+            c,
+            first_valid: t.lo - t.start,
+            xx_i: &sc.xx_i[..m],
+            xs_i: &sc.xs_i[..m],
+            w_i: &sc.w_i[..m],
+            xx_j: &sc.xx_j[..c],
+            xs_j: &sc.xs_j[..c],
+            w_j: &sc.w_j[..c],
+            df: d as f64,
+            own,
+            cols,
+            out,
+        })
+    }
+}
+
 /// Buffers of one task, reused across the tiles of a block.
-struct Scratch {
+pub(crate) struct Scratch {
     block: Option<usize>,
     point: Vec<f64>,
     a: Mat<f64>,
@@ -169,7 +232,7 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(d: usize) -> Self {
+    pub(crate) fn new(d: usize) -> Self {
         Scratch {
             block: None,
             point: vec![0.0; d],
@@ -205,6 +268,8 @@ struct TilePass<'a, K> {
     df: f64,
     own: &'a mut [f64],
     cols: &'a mut [f64],
+    /// Where to write the tile's k⁰ (m × c column-major, 0 where i ≥ j), when asked.
+    out: Option<&'a mut [f64]>,
 }
 
 impl<K: Kernel> WithSimd for TilePass<'_, K> {
@@ -227,12 +292,16 @@ impl<K: Kernel> WithSimd for TilePass<'_, K> {
             df,
             own,
             cols,
+            mut out,
         } = self;
         let mut u = [0.0; ROWS];
         let mut k = [0.0; ROWS];
         let mut total = 0.0;
         for b in 0..c {
             let len = m.min(first_valid + b);
+            if let Some(out) = out.as_deref_mut() {
+                out[b * m + len..(b + 1) * m].fill(0.0);
+            }
             if len == 0 {
                 continue;
             }
@@ -258,6 +327,9 @@ impl<K: Kernel> WithSimd for TilePass<'_, K> {
                 let dr = gxs[a] - xs_i[a] - xsj + gsx[a];
                 k[a] = phi * gss[a] + 2.0 * d1 * dr - 2.0 * df * d1 - 4.0 * d2 * u[a];
             });
+            if let Some(out) = out.as_deref_mut() {
+                out[b * m..b * m + len].copy_from_slice(k);
+            }
             for (o, &k) in own[..len].iter_mut().zip(k.iter()) {
                 *o += wj * k;
             }

@@ -18,11 +18,14 @@ mod estimate;
 mod gram_tiles;
 mod ksd;
 mod ksd_test;
+mod linear_test;
 mod pairwise;
 mod points;
+mod streaming;
 
 pub use bootstrap::{Bootstrap, DEFAULT_MEMORY_CAP, KsdTest, KsdTestResult};
 pub use estimate::{Estimator, KsdEstimate};
 pub use ksd::{DiffusionKsd, Ksd};
 pub use ksd_test::ksd_test;
+pub use linear_test::{LinearKsdTest, LinearKsdTestResult};
 pub use points::{PairScratch, SteinKernel, SteinPoints};
