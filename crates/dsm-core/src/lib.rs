@@ -62,7 +62,9 @@ pub mod testing;
 
 pub use autodiff::{AutoDiff, GenericDiffusion, GenericLogDensity};
 pub use density::{Hessian, LogDensity, Sampler, Score};
-pub use diffusion::{ConstantDiffusion, Diffusion, DiffusionFn, DiffusionWork, IdentityDiffusion};
+pub use diffusion::{
+    ConstantDiffusion, Diffusion, DiffusionFn, DiffusionWork, IdentityDiffusion, TiltedDiffusion,
+};
 pub use error::{Error, Result};
 
 /// Parameter checks shared by the dsm crates (validated constructors).
@@ -71,14 +73,16 @@ pub mod validate {
 }
 pub use kernel::{Imq, Kernel, Rbf};
 pub use mc::{Estimate, Par};
-pub use models::{Gaussian, MultivariateStudentT, StudentT};
+pub use models::{GammaDist, GaussBernoulliRbm, Gaussian, MultivariateStudentT, StudentT};
 pub use objectives::*;
 pub use samples::Samples;
 pub use scalar::{Scalar, derivatives_of};
 pub use scored_samples::ScoredSamples;
 pub use stein::{
-    Bootstrap, DiffusionKsd, Estimator, Ksd, KsdEstimate, KsdTest, KsdTestResult, LinearKsdTest,
-    LinearKsdTestResult, PairScratch, SteinKernel, SteinPoints, ksd_test,
+    AggregatedKsdTest, AggregatedTestResult, AggregationCandidate, Bootstrap, Candidate,
+    CandidateOutcome, DiffusionKsd, Estimator, Ksd, KsdEstimate, KsdTest, KsdTestResult,
+    LinearKsdTest, LinearKsdTestResult, NullDistribution, PairScratch, ParametricKsdTest,
+    SteinKernel, SteinPoints, ksd_test,
 };
 
 /// Re-export of num-dual, so generic models need no direct dependency on it.

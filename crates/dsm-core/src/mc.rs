@@ -107,6 +107,9 @@ pub enum RandomPurpose {
     Sampling,
     /// Wild-bootstrap weights of a test ([`KsdTest`](crate::KsdTest)).
     BootstrapWeights,
+    /// The seeds of the null draws of a parametric bootstrap
+    /// ([`ParametricKsdTest`](crate::ParametricKsdTest), the composite test of dsm-fit).
+    ParametricBootstrap,
     /// Any other use, with a caller-chosen tag (downstream crates and users).
     Other(u64),
 }
@@ -118,6 +121,8 @@ impl RandomPurpose {
             // ASCII "dsm/samp" and "dsm/boot": fixed, documented, never reused.
             RandomPurpose::Sampling => 0x6473_6d2f_7361_6d70,
             RandomPurpose::BootstrapWeights => 0x6473_6d2f_626f_6f74,
+            // ASCII "dsm/para".
+            RandomPurpose::ParametricBootstrap => 0x6473_6d2f_7061_7261,
             RandomPurpose::Other(tag) => tag ^ 0x6473_6d2f_6f74_6872,
         }
     }

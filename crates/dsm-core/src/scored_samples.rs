@@ -1,7 +1,9 @@
 //! Samples with their scores, for Stein discrepancies without a density: the output of an
 //! MCMC run (Stan, PyMC, NumPyro) is draws and ∇log p at each draw, and nothing else.
 
+use crate::density::Score;
 use crate::error::{Error, Result, same_dim};
+use crate::mc::{CHUNK_SIZE, Par};
 use crate::samples::Samples;
 
 /// n samples xᵢ with the model's score sᵢ = ∇log p(xᵢ) at each, both n × d row-major,
@@ -50,6 +52,36 @@ impl ScoredSamples {
             });
         }
         Ok(Self { samples, scores })
+    }
+
+    /// The samples with the model's scores at them (computed once, in parallel; the values
+    /// are the model's own, so every statistic equals the density path's to the bit).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when the model's dimension is not the samples';
+    /// [`Error::NonFiniteValue`] naming the first sample with a non-finite score;
+    /// [`Error::ThreadPool`].
+    pub fn from_model<P: Score + Sync + ?Sized>(
+        model: &P,
+        samples: &Samples,
+        par: Par,
+    ) -> Result<Self> {
+        let d = samples.dim();
+        same_dim(
+            "dimension of the samples",
+            d,
+            "dimension of the model",
+            model.dim(),
+        )?;
+        let mut scores = vec![0.0; samples.n() * d];
+        if d > 0 {
+            par.for_each_chunk_mut(&mut scores, CHUNK_SIZE * d, |(c, chunk)| {
+                for (a, out) in chunk.chunks_exact_mut(d).enumerate() {
+                    model.score_into(samples.row(c * CHUNK_SIZE + a), out);
+                }
+            })?;
+        }
+        Self::new(samples.clone(), scores)
     }
 
     /// The samples.

@@ -105,6 +105,7 @@ fn test_result() -> KsdTestResult {
         estimator: Estimator::V,
         flip_probability: None,
         autocorrelation_time: None,
+        parametric: false,
         elapsed: Duration::from_millis(15),
     }
 }
@@ -133,6 +134,7 @@ fn ksd_test_result_display_reports_the_decision_and_the_settings() {
         estimator: Estimator::U,
         flip_probability: Some(0.031_622_8),
         autocorrelation_time: Some(2.5),
+        parametric: false,
         elapsed: Duration::from_secs(83),
     };
     assert_eq!(
@@ -144,6 +146,7 @@ fn ksd_test_result_display_reports_the_decision_and_the_settings() {
     let fixed = KsdTestResult {
         flip_probability: Some(0.1),
         autocorrelation_time: None,
+        parametric: false,
         statistic: -0.5,
         elapsed: Duration::ZERO,
         ..test_result()
@@ -451,6 +454,7 @@ fn results_round_trip_through_json() {
     let r = KsdTestResult {
         flip_probability: Some(0.25),
         autocorrelation_time: Some(3.0),
+        parametric: false,
         ..test_result()
     };
     let json = serde_json::to_string(&r).unwrap();

@@ -20,10 +20,12 @@
 mod closure;
 mod constant;
 mod identity;
+mod tilted;
 
 pub use closure::DiffusionFn;
 pub use constant::ConstantDiffusion;
 pub use identity::IdentityDiffusion;
+pub use tilted::TiltedDiffusion;
 
 #[cfg(doc)]
 use crate::error::Error;

@@ -1,11 +1,15 @@
 //! Built-in models with normalised log-densities, closed-form scores and Hessians, and
 //! seeded samplers.
 
+mod gamma;
+mod gauss_bernoulli_rbm;
 mod gaussian;
 mod multivariate_student_t;
 mod spd;
 mod student_t;
 
+pub use gamma::GammaDist;
+pub use gauss_bernoulli_rbm::GaussBernoulliRbm;
 pub use gaussian::Gaussian;
 pub use multivariate_student_t::MultivariateStudentT;
 pub use student_t::StudentT;

@@ -118,6 +118,7 @@ pub struct KsdTest {
 ///     estimator: Estimator::V,
 ///     flip_probability: None,
 ///     autocorrelation_time: None,
+///     parametric: false,
 ///     elapsed: Duration::from_millis(15),
 /// };
 /// assert_eq!(
@@ -150,6 +151,10 @@ pub struct KsdTestResult {
     /// The estimated autocorrelation time τ̂ behind the flip probability
     /// ([`Bootstrap::MarkovChainAuto`] only).
     pub autocorrelation_time: Option<f64>,
+    /// Whether the replicates are the statistics of null draws from the model's sampler
+    /// (a [`ParametricKsdTest`](super::ParametricKsdTest)) rather than wild-bootstrap ones.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub parametric: bool,
     /// Wall time of the test, from the per-point quantities to the p-value (zero when
     /// read from data written before this field existed).
     #[cfg_attr(feature = "serde", serde(default))]
@@ -170,6 +175,7 @@ impl PartialEq for KsdTestResult {
             estimator,
             flip_probability,
             autocorrelation_time,
+            parametric,
             elapsed: _,
         } = self;
         *statistic == other.statistic
@@ -182,6 +188,7 @@ impl PartialEq for KsdTestResult {
             && *estimator == other.estimator
             && *flip_probability == other.flip_probability
             && *autocorrelation_time == other.autocorrelation_time
+            && *parametric == other.parametric
     }
 }
 
@@ -203,6 +210,7 @@ impl fmt::Display for KsdTestResult {
             self.level, self.estimator,
         )?;
         match self.flip_probability {
+            None if self.parametric => f.write_str("parametric bootstrap")?,
             None => f.write_str("Rademacher weights")?,
             Some(a) => write!(
                 f,
@@ -340,6 +348,7 @@ impl KsdTest {
         self.check_size(samples, par)?;
         let points = stein.points(model, samples, par)?;
         self.run_on_points(stein.estimator(), &points, start, par)
+            .map(|(result, _)| result)
     }
 
     /// [`KsdTest::run`] from samples with precomputed scores (an MCMC run's draws and
@@ -372,6 +381,35 @@ impl KsdTest {
         self.check_size(scored.samples(), par)?;
         let points = stein.points_scored(scored, par)?;
         self.run_on_points(stein.estimator(), &points, start, par)
+            .map(|(result, _)| result)
+    }
+
+    /// [`KsdTest::run_scored`] with the replicates T*_b (for the aggregated test).
+    pub(crate) fn run_scored_with_replicates<S: SteinKernel>(
+        &self,
+        stein: &S,
+        scored: &crate::ScoredSamples,
+        par: Par,
+    ) -> Result<(KsdTestResult, Vec<f64>)> {
+        let start = Instant::now();
+        self.check_size(scored.samples(), par)?;
+        let points = stein.points_scored(scored, par)?;
+        self.run_on_points(stein.estimator(), &points, start, par)
+    }
+
+    /// The bootstrap law.
+    pub fn bootstrap(&self) -> Bootstrap {
+        self.bootstrap
+    }
+
+    /// The number of replicates B.
+    pub fn replicates(&self) -> usize {
+        self.replicates
+    }
+
+    /// The level α.
+    pub fn level(&self) -> f64 {
+        self.level
     }
 
     /// The test on computed points: the bootstrap weights, the statistic and its replicates.
@@ -381,7 +419,7 @@ impl KsdTest {
         points: &SteinPoints<'_, K>,
         start: Instant,
         par: Par,
-    ) -> Result<KsdTestResult> {
+    ) -> Result<(KsdTestResult, Vec<f64>)> {
         let n = points.n();
         let (flip_probability, autocorrelation_time) = match self.bootstrap {
             Bootstrap::Rademacher => (None, None),
@@ -394,12 +432,12 @@ impl KsdTest {
         let per_pass = self.replicates_per_pass(n, par)?;
         let weights =
             |first: usize, count: usize| self.weights(n, first, count, flip_probability, par);
-        let (mut result, _) =
+        let (mut result, replicates) =
             self.finish(estimator, points, self.replicates, per_pass, weights, par)?;
         result.flip_probability = flip_probability;
         result.autocorrelation_time = autocorrelation_time;
         result.elapsed = start.elapsed();
-        Ok(result)
+        Ok((result, replicates))
     }
 
     /// [`KsdTest::run`] with given bootstrap weights (B × n, replicate-major, B = len / n)
@@ -579,6 +617,7 @@ impl KsdTest {
             estimator,
             flip_probability: None,
             autocorrelation_time: None,
+            parametric: false,
             elapsed: Duration::ZERO,
         };
         Ok((result, replicates))

@@ -12,6 +12,7 @@
 //! result is bit-identical for any thread count) and keeps O(n) memory: no n × n matrix is
 //! formed except by the bootstrap of [`KsdTest`], which states its memory need up front.
 
+mod aggregated_test;
 mod bootstrap;
 mod diagonal_tiles;
 mod estimate;
@@ -20,12 +21,17 @@ mod ksd;
 mod ksd_test;
 mod linear_test;
 mod pairwise;
+mod parametric_test;
 mod points;
 mod streaming;
 
+pub use aggregated_test::{
+    AggregatedKsdTest, AggregatedTestResult, AggregationCandidate, Candidate, CandidateOutcome,
+};
 pub use bootstrap::{Bootstrap, DEFAULT_MEMORY_CAP, KsdTest, KsdTestResult};
 pub use estimate::{Estimator, KsdEstimate};
 pub use ksd::{DiffusionKsd, Ksd};
 pub use ksd_test::ksd_test;
 pub use linear_test::{LinearKsdTest, LinearKsdTestResult};
+pub use parametric_test::{NullDistribution, ParametricKsdTest};
 pub use points::{PairScratch, SteinKernel, SteinPoints};
