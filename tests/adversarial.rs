@@ -407,6 +407,110 @@ where
     Ok(())
 }
 
+/// The goodness-of-fit tests of [stein-scale] on `p` and `xs`, with wild tuning values:
+/// weighted wild bootstrap, linear-time, parametric, aggregated (kernels and a tilted
+/// diffusion) and composite tests, each with few replicates.
+fn drive_gof_tests<P>(
+    name: &str,
+    p: &P,
+    xs: &Samples,
+    wild: &[f64],
+) -> std::result::Result<(), TestCaseError>
+where
+    P: Score + Sampler + Sync,
+{
+    let d = p.dim();
+    let ksd = Ksd::new(Imq::default(), Estimator::U);
+    let result_ok = |r: &KsdTestResult| r.statistic.is_finite() && r.p_value.is_finite();
+    let weights: Vec<f64> = (0..xs.n()).map(|i| wild[i % wild.len()].abs()).collect();
+    if let Ok(weighted) = xs.clone().with_weights(weights)
+        && let Ok(test) = KsdTest::new(Bootstrap::Rademacher, 1).and_then(|t| t.with_replicates(9))
+    {
+        check(
+            &format!("{name}: KsdTest weighted"),
+            || {
+                test.run(
+                    &Ksd::new(Imq::default(), Estimator::V),
+                    p,
+                    &weighted,
+                    Par::rayon(2),
+                )
+            },
+            result_ok,
+        )?;
+    }
+    let offsets = (wild[0].abs().min(1e6) as usize).max(1);
+    if let Ok(test) = LinearKsdTest::new(offsets, 2).and_then(|t| t.with_replicates(9)) {
+        check(
+            &format!("{name}: LinearKsdTest"),
+            || test.run(&ksd, p, xs, Par::rayon(2)),
+            |r| r.statistic.is_finite() && r.p_value.is_finite(),
+        )?;
+    }
+    if let Ok(test) = ParametricKsdTest::new(3).with_replicates(5) {
+        check(
+            &format!("{name}: ParametricKsdTest"),
+            || test.run(&ksd, p, xs, Par::rayon(2)),
+            result_ok,
+        )?;
+    }
+    if let Ok(tilted) =
+        TiltedDiffusion::new(wild.iter().cycle().take(d).copied().collect(), wild[1])
+        && let Ok(dksd) = DiffusionKsd::new(Imq::default(), tilted, Estimator::U)
+        && let Ok(agg) =
+            AggregatedKsdTest::new(Bootstrap::Rademacher, 4).and_then(|t| t.with_replicates(9, 9))
+    {
+        let mut second = Candidate::new("tilted", &dksd);
+        second.weight = wild[2];
+        let candidates = [Candidate::new("imq", &ksd), second];
+        check(
+            &format!("{name}: AggregatedKsdTest"),
+            || agg.run(&candidates, p, xs, Par::rayon(2)),
+            |r| r.candidates.iter().all(|c| c.statistic.is_finite()),
+        )?;
+    }
+    if let Ok(family) = dsm::fit::GaussianMeanFamily::new(
+        d,
+        &(0..d * d)
+            .map(|i| if i % (d + 1) == 0 { 1.0 } else { 0.0 })
+            .collect::<Vec<_>>(),
+    ) {
+        let draw = |theta: &[f64], n: usize, seed: u64| {
+            Gaussian::new(
+                theta.to_vec(),
+                &(0..d * d)
+                    .map(|i| if i % (d + 1) == 0 { 1.0 } else { 0.0 })
+                    .collect::<Vec<_>>(),
+            )?
+            .sample_n(n, seed, Par::Seq)
+        };
+        let few = dsm::fit::MinimizeOptions {
+            max_iters: 3,
+            ..Default::default()
+        };
+        let test = dsm::fit::CompositeKsdTest::new(5)
+            .with_replicates(3)
+            .map(|t| t.with_options(few));
+        if let Ok(test) = test {
+            check(
+                &format!("{name}: CompositeKsdTest"),
+                || {
+                    test.run(
+                        &family,
+                        &ksd,
+                        draw,
+                        &wild[..d.min(wild.len())],
+                        xs,
+                        Par::rayon(2),
+                    )
+                },
+                |r| r.statistic.is_finite() && all_finite(&r.theta),
+            )?;
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(config(1000))]
 
@@ -553,6 +657,22 @@ proptest! {
         // Mismatched dimension between model and samples.
         if let Ok(p) = Gaussian::standard(d + 1) {
             drive_objectives("Gaussian (wrong dimension)", &p, &xs)?;
+            drive_gof_tests("Gaussian (wrong dimension)", &p, &xs, &mean)?;
+        }
+        // The goodness-of-fit tests and the benchmark models at wild parameters.
+        if let Ok(p) = Gaussian::standard(d) {
+            drive_gof_tests("Gaussian", &p, &xs, &mean)?;
+        }
+        if d == 1
+            && let Some(g) = check("GammaDist::new", || GammaDist::new(mean[0].abs(), dof), |_| true)?
+        {
+            drive_objectives("GammaDist", &g, &xs)?;
+            drive_gof_tests("GammaDist", &g, &xs, &mean)?;
+        }
+        let hidden = 2;
+        if let Some(rbm) = check("GaussBernoulliRbm::new", || GaussBernoulliRbm::new(mean.iter().cycle().take(d * hidden).copied().collect(), d, hidden, mean.iter().cycle().take(d).copied().collect(), vec![dof, mean[0]])?.with_burn_in(3), |_| true)? {
+            drive_objectives("GaussBernoulliRbm", &rbm, &xs)?;
+            drive_gof_tests("GaussBernoulliRbm", &rbm, &xs, &mean)?;
         }
         // Fitting: the built-in families at wild θ, through the SM gradient.
         if d == 1 {
@@ -744,6 +864,7 @@ fn the_drivers_reach_the_entry_points_on_ordinary_input() {
     let count = PANICS.load(Ordering::SeqCst);
     STRICT.with(|s| s.set(true));
     drive_objectives("ordinary", &p, &xs).unwrap();
+    drive_gof_tests("ordinary", &p, &xs, &[1.0, 1.0, 1.0]).unwrap();
     let flow = Chain::new(vec![
         layer(0, 2, &[1.2, 0.1, 0.0, 0.9, 0.3, 0.2]).unwrap(),
         layer(4, 2, &[0.0, 1.0, 3.0]).unwrap(),

@@ -6,7 +6,7 @@ use dsm_core::testing::{all_close, close, finite_difference_diffusion_gradient};
 use dsm_core::*;
 
 mod common;
-use common::binomial_interval;
+use dsm_core::testing::binomial_interval;
 
 #[test]
 fn gamma_density_score_and_sampler() {

@@ -5,7 +5,7 @@ use dsm_core::testing::close;
 use dsm_core::*;
 
 mod common;
-use common::binomial_interval;
+use dsm_core::testing::binomial_interval;
 
 fn reference(name: &str) -> f64 {
     common::table_value(include_str!("reference/linear_test_reference.csv"), name)

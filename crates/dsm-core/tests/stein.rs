@@ -8,7 +8,8 @@ use dsm_core::testing::close;
 use dsm_core::*;
 
 mod common;
-use common::{Twisted, binomial_interval};
+use common::Twisted;
+use dsm_core::testing::binomial_interval;
 
 /// The committed data of tests/reference/ksd_reference.py (n = 200, d = 3).
 fn reference_data() -> Samples {

@@ -28,6 +28,7 @@
 //! # Ok::<(), dsm_core::Error>(())
 //! ```
 
+mod composite_test;
 mod diffusion_score_matching_gradient;
 mod duals;
 mod exponential_family;
@@ -43,6 +44,7 @@ mod parametric_flow;
 mod score_matching_gradient;
 mod stein_gradient;
 
+pub use composite_test::{CompositeKsdTest, CompositeTestResult};
 pub use diffusion_score_matching_gradient::diffusion_score_matching_gradient;
 pub use duals::STACK_LEN;
 pub use exponential_family::{ExponentialFamily, GaussianStatistic, SufficientStatistic};

@@ -330,6 +330,12 @@ impl LinearKsdTest {
             }
         };
         let replicates: Vec<f64> = raw.iter().map(|q| q / pairs).collect();
+        if !statistic.is_finite() || replicates.iter().any(|t| !t.is_finite()) {
+            return Err(Error::NonFiniteValue {
+                quantity: "linear-time statistic or replicate (sums beyond f64)",
+                index: 0,
+            });
+        }
         if let Some((_, out)) = given {
             out.clone_from(&replicates);
         }

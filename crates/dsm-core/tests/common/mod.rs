@@ -39,27 +39,3 @@ pub fn table_value(table: &str, name: &str) -> f64 {
         })
         .unwrap_or_else(|| panic!("no reference value {name}"))
 }
-
-/// Exact binomial(n, p) central interval: the smallest lo and largest hi with
-/// P(X < lo) ≤ (1 − conf)/2 and P(X > hi) ≤ (1 − conf)/2.
-#[allow(dead_code)]
-pub fn binomial_interval(n: u64, p: f64, conf: f64) -> (u64, u64) {
-    let ln_choose = |k: u64| -> f64 { (1..=k).map(|i| ((n - k + i) as f64 / i as f64).ln()).sum() };
-    let pmf: Vec<f64> = (0..=n)
-        .map(|k| (ln_choose(k) + k as f64 * p.ln() + (n - k) as f64 * (1.0 - p).ln()).exp())
-        .collect();
-    let tail = (1.0 - conf) / 2.0;
-    let mut lo = 0;
-    let mut acc = 0.0;
-    while acc + pmf[lo as usize] <= tail {
-        acc += pmf[lo as usize];
-        lo += 1;
-    }
-    let mut hi = n;
-    acc = 0.0;
-    while acc + pmf[hi as usize] <= tail {
-        acc += pmf[hi as usize];
-        hi -= 1;
-    }
-    (lo, hi)
-}
