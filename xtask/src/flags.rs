@@ -21,6 +21,33 @@ pub enum Command {
     Reproduce(Settings),
     /// Time dsm against numpy, JAX and PyTorch on identical data: target/bench/compare.{md,json}.
     BenchCompare(BenchArgs),
+    /// Size and power of the goodness-of-fit tests on the standard benchmarks (Gamma, RBM,
+    /// Student-t): target/power/{power.csv,png,svg,json, POWER.md}. Minutes; --quick for CI.
+    Power(PowerArgs),
+}
+
+/// Arguments of `cargo xtask power`.
+#[derive(Args, Debug, Clone)]
+pub struct PowerArgs {
+    /// The perturbation ends only (0 and the largest), 24 replications and n = 300 for the RBM:
+    /// for CI (about a minute).
+    #[arg(long)]
+    pub quick: bool,
+    /// Exit with an error when a claim fails.
+    #[arg(long)]
+    pub check: bool,
+    /// Output folder (default: target/power/ in the workspace).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed of every random draw.
+    #[arg(long, default_value_t = 20_261_206)]
+    pub seed: u64,
+    /// Replications per point (default 200, 24 with --quick).
+    #[arg(long, value_name = "R")]
+    pub replications: Option<usize>,
+    /// Run only the named benchmark (repeatable): gamma, rbm, student.
+    #[arg(long = "only", value_name = "NAME")]
+    pub only: Vec<String>,
 }
 
 /// Arguments of `cargo xtask bench-compare`, forwarded unchanged to the release-built
@@ -81,7 +108,7 @@ impl Settings {
     pub fn parse_from_defaults() -> Self {
         match Xtask::parse_from(["xtask", "reproduce"]).command {
             Command::Reproduce(s) => s,
-            Command::BenchCompare(_) => unreachable!("parsed `reproduce`"),
+            Command::BenchCompare(_) | Command::Power(_) => unreachable!("parsed `reproduce`"),
         }
     }
 
@@ -144,7 +171,7 @@ mod tests {
         .command
         {
             Command::Reproduce(s) => s,
-            Command::BenchCompare(_) => unreachable!(),
+            Command::BenchCompare(_) | Command::Power(_) => unreachable!(),
         };
         assert!(parse(&["--nu", "0"]).validate().is_err());
         assert!(parse(&["--n", "1"]).validate().is_err());
@@ -156,7 +183,27 @@ mod tests {
         let cli = Xtask::parse_from(["xtask", "bench-compare", "--quick", "--rss-n", "5"]);
         match cli.command {
             Command::BenchCompare(a) => assert_eq!(a.args, ["--quick", "--rss-n", "5"]),
-            Command::Reproduce(_) => panic!("parsed as reproduce"),
+            Command::Reproduce(_) | Command::Power(_) => panic!("parsed as another command"),
+        }
+    }
+
+    #[test]
+    fn power_takes_its_flags() {
+        let cli = Xtask::parse_from([
+            "xtask",
+            "power",
+            "--quick",
+            "--only",
+            "rbm",
+            "--replications",
+            "7",
+        ]);
+        match cli.command {
+            Command::Power(a) => {
+                assert!(a.quick && !a.check);
+                assert_eq!((a.only, a.replications), (vec!["rbm".to_string()], Some(7)));
+            }
+            _ => panic!("parsed as another command"),
         }
     }
 }
