@@ -1,7 +1,7 @@
 """Reference implementations for `cargo xtask bench-compare` (dsm-bench).
 
 Usage: python compare.py WORKLOAD DATA N D REPEATS
-  WORKLOAD  ksd_v_imq | sm_gaussian | dsm_gaussian_flow | dksd_gaussian_flow | fit_dsm_gaussian_flow
+  WORKLOAD  ksd_v_imq | ksd_test_imq | sm_gaussian | dsm_gaussian_flow | dksd_gaussian_flow | fit_dsm_gaussian_flow
   DATA      raw little-endian float64, row-major N x D (written by the Rust harness)
 Prints one JSON object: {"numpy_s", "numpy_value", "jax_s", "jax_value", "torch_s", "torch_value"}
 with null where a reference is not installed (JAX and PyTorch are optional; a message on stderr
@@ -64,6 +64,33 @@ def ksd_v_imq_numpy(x):
         dr = xb @ s.T - xs[a:a + BLOCK, None] - xs[None, :] + sb @ x.T
         total += np.sum(phi * dot + 2.0 * d1 * dr - 2.0 * d * d1 - 4.0 * d2 * sq)
     return total / (n * n)
+
+
+def ksd_test_imq_numpy(x, replicates=1000, seed=1):
+    """The wild-bootstrap KSD test of N(0, I) as a careful numpy user batches it: the Stein Gram
+    matrix H in row blocks (IMQ c = 1, beta = -1/2, s = -x), then all B Rademacher replicates in
+    one matrix product, T*_b = w_b^T H w_b / n. Returns the statistic n V = sum(H) / n (the
+    replicates' signs differ from dsm's, so the p-values are not compared)."""
+    n, d = x.shape
+    s = -x
+    xx = np.einsum("ij,ij->i", x, x)
+    xs = np.einsum("ij,ij->i", x, s)
+    h = np.empty((n, n))
+    for a in range(0, n, BLOCK):
+        xb, sb = x[a:a + BLOCK], s[a:a + BLOCK]
+        sq = xx[a:a + BLOCK, None] + xx[None, :] - 2.0 * (xb @ x.T)
+        np.maximum(sq, 0.0, out=sq)
+        u = 1.0 + sq
+        phi = 1.0 / np.sqrt(u)
+        d1 = -0.5 * phi / u
+        d2 = -1.5 * d1 / u
+        dr = xb @ s.T - xs[a:a + BLOCK, None] - xs[None, :] + sb @ x.T
+        h[a:a + BLOCK] = phi * (sb @ s.T) + 2.0 * d1 * dr - 2.0 * d * d1 - 4.0 * d2 * sq
+    w = np.random.default_rng(seed).choice([-1.0, 1.0], size=(replicates, n))
+    reps = np.einsum("bi,bi->b", w @ h, w) / n
+    statistic = h.sum() / n
+    _p_value = (1 + np.count_nonzero(reps >= statistic)) / (1 + replicates)
+    return statistic
 
 
 def sm_gaussian_numpy(x):
@@ -340,7 +367,7 @@ def torch_refs():
 def main():
     workload, path, n, d, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     x = np.fromfile(path, dtype="<f8").reshape(n, d)
-    f = {"ksd_v_imq": ksd_v_imq_numpy, "sm_gaussian": sm_gaussian_numpy,
+    f = {"ksd_v_imq": ksd_v_imq_numpy, "ksd_test_imq": ksd_test_imq_numpy, "sm_gaussian": sm_gaussian_numpy,
          "dsm_gaussian_flow": dsm_gaussian_flow_numpy,
          "dksd_gaussian_flow": dksd_gaussian_flow_numpy}.get(workload)
     out = {"numpy_s": None, "numpy_value": None,

@@ -337,6 +337,9 @@ pub struct CompareSummary {
     pub ksd_parallel_s: f64,
     /// The cost of fitting (dsm-fit) on 1-D Student-t data.
     pub fitting: Option<FittingCost>,
+    /// The goodness-of-fit tests against their matrix-product floor.
+    #[serde(default)]
+    pub tests: Option<TestCost>,
     /// Whether `--quick` was given.
     pub quick: bool,
 }
@@ -363,6 +366,43 @@ pub struct FittingCost {
     pub fit_evaluations: usize,
     /// The fitted μ.
     pub fit_theta: f64,
+}
+
+/// What the goodness-of-fit tests cost: the wild-bootstrap `KsdTest` against its floor (the
+/// n²B/2 multiply-adds of the upper triangle's products at the measured GEMM rate on all
+/// threads), and the linear-time test at its size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestCost {
+    /// n of the bootstrap test (d = 10).
+    pub n: usize,
+    /// Replicates B.
+    pub replicates: usize,
+    /// The test's seconds (statistic, replicates, p-value).
+    pub dsm_s: f64,
+    /// n²B/2 multiply-adds at the GEMM peak on all threads, seconds.
+    pub floor_s: f64,
+    /// n of the linear-time test (d = 10, L = 10, B = 1000).
+    pub linear_n: usize,
+    /// Its seconds.
+    pub linear_s: f64,
+}
+
+impl TestCost {
+    /// The markdown paragraph of the summary.
+    pub fn markdown(&self) -> String {
+        format!(
+            "\nKsdTest (IMQ, V-statistic, Rademacher), n = {}, d = 10, B = {}: {:.3} s against the floor of its \
+             n²B/2 multiply-adds at the GEMM peak, {:.3} s: {:.2}× the floor (target ≤ 1.5×). The linear-time test \
+             at n = {}, d = 10, L = 10, B = 1000: {:.3} s (target < 10 s at n = 10⁶).\n",
+            self.n,
+            self.replicates,
+            self.dsm_s,
+            self.floor_s,
+            self.dsm_s / self.floor_s,
+            self.linear_n,
+            self.linear_s
+        )
+    }
 }
 
 impl FittingCost {
@@ -475,6 +515,9 @@ impl CompareSummary {
         );
         if let Some(f) = &self.fitting {
             md += &f.markdown();
+        }
+        if let Some(t) = &self.tests {
+            md += &t.markdown();
         }
         md += &format!(
             "\nPeak RSS of the KSD statistic at n = 1e6, d = 10: {}.\n",
@@ -636,6 +679,14 @@ mod tests {
             ksd_sequential_s: 0.2,
             ksd_parallel_s: 0.1,
             fitting: None,
+            tests: Some(TestCost {
+                n: 1000,
+                replicates: 1000,
+                dsm_s: 0.02,
+                floor_s: 0.015,
+                linear_n: 10_000,
+                linear_s: 0.05,
+            }),
             quick: true,
         };
         let json = serde_json::to_string_pretty(&summary).unwrap();

@@ -12,15 +12,16 @@ pub mod compare;
 
 pub use compare::{
     Agreement, ChildReport, CompareSummary, FittingCost, Machine, Peer, REL_TOLERANCE,
-    ReferenceOutput, RssAtN, Verdict, WorkloadRow,
+    ReferenceOutput, RssAtN, TestCost, Verdict, WorkloadRow,
 };
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use dsm_core::{
-    DiffusionKsd, Estimator, Gaussian, Imq, Ksd, MultivariateStudentT, Par, Result, Sampler,
-    Samples, SteinKernel, StudentT, diffusion_score_matching_loss, score_matching_loss,
+    Bootstrap, DiffusionKsd, Estimator, Gaussian, Imq, Ksd, KsdTest, LinearKsdTest,
+    MultivariateStudentT, Par, Result, Sampler, Samples, SteinKernel, StudentT,
+    diffusion_score_matching_loss, score_matching_loss,
 };
 use dsm_flows::{Elementwise, FlowDiffusion, GaussianFlow};
 
@@ -61,6 +62,31 @@ pub fn ksd_v_imq(xs: &Samples, par: Par) -> Result<f64> {
     Ok(Ksd::new(Imq::default(), Estimator::V)
         .estimate(&model, xs, par)?
         .value)
+}
+
+/// The `ksd_test_imq` workload: the wild-bootstrap test of N(0, I) (IMQ, V-statistic,
+/// Rademacher, B = 1000, seed 1); its value is the statistic n·V.
+///
+/// # Errors
+/// As [`KsdTest::run`].
+pub fn ksd_test_imq(xs: &Samples, par: Par) -> Result<f64> {
+    let model = Gaussian::standard(xs.dim())?;
+    let test = KsdTest::new(Bootstrap::Rademacher, 1)?.with_replicates(1000)?;
+    Ok(test
+        .run(&Ksd::new(Imq::default(), Estimator::V), &model, xs, par)?
+        .statistic)
+}
+
+/// The linear-time test of N(0, I) (IMQ, L = 10, B = 1000, seed 1); its value is Ū.
+///
+/// # Errors
+/// As [`LinearKsdTest::run`].
+pub fn ksd_linear_test(xs: &Samples, par: Par) -> Result<f64> {
+    let model = Gaussian::standard(xs.dim())?;
+    let test = LinearKsdTest::new(10, 1)?.with_replicates(1000)?;
+    Ok(test
+        .run(&Ksd::new(Imq::default(), Estimator::U), &model, xs, par)?
+        .statistic)
 }
 
 /// The `sm_gaussian` workload: the score-matching loss of N(0, I) on the samples.

@@ -13,11 +13,11 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use dsm_bench::{
     ChildReport, CompareSummary, FittingCost, JAX_FLOW_TOLERANCE, Machine, Peer, REL_TOLERANCE,
-    ReferenceOutput, RssAtN, WorkloadRow, dksd_gaussian_flow, dsm_gaussian_flow,
+    ReferenceOutput, RssAtN, TestCost, WorkloadRow, dksd_gaussian_flow, dsm_gaussian_flow,
     dsm_gradient_gaussian_flow, fit_dsm_gaussian_flow, fma_peak_gflops, gemm_peak_gflops,
-    ksd_flops_per_pair, ksd_v_imq, median_seconds, normal_data, peak_rss_mb, read_floor_seconds,
-    sm_gaussian, sm_gradient_student_t, sm_student_t, sm_student_t_autodiff,
-    sqrt_div_ns_per_element, student_t_data, write_f64,
+    ksd_flops_per_pair, ksd_linear_test, ksd_test_imq, ksd_v_imq, median_seconds, normal_data,
+    peak_rss_mb, read_floor_seconds, sm_gaussian, sm_gradient_student_t, sm_student_t,
+    sm_student_t_autodiff, sqrt_div_ns_per_element, student_t_data, write_f64,
 };
 use dsm_core::Par;
 
@@ -310,6 +310,22 @@ fn main() -> Result<()> {
         eprintln!("ksd_v_imq n = {n}: dsm {:.4} s", row.dsm_s);
         workloads.push(row);
     }
+    // The wild-bootstrap test against numpy's batched form (Gram matrix in row blocks, then
+    // all replicates in one product W·H), and its matrix-product floor.
+    let test_n = if args.quick { 2000 } else { 10_000 };
+    let row = run("ksd_test_imq", test_n, &|xs| {
+        ksd_test_imq(xs, Par::rayon(0))
+    })?;
+    eprintln!("ksd_test_imq n = {test_n}: dsm {:.4} s", row.dsm_s);
+    let test_s = row.dsm_s;
+    workloads.push(row);
+    let linear_n = if args.quick { 100_000 } else { 1_000_000 };
+    let xs_linear = normal_data(linear_n, d, 42)?;
+    let linear_s = median_seconds(repeats.min(3), || {
+        std::hint::black_box(ksd_linear_test(&xs_linear, Par::rayon(0)).unwrap());
+    });
+    drop(xs_linear);
+    eprintln!("linear-time test n = {linear_n}: dsm {linear_s:.4} s");
     let xs_sm = normal_data(sm_n, d, 42)?;
     let sm_seq = median_seconds(repeats, || {
         std::hint::black_box(sm_gaussian(&xs_sm, Par::Seq).unwrap());
@@ -332,6 +348,14 @@ fn main() -> Result<()> {
     });
     let loop_peak = fma_peak_gflops();
     let gemm_peak = gemm_peak_gflops();
+    let tests = TestCost {
+        n: test_n,
+        replicates: 1000,
+        dsm_s: test_s,
+        floor_s: (test_n as f64).powi(2) * 1000.0 / 2.0 * 2.0 / (gemm_peak * 1e9 * threads as f64),
+        linear_n,
+        linear_s,
+    };
     let peak = loop_peak.max(gemm_peak);
     let pairs = (n * (n - 1) / 2 + n) as f64;
     let achieved = pairs * ksd_flops_per_pair(d) / par / 1e9;
@@ -384,6 +408,7 @@ fn main() -> Result<()> {
         ksd_sequential_s: seq,
         ksd_parallel_s: par,
         fitting: Some(fitting),
+        tests: Some(tests),
         quick: args.quick,
     };
     std::fs::write(
