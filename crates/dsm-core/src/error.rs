@@ -34,6 +34,15 @@ pub enum Error {
         /// Its value.
         expected: usize,
     },
+    /// The samples are degenerate for the computation asked of them: a constant coordinate
+    /// that cannot be standardised, too many duplicate draws, a singular Stein Gram matrix.
+    #[error("degenerate samples: {what} (index {index})")]
+    DegenerateSamples {
+        /// What is degenerate, in words.
+        what: &'static str,
+        /// The coordinate or sample at fault.
+        index: usize,
+    },
     /// A sample set with no points, or points of dimension zero.
     #[error("empty samples: need at least one point of dimension at least one")]
     EmptySamples,

@@ -367,7 +367,7 @@ fn ksd_test_is_the_documented_default_test() {
     );
     assert_eq!(one_call.flip_probability, None);
     assert!(one_call.elapsed > Duration::ZERO);
-    // A shifted model is rejected; too few or weighted samples are errors.
+    // A shifted model is rejected; too few samples are an error; unit weights change nothing.
     let shifted = Gaussian::new(vec![1.0, 0.0], &[1.0, 0.0, 0.0, 1.0]).unwrap();
     assert!(ksd_test(&shifted, &xs, 9, Par::Seq).unwrap().reject);
     let one = Samples::new(vec![0.0, 0.0], 2).unwrap();
@@ -376,10 +376,10 @@ fn ksd_test_is_the_documented_default_test() {
         Err(Error::TooFewSamples { needed: 2, got: 1 })
     ));
     let weighted = xs.clone().with_weights(vec![1.0; 150]).unwrap();
-    assert!(matches!(
-        ksd_test(&model, &weighted, 9, Par::Seq),
-        Err(Error::Unsupported { .. })
-    ));
+    let same = ksd_test(&model, &weighted, 9, Par::Seq).unwrap();
+    let plain = ksd_test(&model, &xs, 9, Par::Seq).unwrap();
+    assert!((same.statistic - plain.statistic).abs() <= 1e-12 * plain.statistic.abs());
+    assert_eq!(same.p_value, plain.p_value);
 }
 
 #[test]

@@ -262,6 +262,11 @@ fn parametric_bootstrap_is_calibrated_and_reusable() {
         test.null_distribution(&ksd, &model, 1, Par::Seq),
         Err(Error::TooFewSamples { .. })
     ));
+    let weighted = xs.clone().with_weights(vec![1.0; 50]).unwrap();
+    assert!(matches!(
+        test.run(&ksd, &model, &weighted, Par::Seq),
+        Err(Error::Unsupported { .. })
+    ));
 }
 
 /// IMQ kernels at bandwidths {¼, 1, 4} × the median distance and the tilted diffusion (γ = 1).

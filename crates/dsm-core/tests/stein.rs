@@ -934,14 +934,15 @@ fn bad_input() {
         test.run(&ksd, &p, &weighted, Par::Seq),
         Err(TooFewSamples { needed: 2, got: 1 })
     );
-    // 8(n + 64t + 257) bytes per replicate: n = 10 on one thread needs 2 648.
-    assert_eq!(test.memory_needed(10, Par::Seq), 1000 * 8 * (10 + 64 + 257));
+    // 8(n + 1024) bytes per weight column, one per replicate and one for the statistic:
+    // n = 10 needs 8 272 per column, 16 544 for a pass of one replicate.
+    assert_eq!(test.memory_needed(10), 1001 * 8 * (10 + 1024));
     assert_eq!(
-        test.with_memory_cap(2647).run(&ksd, &p, &xs, Par::Seq),
+        test.with_memory_cap(16_543).run(&ksd, &p, &xs, Par::Seq),
         Err(MemoryCap {
-            what: "bootstrap weights of one replicate",
-            needed_bytes: 2648,
-            cap_bytes: 2647,
+            what: "bootstrap weights of one replicate and the statistic",
+            needed_bytes: 16_544,
+            cap_bytes: 16_543,
             largest_n: 9,
             remedy: "raise the cap with KsdTest::with_memory_cap",
         })
@@ -949,7 +950,7 @@ fn bad_input() {
     // A cap for one replicate runs B passes, with the one-pass result.
     let one_pass = test.run(&ksd, &p, &xs, Par::Seq).unwrap();
     let passes = test
-        .with_memory_cap(2648)
+        .with_memory_cap(16_544)
         .run(&ksd, &p, &xs, Par::Seq)
         .unwrap();
     assert_eq!(passes, one_pass);
@@ -1086,8 +1087,8 @@ fn streaming_bootstrap_equals_the_dense_oracle() {
     assert_eq!(checked, 16);
 }
 
-/// The replicates of `run_with_weights` on one thread, two and eight threads, and with a cap
-/// that forces passes of 5 replicates.
+/// The replicates of `run_with_weights` on one thread, two and eight threads, and with caps
+/// that force passes of 5 replicates and of 1.
 fn runs<S: SteinKernel, P: Score + Sync>(
     test: &KsdTest,
     stein: &S,
@@ -1095,17 +1096,16 @@ fn runs<S: SteinKernel, P: Score + Sync>(
     xs: &Samples,
     signs: &[f64],
 ) -> Vec<Vec<f64>> {
-    let small = test.with_memory_cap(
-        5 * test
-            .with_replicates(1)
-            .unwrap()
-            .memory_needed(xs.n(), Par::rayon(2)),
-    );
+    // Passes of 5 replicates, and of 1 (each pass also carries the statistic's column).
+    let five = test.with_memory_cap(test.with_replicates(5).unwrap().memory_needed(xs.n()));
+    let one = test.with_memory_cap(test.with_replicates(1).unwrap().memory_needed(xs.n()));
     [
         (test, Par::Seq),
         (test, Par::rayon(2)),
         (test, Par::rayon(8)),
-        (&small, Par::rayon(2)),
+        (&five, Par::rayon(2)),
+        (&one, Par::Seq),
+        (&one, Par::rayon(3)),
     ]
     .into_iter()
     .map(|(t, par)| t.run_with_weights(stein, p, xs, signs, par).unwrap().1)

@@ -24,9 +24,10 @@ use crate::objective::Objective;
 ///                  T_b = n·KSD̂²(p_θ̂_b; y⁽ᵇ⁾)
 /// p    = (1 + #{T_b ≥ T}) / (1 + B)
 /// ```
-/// Re-estimating inside every replicate is what makes the test exact: T is small because θ̂
-/// was fitted to x, and so is each T_b (plugging θ̂ in without refitting makes the test
-/// conservative). One object is both the estimator's objective and the statistic, so they
+/// Re-estimating inside every replicate is what makes T_b distributed like T: T is small
+/// because θ̂ was fitted to x, and so is each T_b (plugging θ̂ in without refitting makes the
+/// test conservative). The test is asymptotically valid (Key et al. 2023, for minimum-KSD
+/// estimators); its finite-sample size is measured in the tests. One object is both the estimator's objective and the statistic, so they
 /// cannot use different kernels or diffusions: [`Ksd`](dsm_core::Ksd) or
 /// [`DiffusionKsd`](dsm_core::DiffusionKsd), U or V. The family has no sampler of its own:
 /// `sampler(θ, n, seed)` draws n points from p_θ (a missing sampler cannot be expressed).
@@ -71,6 +72,8 @@ pub struct CompositeTestResult {
     pub theta: Vec<f64>,
     /// Number of replicates B.
     pub replicates: usize,
+    /// Whether the fit to the data reached its tolerance (a fit stopped early inflates T).
+    pub converged: bool,
     /// Replicates whose re-estimation stopped before its tolerance (their θ̂_b is used).
     pub unconverged: usize,
     /// Number of samples n.
@@ -88,11 +91,16 @@ impl fmt::Display for CompositeTestResult {
         };
         write!(
             f,
-            "composite KSD test: T = {:.4}, p-value = {:.3}: {decision} at α = {} (θ̂ = {:?}, critical value {:.4}; B = {}, n = {}, {} unconverged refits; {:.3} s)",
+            "composite KSD test: T = {:.4}, p-value = {:.3}: {decision} at α = {} (θ̂ = {:?}{}, critical value {:.4}; B = {}, n = {}, {} unconverged refits; {:.3} s)",
             self.statistic,
             self.p_value,
             self.level,
             self.theta,
+            if self.converged {
+                ""
+            } else {
+                ", not converged"
+            },
             self.critical_value,
             self.replicates,
             self.n,
@@ -157,8 +165,10 @@ impl CompositeKsdTest {
     /// from θ̂).
     ///
     /// # Errors
-    /// [`Error::TooFewSamples`] for n < 2; the errors of the minimiser, the sampler and the
-    /// statistic (a replicate's error is returned as it is).
+    /// [`Error::TooFewSamples`] for n < 2; [`Error::Unsupported`] for weighted samples (the
+    /// null draws are unweighted); [`Error::DimensionMismatch`] when the sampler returns
+    /// another number of points or another dimension; the errors of the minimiser, the
+    /// sampler and the statistic (a replicate's error is returned as it is).
     pub fn run<M, S, G>(
         &self,
         family: &M,
@@ -178,12 +188,29 @@ impl CompositeKsdTest {
         if n < 2 {
             return Err(Error::TooFewSamples { needed: 2, got: n });
         }
+        if samples.weights().is_some() {
+            return Err(Error::Unsupported {
+                what: "weighted samples in the composite test",
+            });
+        }
         let fit = stein.minimize(family, start, samples, par, self.options)?;
         let statistic = n as f64 * stein.estimate(&family.at(&fit.theta)?, samples, par)?.value;
         let one = |b: usize| -> Result<(f64, bool)> {
             let seed = random_stream(self.seed, RandomPurpose::ParametricBootstrap, b as u64)
                 .random::<u64>();
             let draws = sampler(&fit.theta, n, seed)?;
+            dsm_core::validate::same_dim(
+                "points drawn by the sampler",
+                draws.n(),
+                "number of samples",
+                n,
+            )?;
+            dsm_core::validate::same_dim(
+                "dimension of the sampler's points",
+                draws.dim(),
+                "dimension of the samples",
+                samples.dim(),
+            )?;
             let refit = stein.minimize(family, &fit.theta, &draws, Par::Seq, self.options)?;
             let t = n as f64
                 * stein
@@ -212,6 +239,7 @@ impl CompositeKsdTest {
             level: self.level,
             reject: p_value <= self.level,
             theta: fit.theta,
+            converged: fit.converged,
             replicates: count,
             unconverged: runs.iter().filter(|r| !r.1).count(),
             n,

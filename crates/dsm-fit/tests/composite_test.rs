@@ -81,6 +81,7 @@ fn estimate_is_the_minimum_ksd_fit_and_runs_are_reproducible() {
         .minimize(&family, &[0.0], &xs, Par::Seq, Default::default())
         .unwrap();
     assert_eq!(a.theta, fit.theta);
+    assert_eq!(a.converged, fit.converged);
     assert!(a.to_string().contains("B = 19, n = 80"), "{a}");
     // Bad input: B = 0, a level outside (0, 1), one sample, a failing sampler.
     assert!(CompositeKsdTest::new(1).with_replicates(0).is_err());
@@ -89,6 +90,16 @@ fn estimate_is_the_minimum_ksd_fit_and_runs_are_reproducible() {
     assert!(matches!(
         test.run(&family, &ksd, draw, &[0.0], &one, Par::Seq),
         Err(Error::TooFewSamples { .. })
+    ));
+    let weighted = xs.clone().with_weights(vec![1.0; 80]).unwrap();
+    assert!(matches!(
+        test.run(&family, &ksd, draw, &[0.0], &weighted, Par::Seq),
+        Err(Error::Unsupported { .. })
+    ));
+    let short = |theta: &[f64], n: usize, seed: u64| draw(theta, n - 1, seed);
+    assert!(matches!(
+        test.run(&family, &ksd, short, &[0.0], &xs, Par::Seq),
+        Err(Error::DimensionMismatch { .. })
     ));
     let broken = |_: &[f64], _: usize, _: u64| -> Result<Samples> {
         Err(Error::Unsupported { what: "no sampler" })

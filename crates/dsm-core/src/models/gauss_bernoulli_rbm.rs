@@ -1,5 +1,5 @@
 //! The Gauss–Bernoulli restricted Boltzmann machine, the high-dimensional benchmark of the
-//! KSD tests (Liu et al. 2016; Jitkrittum et al. 2017).
+//! KSD tests (Liu et al. 2016; Jitkrittum et al. 2017; docs/math.md eq. 14.8).
 
 use faer::{Accum, Mat, MatRef};
 use rand::{Rng, RngExt};

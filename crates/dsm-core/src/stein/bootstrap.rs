@@ -299,28 +299,30 @@ impl KsdTest {
         self
     }
 
-    /// Bytes the bootstrap holds for n samples with all B replicates in one pass on `par`'s
-    /// threads t: 8B(n + 64t + 257): the weights (n per replicate), one row block of partial
-    /// products per thread (64) and the block sums of one wave (256) and the replicates.
-    pub fn memory_needed(&self, n: usize, par: Par) -> u128 {
-        self.replicates as u128 * bytes_per_replicate(n, par)
+    /// Bytes the bootstrap holds for n samples with all B replicates in one pass:
+    /// 8(B + 1)(n + 1024), a weight column of n per replicate and one for the statistic, with
+    /// room per column for the row blocks' partial products and block sums in flight.
+    pub fn memory_needed(&self, n: usize) -> u128 {
+        (self.replicates as u128 + 1) * bytes_per_column(n)
     }
 
-    /// Replicates per pass under the cap (at least 1), or the cap error.
-    fn replicates_per_pass(&self, n: usize, par: Par) -> Result<usize> {
-        let per = bytes_per_replicate(n, par);
-        if per > self.memory_cap {
+    /// Replicates per pass: as many as fit under the cap beside the statistic's column (the
+    /// same for any thread count, so the passes, and the bits, are too), or the cap error
+    /// when not even one does.
+    fn replicates_per_pass(&self, n: usize) -> Result<usize> {
+        let per = bytes_per_column(n);
+        if 2 * per > self.memory_cap {
             return Err(Error::MemoryCap {
-                what: "bootstrap weights of one replicate",
-                needed_bytes: per,
+                what: "bootstrap weights of one replicate and the statistic",
+                needed_bytes: 2 * per,
                 cap_bytes: self.memory_cap,
                 largest_n: crate::error::largest_fitting(self.memory_cap, |m| {
-                    bytes_per_replicate(usize::try_from(m).unwrap_or(usize::MAX), par)
+                    2 * bytes_per_column(usize::try_from(m).unwrap_or(usize::MAX))
                 }),
                 remedy: "raise the cap with KsdTest::with_memory_cap",
             });
         }
-        let fit = (self.memory_cap / per).min(self.replicates as u128);
+        let fit = (self.memory_cap / per - 1).min(self.replicates as u128);
         Ok(usize::try_from(fit).unwrap_or(usize::MAX).max(1))
     }
 
@@ -345,7 +347,7 @@ impl KsdTest {
         P: Score + Sync + ?Sized,
     {
         let start = Instant::now();
-        self.check_size(samples, par)?;
+        self.check_size(samples)?;
         let points = stein.points(model, samples, par)?;
         self.run_on_points(stein.estimator(), &points, start, par)
             .map(|(result, _)| result)
@@ -378,7 +380,7 @@ impl KsdTest {
         par: Par,
     ) -> Result<KsdTestResult> {
         let start = Instant::now();
-        self.check_size(scored.samples(), par)?;
+        self.check_size(scored.samples())?;
         let points = stein.points_scored(scored, par)?;
         self.run_on_points(stein.estimator(), &points, start, par)
             .map(|(result, _)| result)
@@ -392,9 +394,14 @@ impl KsdTest {
         par: Par,
     ) -> Result<(KsdTestResult, Vec<f64>)> {
         let start = Instant::now();
-        self.check_size(scored.samples(), par)?;
+        self.check_size(scored.samples())?;
         let points = stein.points_scored(scored, par)?;
         self.run_on_points(stein.estimator(), &points, start, par)
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// The bootstrap law.
@@ -429,9 +436,9 @@ impl KsdTest {
                 (Some((1.0 / (n as f64 * tau).sqrt()).min(0.5)), Some(tau))
             }
         };
-        let per_pass = self.replicates_per_pass(n, par)?;
+        let per_pass = self.replicates_per_pass(n)?;
         let weights =
-            |first: usize, count: usize| self.weights(n, first, count, flip_probability, par);
+            |first: usize, out: &mut [f64]| self.weights(n, first, out, flip_probability, par);
         let (mut result, replicates) =
             self.finish(estimator, points, self.replicates, per_pass, weights, par)?;
         result.flip_probability = flip_probability;
@@ -477,12 +484,14 @@ impl KsdTest {
                 index,
             });
         }
-        self.check_size(samples, par)?;
+        self.check_size(samples)?;
         let points = stein.points(model, samples, par)?;
         let replicates = weights.len() / n;
-        let per_pass = self.replicates_per_pass(n, par)?;
-        let given =
-            |first: usize, count: usize| Ok(weights[first * n..(first + count) * n].to_vec());
+        let per_pass = self.replicates_per_pass(n)?;
+        let given = |first: usize, out: &mut [f64]| {
+            out.copy_from_slice(&weights[first * n..first * n + out.len()]);
+            Ok(())
+        };
         let (mut result, replicates) =
             self.finish(stein.estimator(), &points, replicates, per_pass, given, par)?;
         result.elapsed = start.elapsed();
@@ -490,7 +499,7 @@ impl KsdTest {
     }
 
     /// Sample-count, weighting and memory checks before any work.
-    fn check_size(&self, samples: &Samples, par: Par) -> Result<()> {
+    fn check_size(&self, samples: &Samples) -> Result<()> {
         let n = samples.n();
         let needed = if self.bootstrap == Bootstrap::MarkovChainAuto {
             3
@@ -509,11 +518,12 @@ impl KsdTest {
                 });
             }
         }
-        self.replicates_per_pass(n, par).map(|_| ())
+        self.replicates_per_pass(n).map(|_| ())
     }
 
-    /// The statistic, the replicates (streamed in passes of `per_pass` with the weights
-    /// `weights(first, count)`, replicate-major), the p-value and critical value.
+    /// The statistic, the replicates (streamed in passes of `per_pass`, `weights(first, out)`
+    /// writing the signs of replicates first, first + 1, … replicate-major into `out`), the
+    /// p-value and critical value.
     ///
     /// With sample weights wᵢ (W = Σwᵢ, all 1 when unweighted) and replicate signs εᵢ, uᵢ = εᵢwᵢ:
     /// ```text
@@ -531,7 +541,7 @@ impl KsdTest {
     ) -> Result<(KsdTestResult, Vec<f64>)>
     where
         K: crate::kernel::Kernel,
-        F: Fn(usize, usize) -> Result<Vec<f64>>,
+        F: Fn(usize, &mut [f64]) -> Result<()>,
     {
         let n = points.n();
         if estimator == Estimator::U && n < 2 {
@@ -540,9 +550,13 @@ impl KsdTest {
         let sample_weights = points.samples.weights();
         let w = |i: usize| sample_weights.map_or(1.0, |w| w[i]);
         let total: f64 = (0..n).map(w).sum();
-        // W² − Σwᵢ² (n(n − 1) exactly when unweighted).
+        // W² − Σwᵢ² = Σᵢ wᵢ(W − wᵢ) from prefix and suffix sums, which do not cancel when one
+        // weight dominates (as in the estimator); n(n − 1) exactly when unweighted.
         let pairs = match sample_weights {
-            Some(_) => total * total - (0..n).map(|i| w(i) * w(i)).sum::<f64>(),
+            Some(_) => {
+                let others = super::ksd::leave_one_out_totals(n, w);
+                (0..n).map(|i| w(i) * others[i]).sum::<f64>()
+            }
             None => n as f64 * (n as f64 - 1.0),
         };
         let diagonal: Vec<f64> = match estimator {
@@ -567,20 +581,22 @@ impl KsdTest {
         let mut first = 0;
         while first < replicate_count {
             let count = per_pass.min(replicate_count - first);
-            let mut u = weights(first, count)?;
+            // The replicates' columns, then the statistic's (u = w): every pass has at least
+            // two columns, so the products take the same path whatever the pass size.
+            let mut u = vec![0.0; n * (count + 1)];
+            let (signs, last) = u.split_at_mut(n * count);
+            weights(first, signs)?;
             if sample_weights.is_some() {
-                for column in u.chunks_exact_mut(n) {
+                for column in signs.chunks_exact_mut(n) {
                     for (i, v) in column.iter_mut().enumerate() {
                         *v *= w(i);
                     }
                 }
             }
-            // The statistic rides along the first pass as one more column, u = w, through
-            // the same tiles.
-            if first == 0 {
-                u.extend((0..n).map(w));
+            for (i, v) in last.iter_mut().enumerate() {
+                *v = w(i);
             }
-            let columns = u.len() / n;
+            let columns = count + 1;
             let forms = upper_quadratic_forms(
                 points,
                 MatRef::from_column_major_slice(&u, n, columns),
@@ -630,11 +646,10 @@ impl KsdTest {
         &self,
         n: usize,
         first: usize,
-        count: usize,
+        w: &mut [f64],
         flip_probability: Option<f64>,
         par: Par,
-    ) -> Result<Vec<f64>> {
-        let mut w = vec![0.0; n * count];
+    ) -> Result<()> {
         let fill = |(c, row): (usize, &mut [f64])| {
             let b = first + c;
             let mut rng = random_stream(self.seed, RandomPurpose::BootstrapWeights, b as u64);
@@ -653,18 +668,14 @@ impl KsdTest {
                 *slot = sign;
             }
         };
-        par.for_each_chunk_mut(&mut w, n, fill)?;
-        Ok(w)
+        par.for_each_chunk_mut(w, n, fill)
     }
 }
 
-/// Bytes per replicate in a pass: 8(n + 64t + 257) for t threads.
-fn bytes_per_replicate(n: usize, par: Par) -> u128 {
-    let threads = match par {
-        Par::Seq => 1,
-        Par::Rayon(t) => t.get() as u128,
-    };
-    8 * (n as u128 + 64 * threads + 257)
+/// Bytes per weight column in a pass: 8(n + 1024), the column and an allowance for the
+/// partial products (64 rows per task) and block sums (256 per wave) in flight.
+fn bytes_per_column(n: usize) -> u128 {
+    8 * (n as u128 + 1024)
 }
 
 /// τ̂ = max(1, maxₖ τ̂ₖ) over the coordinates k of the per-point Stein vector b (the first d

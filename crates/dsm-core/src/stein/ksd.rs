@@ -497,7 +497,7 @@ where
 }
 
 /// W − wᵢ for every i, as the sum of the weights before i plus the sum after i.
-fn leave_one_out_totals(n: usize, w: impl Fn(usize) -> f64) -> Vec<f64> {
+pub(crate) fn leave_one_out_totals(n: usize, w: impl Fn(usize) -> f64) -> Vec<f64> {
     let mut out = vec![0.0; n];
     let mut prefix = 0.0;
     for (i, slot) in out.iter_mut().enumerate() {

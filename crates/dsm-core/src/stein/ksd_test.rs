@@ -34,8 +34,8 @@ use crate::samples::Samples;
 ///
 /// # Errors
 /// Those of [`KsdTest::run`]: [`Error::TooFewSamples`](crate::Error::TooFewSamples) for
-/// n < 2, [`Error::Unsupported`](crate::Error::Unsupported) for weighted samples,
-/// [`Error::MemoryCap`](crate::Error::MemoryCap) for n beyond the cap, dimension mismatches
+/// n < 2 (or fewer than two positive weights), [`Error::MemoryCap`](crate::Error::MemoryCap)
+/// when one replicate does not fit the cap, dimension mismatches
 /// and non-finite scores or kernel values.
 ///
 /// # Examples

@@ -35,7 +35,7 @@ const LANES: usize = 8;
 /// the full U-statistic is L = (n − 1)/2). The samples must be i.i.d.: the design pairs
 /// neighbours in sample order, so for MCMC output use [`KsdTest`](super::KsdTest) with
 /// Markov-chain weights. Cost: nL Stein-kernel evaluations and nLB multiply-adds; memory
-/// 8nL bytes for the pair table plus 64n per thread for the signs. Seeded: replicate b's
+/// 8nL bytes for the pair table plus 72n per thread for the signs. Seeded: replicate b's
 /// signs come from [`random_stream`]`(seed, RandomPurpose::BootstrapWeights, b)`, 64 per
 /// draw; bit-identical for any thread count.
 ///

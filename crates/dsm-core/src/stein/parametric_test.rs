@@ -164,7 +164,8 @@ impl ParametricKsdTest {
     ///
     /// # Errors
     /// [`Error::DimensionMismatch`] when the sample size is not the null distribution's;
-    /// those of [`SteinKernel::estimate`].
+    /// [`Error::Unsupported`] for weighted samples (the null draws are unweighted); those of
+    /// [`SteinKernel::estimate`].
     pub fn run_with_null<S, P>(
         &self,
         null: &NullDistribution,
@@ -186,6 +187,12 @@ impl ParametricKsdTest {
         )?;
         if null.replicates.is_empty() {
             return Err(Error::TooFewSamples { needed: 1, got: 0 });
+        }
+        if samples.weights().is_some() {
+            // Weighted data and unweighted null draws are not exchangeable.
+            return Err(Error::Unsupported {
+                what: "weighted samples in the parametric bootstrap",
+            });
         }
         let n = samples.n();
         let statistic = n as f64 * stein.estimate(model, samples, par)?.value;

@@ -30,7 +30,8 @@ const WAVE_BLOCKS: usize = 256;
 /// Q_b = Σ_{i<j} u_ib u_jb k⁰(xᵢ, xⱼ) for every column b of `u` (n × B, column-major).
 ///
 /// # Errors
-/// [`Error::NonFiniteValue`] naming the first row (in block order) of a non-finite k⁰;
+/// [`Error::NonFiniteValue`] naming a row of the first tile (in block order) with a
+/// non-finite k⁰;
 /// [`Error::ThreadPool`].
 pub(crate) fn upper_quadratic_forms<K: Kernel>(
     points: &SteinPoints<'_, K>,
