@@ -77,6 +77,12 @@ pub mod stein_guide {
     #![doc = include_str!("../docs/stein.md")]
 }
 
+/// Post-processing MCMC output: Stein thinning, Stein importance weights, convergence
+/// diagnostics (`docs/mcmc.md`).
+pub mod mcmc_guide {
+    #![doc = include_str!("../docs/mcmc.md")]
+}
+
 /// Flows with exact Jacobians (`docs/flows.md`).
 pub mod flows_guide {
     #![doc = include_str!("../docs/flows.md")]

@@ -652,7 +652,21 @@ proptest! {
             }
             if let Ok(test) = KsdTest::new(Bootstrap::Rademacher, 3) {
                 check("KsdTest::run_scored", || test.run_scored(&Ksd::new(Imq::default(), Estimator::V), &scored, Par::Seq), |r| r.statistic.is_finite() && r.p_value.is_finite())?;
+                check("diagnose_chains", || dsm::core::mcmc::diagnose_chains(&Ksd::new(Imq::default(), Estimator::V), &[scored.clone(), scored.clone()], test, Par::Seq), |r| r.pooled.value.is_finite())?;
             }
+            // MCMC post-processing at wild draws and scores.
+            use dsm::core::mcmc::{Preconditioner, Regularization, SteinThinning, cumulative_ksd, stein_importance_weights};
+            let m = (mean[0].abs().min(50.0) as usize).max(1);
+            for preconditioner in [Preconditioner::Identity, Preconditioner::Median, Preconditioner::ScaledMedian, Preconditioner::SampleCovariance, Preconditioner::Scale(dof)] {
+                for standardize in [true, false] {
+                    check("SteinThinning::thin", || SteinThinning::new().with_standardize(standardize).with_preconditioner(preconditioner).thin(&scored, m, Par::rayon(2)), |t| t.indices.len() == m && all_finite(&t.objective))?;
+                }
+            }
+            check("SteinThinning::thin_with (DKSD)", || SteinThinning::thin_with(&DiffusionKsd::new(Imq::default(), TiltedDiffusion::new(mean.iter().cycle().take(d).copied().collect(), mean[1])?, Estimator::V)?, &scored, m, Par::Seq), |t| all_finite(&t.objective))?;
+            let reg = Regularization { log_density: data.iter().take(xs.n()).copied().collect(), laplacian: vec![mean[2].abs(); xs.n()], lambda: Some(dof) };
+            check("SteinThinning::thin_regularized", || SteinThinning::new().thin_regularized(&scored, &reg, m, Par::Seq), |t| all_finite(&t.objective))?;
+            check("stein_importance_weights", || stein_importance_weights(&Ksd::new(Imq::default(), Estimator::V), &scored, Par::Seq), |w| all_finite(&w.weights) && w.ksd_squared.is_finite())?;
+            check("cumulative_ksd", || cumulative_ksd(&Ksd::new(Imq::default(), Estimator::U), &scored, &[2, m.max(3), xs.n()], Par::rayon(2)), |c| c.iter().all(|p| p.value.is_finite()))?;
         }
         // Mismatched dimension between model and samples.
         if let Ok(p) = Gaussian::standard(d + 1) {

@@ -64,7 +64,7 @@ pub struct BenchArgs {
 /// Settings of a reproduction run. Defaults: docs/math.md section 0, set B.
 #[derive(Args, Debug, Clone, serde::Serialize)]
 pub struct Settings {
-    /// Run only the named experiment (repeatable): fig1, regions, descent, estimation, learned, shapes, multivariate, fig2, fig3, ode, identities.
+    /// Run only the named experiment (repeatable): fig1, regions, descent, estimation, learned, shapes, multivariate, thinning, fig2, fig3, ode, identities.
     #[arg(long = "only", value_name = "NAME")]
     pub only: Vec<String>,
     /// Coarser grids and fewer samples, for CI (well under a minute).

@@ -16,8 +16,10 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Line colour.
     pub color: RGBColor,
-    /// Line width in pixels.
+    /// Line width in pixels (the marker radius for a scatter).
     pub width: u32,
+    /// Whether the points are drawn as markers instead of joined by a line.
+    pub markers: bool,
 }
 
 impl Series {
@@ -28,6 +30,15 @@ impl Series {
             points: xs.iter().copied().zip(ys.iter().copied()).collect(),
             color,
             width,
+            markers: false,
+        }
+    }
+
+    /// Points drawn as filled circles of radius `radius`.
+    pub fn scatter(label: &str, xs: &[f64], ys: &[f64], color: RGBColor, radius: u32) -> Self {
+        Self {
+            markers: true,
+            ..Self::new(label, xs, ys, color, radius)
         }
     }
 }
@@ -164,11 +175,28 @@ fn draw<DB: DrawingBackend>(
                 .copied()
                 .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .collect();
-            chart
-                .draw_series(LineSeries::new(pts, style))
-                .map_err(err)?
-                .label(s.label.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
+            // A series with an empty label stays out of the legend.
+            if s.markers {
+                let radius = s.width as i32;
+                let filled = style.filled();
+                let drawn = chart
+                    .draw_series(pts.into_iter().map(|p| Circle::new(p, radius, filled)))
+                    .map_err(err)?;
+                if !s.label.is_empty() {
+                    drawn
+                        .label(s.label.as_str())
+                        .legend(move |(x, y)| Circle::new((x + 11, y), radius, filled));
+                }
+            } else {
+                let drawn = chart
+                    .draw_series(LineSeries::new(pts, style))
+                    .map_err(err)?;
+                if !s.label.is_empty() {
+                    drawn
+                        .label(s.label.as_str())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
+                }
+            }
         }
         for (x, label) in &panel.vlines {
             let style = ShapeStyle {

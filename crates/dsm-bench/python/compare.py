@@ -1,7 +1,7 @@
 """Reference implementations for `cargo xtask bench-compare` (dsm-bench).
 
 Usage: python compare.py WORKLOAD DATA N D REPEATS
-  WORKLOAD  ksd_v_imq | ksd_test_imq | sm_gaussian | dsm_gaussian_flow | dksd_gaussian_flow | fit_dsm_gaussian_flow
+  WORKLOAD  ksd_v_imq | ksd_test_imq | stein_thin | sm_gaussian | dsm_gaussian_flow | dksd_gaussian_flow | fit_dsm_gaussian_flow
   DATA      raw little-endian float64, row-major N x D (written by the Rust harness)
 Prints one JSON object: {"numpy_s", "numpy_value", "jax_s", "jax_value", "torch_s", "torch_value"}
 with null where a reference is not installed (JAX and PyTorch are optional; a message on stderr
@@ -91,6 +91,18 @@ def ksd_test_imq_numpy(x, replicates=1000, seed=1):
     statistic = h.sum() / n
     _p_value = (1 + np.count_nonzero(reps >= statistic)) / (1 + replicates)
     return statistic
+
+
+def stein_thin_reference(x):
+    """Stein thinning with the reference package stein_thinning (0.2, PyPI stein-thinning): N(0, I)
+    draws with scores -x, 100 points, its defaults (standardize=True, preconditioner='id'). Returns
+    the checksum sum_t (t + 1) * index_t, or None when the package is not installed."""
+    try:
+        from stein_thinning.thinning import thin
+    except ImportError:
+        return None
+    idx = thin(x, -x, 100)
+    return float(sum((t + 1) * int(i) for t, i in enumerate(idx)))
 
 
 def sm_gaussian_numpy(x):
@@ -368,12 +380,18 @@ def main():
     workload, path, n, d, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     x = np.fromfile(path, dtype="<f8").reshape(n, d)
     f = {"ksd_v_imq": ksd_v_imq_numpy, "ksd_test_imq": ksd_test_imq_numpy, "sm_gaussian": sm_gaussian_numpy,
+         "stein_thin": stein_thin_reference,
          "dsm_gaussian_flow": dsm_gaussian_flow_numpy,
          "dksd_gaussian_flow": dksd_gaussian_flow_numpy}.get(workload)
     out = {"numpy_s": None, "numpy_value": None,
            "jax_s": None, "jax_value": None, "torch_s": None, "torch_value": None}
     if f is not None:  # the fit has no numpy reference: numpy has no derivatives
-        out["numpy_s"], out["numpy_value"] = median_time(lambda: f(x), repeats), float(f(x))
+        first = f(x)
+        if first is None:
+            print("stein_thinning is not installed: no reference for stein_thin (pip install stein-thinning)",
+                  file=sys.stderr)
+        else:
+            out["numpy_s"], out["numpy_value"] = median_time(lambda: f(x), repeats), float(first)
     optional = (
         ("jax", jax_refs, "JAX is not installed: no JAX column (cargo xtask bench-compare --setup installs it)"),
         ("torch", torch_refs, "PyTorch is not installed: no PyTorch column (pip install torch into the venv to add it)"),

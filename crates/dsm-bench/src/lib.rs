@@ -89,6 +89,24 @@ pub fn ksd_linear_test(xs: &Samples, par: Par) -> Result<f64> {
         .statistic)
 }
 
+/// The `stein_thin` workload: Stein thinning of N(0, I) draws (scores −x) to 100 points with
+/// the reference package's defaults (standardised coordinates, L = I); its value is the
+/// checksum Σ_t (t + 1)·π_t of the chosen indices, equal only when the selections are.
+///
+/// # Errors
+/// As [`SteinThinning::thin`](dsm_core::mcmc::SteinThinning::thin).
+pub fn stein_thin(xs: &Samples, par: Par) -> Result<f64> {
+    let scores: Vec<f64> = xs.as_slice().iter().map(|v| -v).collect();
+    let run = dsm_core::ScoredSamples::new(xs.clone(), scores)?;
+    let thinned = dsm_core::mcmc::SteinThinning::new().thin(&run, 100, par)?;
+    Ok(thinned
+        .indices
+        .iter()
+        .enumerate()
+        .map(|(t, &i)| ((t + 1) * i) as f64)
+        .sum())
+}
+
 /// The `sm_gaussian` workload: the score-matching loss of N(0, I) on the samples.
 ///
 /// # Errors

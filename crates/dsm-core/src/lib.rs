@@ -50,6 +50,7 @@ mod error;
 pub mod kernel;
 pub mod linalg;
 pub mod mc;
+pub mod mcmc;
 pub mod models;
 pub mod objectives;
 pub mod quadrature;

@@ -14,6 +14,7 @@ pub mod multivariate;
 pub mod ode;
 pub mod regions;
 pub mod shapes;
+pub mod thinning;
 
 use std::path::Path;
 
@@ -46,6 +47,7 @@ pub const ALL: &[Experiment] = &[
     learned::EXPERIMENT,
     shapes::EXPERIMENT,
     multivariate::EXPERIMENT,
+    thinning::EXPERIMENT,
     fig2::EXPERIMENT,
     fig3::EXPERIMENT,
     ode::EXPERIMENT,

@@ -17,7 +17,7 @@ use dsm_bench::{
     dsm_gradient_gaussian_flow, fit_dsm_gaussian_flow, fma_peak_gflops, gemm_peak_gflops,
     ksd_flops_per_pair, ksd_linear_test, ksd_test_imq, ksd_v_imq, median_seconds, normal_data,
     peak_rss_mb, read_floor_seconds, sm_gaussian, sm_gradient_student_t, sm_student_t,
-    sm_student_t_autodiff, sqrt_div_ns_per_element, student_t_data, write_f64,
+    sm_student_t_autodiff, sqrt_div_ns_per_element, stein_thin, student_t_data, write_f64,
 };
 use dsm_core::Par;
 
@@ -318,6 +318,11 @@ fn main() -> Result<()> {
     })?;
     eprintln!("ksd_test_imq n = {test_n}: dsm {:.4} s", row.dsm_s);
     let test_s = row.dsm_s;
+    workloads.push(row);
+    // Stein thinning against the reference package stein_thinning (same selection).
+    let thin_n = if args.quick { 10_000 } else { 100_000 };
+    let row = run("stein_thin", thin_n, &|xs| stein_thin(xs, Par::rayon(0)))?;
+    eprintln!("stein_thin n = {thin_n}, m = 100: dsm {:.4} s", row.dsm_s);
     workloads.push(row);
     let linear_n = if args.quick { 100_000 } else { 1_000_000 };
     let xs_linear = normal_data(linear_n, d, 42)?;
