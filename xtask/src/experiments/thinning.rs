@@ -208,8 +208,7 @@ fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
         ],
         vlines: Vec::new(),
     };
-    // The chain (every 5th draw), the component circles at 1 and 2 standard deviations, and the
-    // m = 40 selections.
+    // The chain (every 5th draw), contours of the mixture density, and the m = 40 selections.
     let mut scatter = Vec::new();
     let background: Vec<usize> = (0..n).step_by(5).collect();
     let (bx, by): (Vec<f64>, Vec<f64>) = background
@@ -223,29 +222,14 @@ fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
         plotters::style::RGBColor(200, 200, 200),
         1,
     ));
-    for k in 0..2 {
-        for radius in [1.0, 2.0] {
-            let (cx, cy): (Vec<f64>, Vec<f64>) = (0..=64)
-                .map(|t| {
-                    let a = std::f64::consts::TAU * t as f64 / 64.0;
-                    (
-                        MEANS[k][0] + radius * SDS[k] * a.cos(),
-                        MEANS[k][1] + radius * SDS[k] * a.sin(),
-                    )
-                })
-                .unzip();
-            let label = if k == 0 && radius == 1.0 {
-                "components at 1σ, 2σ"
-            } else {
-                ""
-            };
-            scatter.push(Series::new(
-                label,
-                &cx,
-                &cy,
-                plotters::style::RGBColor(0, 0, 0),
-                1,
-            ));
+    let density = |x: f64, y: f64| log_density_and_score(&[x, y], &mut [0.0; 2]).exp();
+    let peak = density(MEANS[1][0], MEANS[1][1]);
+    let mut label = "density at 50%, 10%, 1% of its peak";
+    for fraction in [0.5, 0.1, 0.01] {
+        for (a, b) in contour(&density, fraction * peak, (-5.5, 5.5), (-4.0, 4.5), 160) {
+            let color = plotters::style::RGBColor(0, 0, 0);
+            scatter.push(Series::new(label, &[a.0, b.0], &[a.1, b.1], color, 1));
+            label = "";
         }
     }
     for (label, indices, color) in [
@@ -273,4 +257,44 @@ fn run(s: &Settings, out: &Path) -> Result<Vec<Claim>> {
         2,
     )?;
     Ok(claims)
+}
+
+/// Segments of the level set {f = level} on a grid of `cells` × `cells` over the box, by
+/// marching squares with linear interpolation along the cell edges (a saddle cell pairs its
+/// crossings in edge order).
+fn contour(
+    f: &impl Fn(f64, f64) -> f64,
+    level: f64,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    cells: usize,
+) -> Vec<((f64, f64), (f64, f64))> {
+    let (hx, hy) = ((x1 - x0) / cells as f64, (y1 - y0) / cells as f64);
+    let grid: Vec<f64> = (0..=cells)
+        .flat_map(|j| (0..=cells).map(move |i| (i, j)))
+        .map(|(i, j)| f(x0 + i as f64 * hx, y0 + j as f64 * hy))
+        .collect();
+    let at = |i: usize, j: usize| grid[j * (cells + 1) + i];
+    let mut segments = Vec::new();
+    for j in 0..cells {
+        for i in 0..cells {
+            // Corners counter-clockwise from (i, j); edges between consecutive corners.
+            let corners = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)];
+            let mut crossings = Vec::new();
+            for e in 0..4 {
+                let (a, b) = (corners[e], corners[(e + 1) % 4]);
+                let (fa, fb) = (at(a.0, a.1) - level, at(b.0, b.1) - level);
+                if (fa < 0.0) != (fb < 0.0) {
+                    let t = fa / (fa - fb);
+                    let point = |c: (usize, usize)| (x0 + c.0 as f64 * hx, y0 + c.1 as f64 * hy);
+                    let (pa, pb) = (point(a), point(b));
+                    crossings.push((pa.0 + t * (pb.0 - pa.0), pa.1 + t * (pb.1 - pa.1)));
+                }
+            }
+            for pair in crossings.chunks_exact(2) {
+                segments.push((pair[0], pair[1]));
+            }
+        }
+    }
+    segments
 }
