@@ -5,7 +5,10 @@
 //! cores) never changes a result.
 
 use dsm_core::mcmc::{Preconditioner, SteinThinning};
-use dsm_core::{Bootstrap, Estimator, Imq, Ksd, KsdTest, Par, Samples, ScoredSamples, SteinKernel};
+use dsm_core::{
+    Bootstrap, DiffusionKsd, Estimator, Imq, Ksd, KsdTest, LinearKsdTest, Par, Samples,
+    ScoredSamples, SteinKernel, TiltedDiffusion,
+};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -70,6 +73,69 @@ fn ksd(
         .allow_threads(|| stein.estimate_scored(&run, par(threads)))
         .map_err(error)?;
     Ok((e.value, e.std_err))
+}
+
+/// The diffusion KSD² with the tilted diffusion m(x) = (1 + ‖x − centre‖²)^{γ/2} I (the
+/// sample mean when `centre` is None) and the IMQ kernel: returns (value, std_err).
+#[pyfunction]
+#[pyo3(signature = (samples, scores, gamma=1.0, centre=None, c=1.0, beta=-0.5, estimator="v", threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn dksd_tilted(
+    py: Python<'_>,
+    samples: PyReadonlyArray2<'_, f64>,
+    scores: PyReadonlyArray2<'_, f64>,
+    gamma: f64,
+    centre: Option<Vec<f64>>,
+    c: f64,
+    beta: f64,
+    estimator: &str,
+    threads: Option<usize>,
+) -> PyResult<(f64, f64)> {
+    let run = scored(&samples, &scores)?;
+    let diffusion = match centre {
+        Some(centre) => TiltedDiffusion::new(centre, gamma),
+        None => TiltedDiffusion::centred_on(run.samples(), gamma),
+    }
+    .map_err(error)?;
+    let stein = DiffusionKsd::new(
+        Imq::new(c, beta).map_err(error)?,
+        diffusion,
+        self::estimator(estimator)?,
+    )
+    .map_err(error)?;
+    let e = py
+        .allow_threads(|| stein.estimate_scored(&run, par(threads)))
+        .map_err(error)?;
+    Ok((e.value, e.std_err))
+}
+
+/// The linear-time test (incomplete U-statistic over the pairs (i, i + ℓ), ℓ ≤ offsets, with
+/// its wild bootstrap; i.i.d. draws only): returns (statistic, p_value, reject).
+#[pyfunction]
+#[pyo3(signature = (samples, scores, seed=0, offsets=10, replicates=1000, level=0.05, c=1.0, beta=-0.5, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn linear_ksd_test(
+    py: Python<'_>,
+    samples: PyReadonlyArray2<'_, f64>,
+    scores: PyReadonlyArray2<'_, f64>,
+    seed: u64,
+    offsets: usize,
+    replicates: usize,
+    level: f64,
+    c: f64,
+    beta: f64,
+    threads: Option<usize>,
+) -> PyResult<(f64, f64, bool)> {
+    let run = scored(&samples, &scores)?;
+    let test = LinearKsdTest::new(offsets, seed)
+        .and_then(|t| t.with_replicates(replicates))
+        .and_then(|t| t.with_level(level))
+        .map_err(error)?;
+    let stein = Ksd::new(Imq::new(c, beta).map_err(error)?, Estimator::U);
+    let r = py
+        .allow_threads(|| test.run_scored(&stein, &run, par(threads)))
+        .map_err(error)?;
+    Ok((r.statistic, r.p_value, r.reject))
 }
 
 /// The outcome of `ksd_test`.
@@ -192,6 +258,8 @@ fn diffusion_score_matching(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(ksd, module)?)?;
     module.add_function(wrap_pyfunction!(ksd_test, module)?)?;
     module.add_function(wrap_pyfunction!(stein_thin, module)?)?;
+    module.add_function(wrap_pyfunction!(dksd_tilted, module)?)?;
+    module.add_function(wrap_pyfunction!(linear_ksd_test, module)?)?;
     module.add_class::<KsdTestResult>()?;
     Ok(())
 }

@@ -114,3 +114,37 @@ def test_bad_input_raises(draws):
         dsm.ksd_test(x, s, replicates=0)
     with pytest.raises(ValueError):
         dsm.ksd(x, s, beta=0.5)
+
+
+def test_dksd_tilted_matches_numpy_in_one_dimension():
+    # k⁰ = b_x b_y k + b_y m_x ∂ₓk + b_x m_y ∂_y k + m_x m_y ∂ₓ∂_y k with m = (1 + (x − c)²)^{γ/2},
+    # b = m s + m′, k = (1 + r²)^{-1/2}, r = x − y (docs/math.md section 7.2 and eq. 14.6).
+    x = np.random.default_rng(5).standard_t(4, size=(200, 1))
+    s = -x
+    gamma, centre = 1.0, 0.3
+    f = 1 + (x[:, 0] - centre) ** 2
+    m = f ** (gamma / 2)
+    dm = gamma * f ** (gamma / 2 - 1) * (x[:, 0] - centre)
+    b = m * s[:, 0] + dm
+    r = x[:, 0][:, None] - x[:, 0][None, :]
+    q = 1 + r * r
+    k = q ** -0.5
+    kx = -r * q ** -1.5
+    ky = r * q ** -1.5
+    kxy = q ** -1.5 - 3 * r * r * q ** -2.5
+    h = (b[:, None] * b[None, :] * k + b[None, :] * m[:, None] * kx
+         + b[:, None] * m[None, :] * ky + m[:, None] * m[None, :] * kxy)
+    v, _ = dsm.dksd_tilted(x, s, gamma=gamma, centre=[centre])
+    assert abs(v - h.mean()) <= 1e-12 * abs(h).mean()
+    with pytest.raises(ValueError):
+        dsm.dksd_tilted(x, s, gamma=float("nan"))
+
+
+def test_linear_test_is_reproducible_and_rejects_a_wrong_model():
+    x = np.random.default_rng(6).standard_normal((4000, 2))
+    a = dsm.linear_ksd_test(x, -x, seed=3, threads=1)
+    b = dsm.linear_ksd_test(x, -x, seed=3, threads=2)
+    assert a == b and 0 < a[1] <= 1
+    assert dsm.linear_ksd_test(x + 0.5, -(x + 0.5), seed=3)[2]
+    with pytest.raises(ValueError, match="too few samples"):
+        dsm.linear_ksd_test(x[:15], -x[:15], offsets=10)
