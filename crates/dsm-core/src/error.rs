@@ -288,6 +288,40 @@ pub fn finite(owner: &'static str, name: &'static str, value: f64) -> Result<f64
     }
 }
 
+/// Checks a test's level α ∈ (0, 1) and returns it.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming `level` of `owner`.
+pub fn level(owner: &'static str, value: f64) -> Result<f64> {
+    if value > 0.0 && value < 1.0 {
+        Ok(value)
+    } else {
+        Err(Error::InvalidParameter {
+            owner,
+            name: "level",
+            value,
+            constraint: "in (0, 1)",
+        })
+    }
+}
+
+/// Checks a count of replicates (≥ 1) and returns it; `name` is the parameter's name.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming `name` of `owner`.
+pub fn replicate_count(owner: &'static str, name: &'static str, count: usize) -> Result<usize> {
+    if count >= 1 {
+        Ok(count)
+    } else {
+        Err(Error::InvalidParameter {
+            owner,
+            name,
+            value: 0.0,
+            constraint: ">= 1",
+        })
+    }
+}
+
 /// The largest n with `bytes(n) ≤ cap` for a byte count increasing in n (bisection).
 pub(crate) fn largest_fitting(cap: u128, bytes: impl Fn(u128) -> u128) -> usize {
     let (mut lo, mut hi) = (0u128, usize::MAX as u128);

@@ -5,44 +5,11 @@ use dsm_core::testing::close;
 use dsm_core::*;
 
 mod common;
+use common::{reference_diffusion, reference_model};
 use dsm_core::testing::binomial_interval;
 
 fn reference(name: &str) -> f64 {
     common::table_value(include_str!("reference/linear_test_reference.csv"), name)
-}
-
-fn reference_model() -> Gaussian {
-    Gaussian::new(
-        vec![0.1, -0.2, 0.3],
-        &[1.2, 0.3, 0.0, 0.3, 0.8, -0.1, 0.0, -0.1, 1.5],
-    )
-    .unwrap()
-}
-
-/// m_jk = δ_jk sqrt(1 + x_j²/5) + 0.1 C_jk, the diffusion of the reference scripts.
-fn reference_diffusion() -> impl Diffusion {
-    const C: [f64; 9] = [0.0, 1.0, -0.5, 0.3, 0.0, 0.2, -0.4, 0.6, 0.0];
-    DiffusionFn::new(
-        3,
-        |x: &[f64], m: &mut [f64]| {
-            for j in 0..3 {
-                for k in 0..3 {
-                    m[j * 3 + k] = 0.1 * C[j * 3 + k]
-                        + if j == k {
-                            (1.0 + x[j] * x[j] / 5.0).sqrt()
-                        } else {
-                            0.0
-                        };
-                }
-            }
-        },
-        |x: &[f64], dm: &mut [f64]| {
-            dm.fill(0.0);
-            for i in 0..3 {
-                dm[(i * 3 + i) * 3 + i] = x[i] / (5.0 * (1.0 + x[i] * x[i] / 5.0).sqrt());
-            }
-        },
-    )
 }
 
 fn data() -> Samples {

@@ -126,15 +126,11 @@ impl CompositeKsdTest {
     /// # Errors
     /// [`Error::InvalidParameter`] for B = 0.
     pub fn with_replicates(mut self, replicates: usize) -> Result<Self> {
-        if replicates == 0 {
-            return Err(Error::InvalidParameter {
-                owner: "CompositeKsdTest::with_replicates",
-                name: "replicates",
-                value: 0.0,
-                constraint: ">= 1",
-            });
-        }
-        self.replicates = replicates;
+        self.replicates = dsm_core::validate::replicate_count(
+            "CompositeKsdTest::with_replicates",
+            "replicates",
+            replicates,
+        )?;
         Ok(self)
     }
 
@@ -143,15 +139,7 @@ impl CompositeKsdTest {
     /// # Errors
     /// [`Error::InvalidParameter`] for α outside (0, 1).
     pub fn with_level(mut self, level: f64) -> Result<Self> {
-        if !(level > 0.0 && level < 1.0) {
-            return Err(Error::InvalidParameter {
-                owner: "CompositeKsdTest::with_level",
-                name: "level",
-                value: level,
-                constraint: "in (0, 1)",
-            });
-        }
-        self.level = level;
+        self.level = dsm_core::validate::level("CompositeKsdTest::with_level", level)?;
         Ok(self)
     }
 
@@ -227,17 +215,14 @@ impl CompositeKsdTest {
         let runs = runs?;
         let replicates: Vec<f64> = runs.iter().map(|r| r.0).collect();
         let count = replicates.len();
-        let exceed = replicates.iter().filter(|&&t| t >= statistic).count();
-        let p_value = (1 + exceed) as f64 / (1 + count) as f64;
-        let mut sorted = replicates;
-        sorted.sort_by(f64::total_cmp);
-        let q = ((1.0 - self.level) * count as f64).ceil() as usize;
+        let decision =
+            dsm_core::stein::Decision::from_replicates(statistic, &replicates, self.level);
         Ok(CompositeTestResult {
             statistic,
-            p_value,
-            critical_value: sorted[q.clamp(1, count) - 1],
+            p_value: decision.p_value,
+            critical_value: decision.critical_value,
             level: self.level,
-            reject: p_value <= self.level,
+            reject: decision.reject,
             theta: fit.theta,
             converged: fit.converged,
             replicates: count,

@@ -209,21 +209,10 @@ impl AggregatedKsdTest {
     /// # Errors
     /// [`Error::InvalidParameter`] for B₁ = 0 or B₂ = 0.
     pub fn with_replicates(mut self, quantile: usize, level: usize) -> Result<Self> {
-        for (name, value) in [
-            ("quantile replicates", quantile),
-            ("level replicates", level),
-        ] {
-            if value == 0 {
-                return Err(Error::InvalidParameter {
-                    owner: "AggregatedKsdTest::with_replicates",
-                    name,
-                    value: 0.0,
-                    constraint: ">= 1",
-                });
-            }
-        }
-        self.quantile_replicates = quantile;
-        self.level_replicates = level;
+        let owner = "AggregatedKsdTest::with_replicates";
+        self.quantile_replicates =
+            crate::validate::replicate_count(owner, "quantile replicates", quantile)?;
+        self.level_replicates = crate::validate::replicate_count(owner, "level replicates", level)?;
         Ok(self)
     }
 
@@ -232,15 +221,7 @@ impl AggregatedKsdTest {
     /// # Errors
     /// [`Error::InvalidParameter`] for α outside (0, 1).
     pub fn with_level(mut self, level: f64) -> Result<Self> {
-        if !(level > 0.0 && level < 1.0) {
-            return Err(Error::InvalidParameter {
-                owner: "AggregatedKsdTest::with_level",
-                name: "level",
-                value: level,
-                constraint: "in (0, 1)",
-            });
-        }
-        self.level = level;
+        self.level = crate::validate::level("AggregatedKsdTest::with_level", level)?;
         Ok(self)
     }
 

@@ -263,15 +263,8 @@ impl KsdTest {
     /// # Errors
     /// [`Error::InvalidParameter`] for B < 1.
     pub fn with_replicates(mut self, replicates: usize) -> Result<Self> {
-        if replicates == 0 {
-            return Err(Error::InvalidParameter {
-                owner: "KsdTest::with_replicates",
-                name: "replicates",
-                value: 0.0,
-                constraint: ">= 1",
-            });
-        }
-        self.replicates = replicates;
+        self.replicates =
+            crate::validate::replicate_count("KsdTest::with_replicates", "replicates", replicates)?;
         Ok(self)
     }
 
@@ -280,15 +273,7 @@ impl KsdTest {
     /// # Errors
     /// [`Error::InvalidParameter`] for α outside (0, 1).
     pub fn with_level(mut self, level: f64) -> Result<Self> {
-        if !(level > 0.0 && level < 1.0) {
-            return Err(Error::InvalidParameter {
-                owner: "KsdTest::with_level",
-                name: "level",
-                value: level,
-                constraint: "in (0, 1)",
-            });
-        }
-        self.level = level;
+        self.level = crate::validate::level("KsdTest::with_level", level)?;
         Ok(self)
     }
 
@@ -616,18 +601,13 @@ impl KsdTest {
                 index: 0,
             });
         }
-        let exceed = replicates.iter().filter(|&&t| t >= statistic).count();
-        let p_value = (1 + exceed) as f64 / (1 + replicate_count) as f64;
-        let mut sorted = replicates.clone();
-        sorted.sort_by(f64::total_cmp);
-        let q = ((1.0 - self.level) * replicate_count as f64).ceil() as usize;
-        let critical_value = sorted[q.clamp(1, replicate_count) - 1];
+        let decision = super::Decision::from_replicates(statistic, &replicates, self.level);
         let result = KsdTestResult {
             statistic,
-            p_value,
-            critical_value,
+            p_value: decision.p_value,
+            critical_value: decision.critical_value,
             level: self.level,
-            reject: p_value <= self.level,
+            reject: decision.reject,
             replicates: replicate_count,
             n,
             estimator,

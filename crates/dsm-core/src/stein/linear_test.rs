@@ -133,15 +133,11 @@ impl LinearKsdTest {
     /// # Errors
     /// [`Error::InvalidParameter`] for B = 0.
     pub fn with_replicates(mut self, replicates: usize) -> Result<Self> {
-        if replicates == 0 {
-            return Err(Error::InvalidParameter {
-                owner: "LinearKsdTest::with_replicates",
-                name: "replicates",
-                value: 0.0,
-                constraint: ">= 1",
-            });
-        }
-        self.replicates = replicates;
+        self.replicates = crate::validate::replicate_count(
+            "LinearKsdTest::with_replicates",
+            "replicates",
+            replicates,
+        )?;
         Ok(self)
     }
 
@@ -150,15 +146,7 @@ impl LinearKsdTest {
     /// # Errors
     /// [`Error::InvalidParameter`] for α outside (0, 1).
     pub fn with_level(mut self, level: f64) -> Result<Self> {
-        if !(level > 0.0 && level < 1.0) {
-            return Err(Error::InvalidParameter {
-                owner: "LinearKsdTest::with_level",
-                name: "level",
-                value: level,
-                constraint: "in (0, 1)",
-            });
-        }
-        self.level = level;
+        self.level = crate::validate::level("LinearKsdTest::with_level", level)?;
         Ok(self)
     }
 
@@ -339,17 +327,13 @@ impl LinearKsdTest {
         if let Some((_, out)) = given {
             out.clone_from(&replicates);
         }
-        let exceed = replicates.iter().filter(|&&t| t >= statistic).count();
-        let p_value = (1 + exceed) as f64 / (1 + count) as f64;
-        let mut sorted = replicates;
-        sorted.sort_by(f64::total_cmp);
-        let q = ((1.0 - self.level) * count as f64).ceil() as usize;
+        let decision = super::Decision::from_replicates(statistic, &replicates, self.level);
         Ok(LinearKsdTestResult {
             statistic,
-            p_value,
-            critical_value: sorted[q.clamp(1, count) - 1],
+            p_value: decision.p_value,
+            critical_value: decision.critical_value,
             level: self.level,
-            reject: p_value <= self.level,
+            reject: decision.reject,
             replicates: count,
             n,
             offsets: l,

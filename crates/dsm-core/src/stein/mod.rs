@@ -14,6 +14,7 @@
 
 mod aggregated_test;
 mod bootstrap;
+mod decision;
 mod diagonal_tiles;
 mod estimate;
 mod gram_tiles;
@@ -29,6 +30,7 @@ pub use aggregated_test::{
     AggregatedKsdTest, AggregatedTestResult, AggregationCandidate, Candidate, CandidateOutcome,
 };
 pub use bootstrap::{Bootstrap, DEFAULT_MEMORY_CAP, KsdTest, KsdTestResult};
+pub use decision::Decision;
 pub use estimate::{Estimator, KsdEstimate};
 pub use ksd::{DiffusionKsd, Ksd};
 pub use ksd_test::ksd_test;

@@ -1,7 +1,7 @@
 //! The parametric bootstrap: the null distribution of the KSD statistic from the model's own
 //! draws (docs/math.md eq. 14.3).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::RngExt;
 use rayon::prelude::*;
@@ -71,15 +71,11 @@ impl ParametricKsdTest {
     /// # Errors
     /// [`Error::InvalidParameter`] for B = 0.
     pub fn with_replicates(mut self, replicates: usize) -> Result<Self> {
-        if replicates == 0 {
-            return Err(Error::InvalidParameter {
-                owner: "ParametricKsdTest::with_replicates",
-                name: "replicates",
-                value: 0.0,
-                constraint: ">= 1",
-            });
-        }
-        self.replicates = replicates;
+        self.replicates = crate::validate::replicate_count(
+            "ParametricKsdTest::with_replicates",
+            "replicates",
+            replicates,
+        )?;
         Ok(self)
     }
 
@@ -88,15 +84,7 @@ impl ParametricKsdTest {
     /// # Errors
     /// [`Error::InvalidParameter`] for α outside (0, 1).
     pub fn with_level(mut self, level: f64) -> Result<Self> {
-        if !(level > 0.0 && level < 1.0) {
-            return Err(Error::InvalidParameter {
-                owner: "ParametricKsdTest::with_level",
-                name: "level",
-                value: level,
-                constraint: "in (0, 1)",
-            });
-        }
-        self.level = level;
+        self.level = crate::validate::level("ParametricKsdTest::with_level", level)?;
         Ok(self)
     }
 
@@ -196,25 +184,20 @@ impl ParametricKsdTest {
         }
         let n = samples.n();
         let statistic = n as f64 * stein.estimate(model, samples, par)?.value;
-        let count = null.replicates.len();
-        let exceed = null.replicates.iter().filter(|&&t| t >= statistic).count();
-        let p_value = (1 + exceed) as f64 / (1 + count) as f64;
-        let mut sorted = null.replicates.clone();
-        sorted.sort_by(f64::total_cmp);
-        let q = ((1.0 - self.level) * count as f64).ceil() as usize;
+        let decision = super::Decision::from_replicates(statistic, &null.replicates, self.level);
         Ok(KsdTestResult {
             statistic,
-            p_value,
-            critical_value: sorted[q.clamp(1, count) - 1],
+            p_value: decision.p_value,
+            critical_value: decision.critical_value,
             level: self.level,
-            reject: p_value <= self.level,
-            replicates: count,
+            reject: decision.reject,
+            replicates: null.replicates.len(),
             n,
             estimator: stein.estimator(),
             flip_probability: None,
             autocorrelation_time: None,
             parametric: true,
-            elapsed: start.elapsed().max(Duration::ZERO),
+            elapsed: start.elapsed(),
         })
     }
 }
