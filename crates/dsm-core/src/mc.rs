@@ -206,6 +206,25 @@ impl Estimate {
     /// # Ok::<(), dsm_core::Error>(())
     /// ```
     pub fn from_values(values: &[f64], weights: Option<&[f64]>, par: Par) -> Result<Self> {
+        Self::check_values(values, weights)?;
+        // Values near f64::MAX would overflow the sums: reduce them divided by a power of two
+        // (exact), and scale back at the end. Ordinary values are reduced as they are, as in
+        // a PartialEstimate, so that merged shards give these bits.
+        let largest = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let n = values.len();
+        if largest <= crate::partial_estimate::UNSCALED_LIMIT {
+            let chunks = crate::partial_estimate::chunk_sums(values, weights, par)?;
+            return crate::partial_estimate::finish(&chunks, n, 1.0);
+        }
+        let unit = 2f64.powi(largest.log2().ceil() as i32 - 1);
+        let scaled: Vec<f64> = values.iter().map(|v| v / unit).collect();
+        let chunks = crate::partial_estimate::chunk_sums(&scaled, weights, par)?;
+        crate::partial_estimate::finish(&chunks, n, unit)
+    }
+
+    /// The checks of [`Estimate::from_values`]: values present and finite, weights of the
+    /// same length, finite and non-negative.
+    pub(crate) fn check_values(values: &[f64], weights: Option<&[f64]>) -> Result<()> {
         let n = values.len();
         if n == 0 {
             return Err(Error::TooFewSamples { needed: 1, got: 0 });
@@ -226,81 +245,8 @@ impl Estimate {
                 return Err(Error::InvalidWeight { index, value });
             }
         }
-        par.install(|| reduce(values, weights, par))?
+        Ok(())
     }
-}
-
-/// Two ordered chunked passes: the weighted mean, then the weighted squared deviations.
-fn reduce(values: &[f64], weights: Option<&[f64]>, par: Par) -> Result<Estimate> {
-    let n = values.len();
-    // Values near f64::MAX would overflow the sums: reduce them divided by a power of two
-    // (exact), and scale back at the end. Ordinary values (|h| ≤ 2⁵⁰⁰) are untouched.
-    let largest = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-    let unit = if largest > 2f64.powi(500) {
-        2f64.powi(largest.log2().ceil() as i32 - 1)
-    } else {
-        1.0
-    };
-    let h = |i: usize| values[i] / unit;
-    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
-    // Pass 1: Σw, Σw², Σw·h per chunk.
-    let first = chunk_sums(n, par, |i| {
-        let w = weight(i);
-        [w, w * w, w * h(i)]
-    });
-    let [total, total_sq, weighted_sum] = first;
-    if !(total > 0.0 && total.is_finite()) {
-        return Err(Error::InvalidWeight {
-            index: n,
-            value: total,
-        });
-    }
-    let value = weighted_sum / total;
-    // Pass 2: Σ w² (h − value)².
-    let [dev, _, _] = chunk_sums(n, par, |i| {
-        let w = weight(i);
-        let r = h(i) - value;
-        [w * w * r * r, 0.0, 0.0]
-    });
-    let sum_sq_norm = total_sq / (total * total);
-    let std_err = if sum_sq_norm < 1.0 {
-        (dev / (total * total) / (1.0 - sum_sq_norm)).sqrt()
-    } else {
-        f64::INFINITY
-    };
-    let (value, std_err) = (value * unit, std_err * unit);
-    if !value.is_finite() || std_err.is_nan() || (std_err.is_infinite() && sum_sq_norm < 1.0) {
-        return Err(Error::NonFiniteValue {
-            quantity: "mean or standard error (beyond f64)",
-            index: 0,
-        });
-    }
-    Ok(Estimate { value, std_err, n })
-}
-
-/// Sums of three per-index quantities: per chunk in index order, then over chunks in order.
-fn chunk_sums(n: usize, par: Par, f: impl Fn(usize) -> [f64; 3] + Sync) -> [f64; 3] {
-    let chunk = |c: usize| {
-        let mut acc = [0.0; 3];
-        for i in c * CHUNK_SIZE..((c + 1) * CHUNK_SIZE).min(n) {
-            let v = f(i);
-            for k in 0..3 {
-                acc[k] += v[k];
-            }
-        }
-        acc
-    };
-    let n_chunks = n.div_ceil(CHUNK_SIZE);
-    let partials: Vec<[f64; 3]> = match par {
-        Par::Seq => (0..n_chunks).map(chunk).collect(),
-        Par::Rayon(_) => (0..n_chunks).into_par_iter().map(chunk).collect(),
-    };
-    partials.iter().fold([0.0; 3], |mut acc, p| {
-        for k in 0..3 {
-            acc[k] += p[k];
-        }
-        acc
-    })
 }
 
 /// Evaluates `f(scratch, i, xᵢ)` for every sample, in parallel per `par`, and returns the

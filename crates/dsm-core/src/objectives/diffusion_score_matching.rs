@@ -50,23 +50,29 @@ where
                 .map_err(|e| e.at_sample(i))?;
             check_finite(&b.a, "diffusion covariance m mᵀ", i)?;
             check_finite(&b.div_a, "divergence of m mᵀ", i)?;
-            let (s, h, a) = (&b.s, &b.h, &b.a);
-            let mut quad = 0.0;
-            let mut trace = 0.0;
-            for j in 0..d {
-                let arow = &a[j * d..(j + 1) * d];
-                quad += s[j] * arow.iter().zip(s).map(|(aij, si)| aij * si).sum::<f64>();
-                // tr(A H) = Σ_jk A_jk H_kj, and H is symmetric.
-                trace += arow
-                    .iter()
-                    .zip(&h[j * d..(j + 1) * d])
-                    .map(|(x, y)| x * y)
-                    .sum::<f64>();
-            }
-            let div_term: f64 = b.div_a.iter().zip(s).map(|(x, y)| x * y).sum();
-            Ok(quad + 2.0 * (div_term + trace))
+            Ok(integrand_at(&b.s, &b.h, &b.a, &b.div_a))
         },
     )
+}
+
+/// The DSM integrand at one point from s, ∇² log p, A = m mᵀ and ∇·A (row-major d × d):
+/// sᵀAs + 2[(∇·A)ᵀs + tr(A ∇² log p)] (docs/math.md eq. 6).
+pub(super) fn integrand_at(s: &[f64], h: &[f64], a: &[f64], div_a: &[f64]) -> f64 {
+    let d = s.len();
+    let mut quad = 0.0;
+    let mut trace = 0.0;
+    for j in 0..d {
+        let arow = &a[j * d..(j + 1) * d];
+        quad += s[j] * arow.iter().zip(s).map(|(aij, si)| aij * si).sum::<f64>();
+        // tr(A H) = Σ_jk A_jk H_kj, and H is symmetric.
+        trace += arow
+            .iter()
+            .zip(&h[j * d..(j + 1) * d])
+            .map(|(x, y)| x * y)
+            .sum::<f64>();
+    }
+    let div_term: f64 = div_a.iter().zip(s).map(|(x, y)| x * y).sum();
+    quad + 2.0 * (div_term + trace)
 }
 
 /// Per-chunk buffers of the DSM integrand.

@@ -7,6 +7,7 @@
 mod diffusion_fisher;
 mod diffusion_score_matching;
 mod fisher;
+mod precomputed;
 mod score_matching;
 
 pub use diffusion_fisher::{diffusion_fisher_divergence, diffusion_fisher_divergence_integrand};
@@ -14,4 +15,7 @@ pub use diffusion_score_matching::{
     diffusion_score_matching_integrand, diffusion_score_matching_loss,
 };
 pub use fisher::{fisher_divergence, fisher_divergence_integrand};
+pub use precomputed::{
+    diffusion_score_matching_integrand_precomputed, score_matching_integrand_precomputed,
+};
 pub use score_matching::{score_matching_integrand, score_matching_loss};
