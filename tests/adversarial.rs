@@ -832,6 +832,39 @@ proptest! {
     }
 
     #[test]
+    fn partial_estimates_and_precomputed_integrands(
+        values in wild_vec(12),
+        weights in wild_vec(12),
+        first in size(),
+        dim in size(),
+        extra in wild_vec(40),
+        count in size(),
+        sums in wild_vec(5),
+    ) {
+        let w = (!weights.is_empty()).then_some(&weights[..]);
+        let part = check("PartialEstimate::from_values", || PartialEstimate::from_values(&values, w, first, Par::Seq), |_| true)?;
+        if let Some(part) = part {
+            check("PartialEstimate::finish", || part.finish(), estimate_finite)?;
+            check("PartialEstimate::merge", || PartialEstimate::merge(&[part.clone(), part.clone()]), |_| true)?;
+        }
+        let chunk = ChunkSums {
+            count,
+            weight: sums.first().copied().unwrap_or(1.0),
+            weight_sq: sums.get(1).copied().unwrap_or(1.0),
+            weighted_sum: sums.get(2).copied().unwrap_or(0.0),
+            centred_sq: sums.get(3).copied().unwrap_or(0.0),
+            centred: sums.get(4).copied().unwrap_or(0.0),
+        };
+        if let Some(p) = check("PartialEstimate::from_chunks", || PartialEstimate::from_chunks(first, vec![chunk; 2]), |_| true)? {
+            check("PartialEstimate::finish (from chunks)", || p.finish(), estimate_finite)?;
+        }
+        check("PartialEstimate::merge (empty)", || PartialEstimate::merge(&[]), |_| true)?;
+        let cut = extra.len() / 2;
+        check("score_matching_integrand_precomputed", || score_matching_integrand_precomputed(&extra, &values, dim, Par::Seq), |v| all_finite(v))?;
+        check("diffusion_score_matching_integrand_precomputed", || diffusion_score_matching_integrand_precomputed(&extra[..cut], &extra, &extra[cut..], &values, dim, Par::rayon(2)), |v| all_finite(v))?;
+    }
+
+    #[test]
     fn euler_flows(
         rate in wild(),
         t0 in wild(),

@@ -25,6 +25,7 @@ objective at the minimum, and the number of evaluations goes to stderr. (JAX's b
 grows, which the value agreement of the row would show.)
 """
 import json
+import os
 import sys
 import time
 
@@ -376,6 +377,33 @@ def torch_refs():
     return {"ksd_v_imq": ksd, "sm_gaussian": sm}
 
 
+def python_binding_refs():
+    """dsm itself called from Python (the diffusion_score_matching bindings, installed by
+    `cargo xtask bench-compare --setup`): the same workloads with the same arguments as the Rust
+    rows, so the difference in time is the bindings' overhead (array conversion, argument
+    parsing, the GIL released around the call)."""
+    try:
+        import diffusion_score_matching as dsm
+    except Exception:
+        return None
+
+    def ksd(x):
+        return dsm.ksd(x, model=dsm.Gaussian([0.0] * x.shape[1], np.eye(x.shape[1]))).value
+
+    def ksd_test(x):
+        model = dsm.Gaussian([0.0] * x.shape[1], np.eye(x.shape[1]))
+        return dsm.ksd_test(x, model=model, seed=1, replicates=1000).statistic
+
+    def thin(x):
+        idx = dsm.stein_thin(x, -x, 100)
+        return float(sum((t + 1) * int(i) for t, i in enumerate(idx)))
+
+    def sm(x):
+        return dsm.score_matching_loss(x, model=dsm.Gaussian([0.0] * x.shape[1], np.eye(x.shape[1]))).value
+
+    return {"ksd_v_imq": ksd, "ksd_test_imq": ksd_test, "stein_thin": thin, "sm_gaussian": sm}
+
+
 def main():
     workload, path, n, d, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     x = np.fromfile(path, dtype="<f8").reshape(n, d)
@@ -384,8 +412,10 @@ def main():
          "dsm_gaussian_flow": dsm_gaussian_flow_numpy,
          "dksd_gaussian_flow": dksd_gaussian_flow_numpy}.get(workload)
     out = {"numpy_s": None, "numpy_value": None,
-           "jax_s": None, "jax_value": None, "torch_s": None, "torch_value": None}
-    if f is not None:  # the fit has no numpy reference: numpy has no derivatives
+           "jax_s": None, "jax_value": None, "torch_s": None, "torch_value": None,
+           "python_s": None, "python_value": None}
+    only_python = os.environ.get("DSM_BENCH_ONLY") == "python"
+    if f is not None and not only_python:  # the fit has no numpy reference: numpy has no derivatives
         first = f(x)
         if first is None:
             print("stein_thinning is not installed: no reference for stein_thin (pip install stein-thinning)",
@@ -393,10 +423,14 @@ def main():
         else:
             out["numpy_s"], out["numpy_value"] = median_time(lambda: f(x), repeats), float(first)
     optional = (
+        ("python", python_binding_refs,
+         "the Python bindings are not installed: no dsm-from-Python column (cargo xtask bench-compare --setup installs them)"),
         ("jax", jax_refs, "JAX is not installed: no JAX column (cargo xtask bench-compare --setup installs it)"),
         ("torch", torch_refs, "PyTorch is not installed: no PyTorch column (pip install torch into the venv to add it)"),
     )
     for key, make_refs, missing in optional:
+        if only_python and key != "python":
+            continue
         refs = make_refs()
         if refs is None:
             print(missing, file=sys.stderr)

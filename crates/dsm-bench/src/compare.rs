@@ -59,7 +59,17 @@ pub struct ReferenceOutput {
     pub torch_s: Option<f64>,
     /// PyTorch's value.
     pub torch_value: Option<f64>,
+    /// dsm's own Python bindings: median seconds (not a peer: the overhead of the bindings).
+    #[serde(default)]
+    pub python_s: Option<f64>,
+    /// The bindings' value (must equal dsm's).
+    #[serde(default)]
+    pub python_value: Option<f64>,
 }
+
+/// The bindings must return the Rust value; only the thread pools' warm state and the
+/// argument handling differ.
+pub const PYTHON_TOLERANCE: f64 = 1e-12;
 
 impl ReferenceOutput {
     /// The (seconds, value) of `peer`.
@@ -149,6 +159,13 @@ pub struct WorkloadRow {
     /// dsm's median seconds on one thread, where measured.
     #[serde(default)]
     pub dsm_sequential_s: Option<f64>,
+    /// The same call through dsm's Python bindings: median seconds, where installed.
+    #[serde(default)]
+    pub python_s: Option<f64>,
+    /// Relative difference of the bindings' value from dsm's (beyond [`PYTHON_TOLERANCE`]
+    /// the row disagrees).
+    #[serde(default)]
+    pub python_rel_diff: Option<f64>,
     /// Largest relative difference over the peers that ran.
     pub max_rel_diff: Option<f64>,
     /// The tolerance numpy and PyTorch are held to (each [`Agreement`] carries its own: JAX's
@@ -180,6 +197,13 @@ impl WorkloadRow {
             .iter()
             .map(|a| a.rel_diff)
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        let python_rel_diff = reference
+            .python_value
+            .map(|v| (v - dsm_value).abs() / dsm_value.abs().max(f64::MIN_POSITIVE));
+        let mut verdict = Verdict::of(&agreements);
+        if python_rel_diff.is_some_and(|r| !(r <= PYTHON_TOLERANCE)) {
+            verdict = Verdict::Disagrees;
+        }
         Self {
             name: name.into(),
             n,
@@ -190,9 +214,11 @@ impl WorkloadRow {
             jax_s: reference.jax_s,
             torch_s: reference.torch_s,
             dsm_sequential_s: None,
+            python_s: reference.python_s,
+            python_rel_diff,
             max_rel_diff,
             tolerance,
-            verdict: Verdict::of(&agreements),
+            verdict,
             agreements,
         }
     }
@@ -204,6 +230,12 @@ impl WorkloadRow {
             *a = Agreement::check(peer, self.dsm_value, a.peer_value, tolerance);
         }
         self.verdict = Verdict::of(&self.agreements);
+        if self
+            .python_rel_diff
+            .is_some_and(|r| !(r <= PYTHON_TOLERANCE))
+        {
+            self.verdict = Verdict::Disagrees;
+        }
         self
     }
 
@@ -438,6 +470,36 @@ impl CompareSummary {
             .collect()
     }
 
+    /// The paragraph on the Python bindings: each call's time through Python against the
+    /// Rust call on the same data, and the overhead (empty when they are not installed).
+    pub fn python_markdown(&self) -> String {
+        let rows: Vec<&WorkloadRow> = self
+            .workloads
+            .iter()
+            .filter(|w| w.python_s.is_some())
+            .collect();
+        if rows.is_empty() {
+            return String::new();
+        }
+        let mut md = String::from(
+            "\ndsm from Python (the `diffusion_score_matching` bindings, same data and arguments; value equal to 1e-12):\n\n| workload | n | d | Rust (s) | Python (s) | overhead | rel. diff |\n|---|---|---|---|---|---|---|\n",
+        );
+        for w in rows {
+            let py = w.python_s.unwrap_or(f64::NAN);
+            md += &format!(
+                "| {} | {} | {} | {:.4} | {:.4} | {:+.1}% | {} |\n",
+                w.name,
+                w.n,
+                w.d,
+                w.dsm_s,
+                py,
+                100.0 * (py / w.dsm_s - 1.0),
+                w.python_rel_diff.map_or("–".into(), |v| format!("{v:.1e}")),
+            );
+        }
+        md
+    }
+
     /// `compare.md`.
     pub fn markdown(&self) -> String {
         let (threads, repeats, d) = (self.machine.threads, self.repeats, self.d);
@@ -491,6 +553,7 @@ impl CompareSummary {
                 },
             );
         }
+        md += &self.python_markdown();
         let (n, seq, par) = (self.ksd_n, self.ksd_sequential_s, self.ksd_parallel_s);
         md += &format!(
             "\nKSD n = {n}, d = {d}: sequential {seq:.3} s, parallel {par:.3} s, speed-up {:.2} on {threads} threads; \
@@ -551,7 +614,25 @@ mod tests {
             jax_value: jax,
             torch_s: None,
             torch_value: None,
+            python_s: None,
+            python_value: None,
         }
+    }
+
+    #[test]
+    fn a_python_binding_value_that_differs_from_rust_is_a_disagreement() {
+        let mut r = reference(2.0, None);
+        r.python_s = Some(0.6);
+        r.python_value = Some(2.0);
+        let row = WorkloadRow::new("w", (10, 2), (0.5, 2.0), &r, 1e-10);
+        assert_eq!(row.verdict, Verdict::Agrees);
+        assert_eq!(row.python_rel_diff, Some(0.0));
+        r.python_value = Some(2.0 * (1.0 + 1e-9));
+        let row = WorkloadRow::new("w", (10, 2), (0.5, 2.0), &r, 1e-10);
+        assert_eq!(row.verdict, Verdict::Disagrees);
+        r.python_value = Some(f64::NAN);
+        let row = WorkloadRow::new("w", (10, 2), (0.5, 2.0), &r, 1e-10);
+        assert_eq!(row.verdict, Verdict::Disagrees);
     }
 
     #[test]

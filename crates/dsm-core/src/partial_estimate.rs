@@ -118,7 +118,7 @@ impl PartialEstimate {
         first: usize,
         par: Par,
     ) -> Result<Self> {
-        if first % CHUNK_SIZE != 0 {
+        if !first.is_multiple_of(CHUNK_SIZE) {
             return Err(Error::InvalidParameter {
                 owner: "PartialEstimate",
                 name: "first",
@@ -210,7 +210,7 @@ impl PartialEstimate {
             value,
             constraint,
         };
-        if first % CHUNK_SIZE != 0 {
+        if !first.is_multiple_of(CHUNK_SIZE) {
             return Err(bad(first as f64, "a first sample at a multiple of 256"));
         }
         let last = chunks.len() - 1;

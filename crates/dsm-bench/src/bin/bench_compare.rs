@@ -51,6 +51,10 @@ struct Args {
     /// Internal: run the SM workload at this n (d = 10) 50 times, for profiling.
     #[arg(long, hide = true)]
     profile_sm: Option<usize>,
+    /// Time only the KSD statistic and the wild-bootstrap test at n = 10⁴, d = 10, in Rust and
+    /// through the Python bindings, and print the overhead (no summary files).
+    #[arg(long)]
+    python_overhead: bool,
     /// Output folder (default target/bench); the venv lives in OUT/venv.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -89,6 +93,16 @@ fn setup(venv: &Path) -> Result<()> {
         .status()?;
     if !status.success() {
         bail!("pip install numpy failed");
+    }
+    // dsm's own Python bindings, for the overhead column (built from source by maturin).
+    let bindings = Command::new(&pip)
+        .args(["install", "-q"])
+        .arg(workspace().join("crates/dsm-py"))
+        .status()?;
+    if !bindings.success() {
+        eprintln!(
+            "the Python bindings could not be built; the dsm-from-Python column will be empty"
+        );
     }
     let jax = Command::new(&pip)
         .args(["install", "-q", "-r"])
@@ -201,6 +215,10 @@ fn main() -> Result<()> {
         let reference = match &py {
             Some(py) => {
                 let o = Command::new(py)
+                    .env(
+                        "DSM_BENCH_ONLY",
+                        if args.python_overhead { "python" } else { "" },
+                    )
                     .arg(&script)
                     .args([
                         name,
@@ -240,6 +258,28 @@ fn main() -> Result<()> {
                n: usize,
                f: &dyn Fn(&dsm_core::Samples) -> dsm_core::Result<f64>|
      -> Result<WorkloadRow> { run_data(name, (n, d), normal_data, f) };
+    if args.python_overhead {
+        // The issue's targets: the bindings within 5% of the Rust call at n = 10⁴, d = 10.
+        for name in ["ksd_v_imq", "ksd_test_imq"] {
+            let row = run(name, 10_000, &|xs| match name {
+                "ksd_v_imq" => ksd_v_imq(xs, Par::rayon(0)),
+                _ => ksd_test_imq(xs, Par::rayon(0)),
+            })?;
+            let Some(py_s) = row.python_s else {
+                bail!("the Python bindings are not installed in the venv (run with --setup)");
+            };
+            println!(
+                "{name} n = 10000, d = 10: Rust {:.4} s, Python {py_s:.4} s, overhead {:+.1}%, rel. diff {:.1e}",
+                row.dsm_s,
+                100.0 * (py_s / row.dsm_s - 1.0),
+                row.python_rel_diff.unwrap_or(f64::NAN)
+            );
+            if row.verdict == dsm_bench::Verdict::Disagrees {
+                bail!("{name}: the bindings' value differs from Rust's");
+            }
+        }
+        return Ok(());
+    }
     // The paper's main path: DSM and DKSD with the Gaussian flow's diffusion, on Student-t
     // data, with the one-thread time beside (the parallel speed-up).
     let flow_rows: Vec<(&str, usize, usize)> = if args.quick {

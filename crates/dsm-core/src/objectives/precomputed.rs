@@ -42,7 +42,7 @@ pub fn score_matching_integrand_precomputed(
         for v in s {
             value += v * v;
         }
-        Ok(value + 2.0 * laplacians[i])
+        finite_value(value + 2.0 * laplacians[i], "SM integrand", i)
     })
 }
 
@@ -110,15 +110,17 @@ pub fn diffusion_score_matching_integrand_precomputed(
         }
         check_finite(a, "diffusion covariance m mᵀ", i)?;
         let value = super::diffusion_score_matching::integrand_at(s, h, a, div_a);
-        if value.is_finite() {
-            Ok(value)
-        } else {
-            Err(Error::NonFiniteValue {
-                quantity: "DSM integrand",
-                index: i,
-            })
-        }
+        finite_value(value, "DSM integrand", i)
     })
+}
+
+/// `value`, or an error naming the sample when it overflowed.
+fn finite_value(value: f64, quantity: &'static str, index: usize) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::NonFiniteValue { quantity, index })
+    }
 }
 
 /// n = len / dim, or an error when `dim` is 0 or does not divide `len`.
@@ -131,7 +133,7 @@ fn rows(len: usize, dim: usize, what: &'static str) -> Result<usize> {
             constraint: "at least 1",
         });
     }
-    if len % dim != 0 {
+    if !len.is_multiple_of(dim) {
         return Err(Error::DimensionMismatch {
             what,
             got: len,
