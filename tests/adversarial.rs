@@ -862,6 +862,27 @@ proptest! {
         let cut = extra.len() / 2;
         check("score_matching_integrand_precomputed", || score_matching_integrand_precomputed(&extra, &values, dim, Par::Seq), |v| all_finite(v))?;
         check("diffusion_score_matching_integrand_precomputed", || diffusion_score_matching_integrand_precomputed(&extra[..cut], &extra, &extra[cut..], &values, dim, Par::rayon(2)), |v| all_finite(v))?;
+        // Caller-chosen sizes that must be errors, not allocation aborts (found through the
+        // Python bindings): draws of dimension 8 (≥ 128 GB at the large sizes), replicate
+        // counts, thinning sizes, per-coordinate flows.
+        // Sizes that fit the address space but not the machine are left out: like numpy, an
+        // allocation the kernel grants and the container cannot back is killed, not refused.
+        if let Ok(p) = Gaussian::standard(8)
+            && !(1 << 20..=1 << 60).contains(&first)
+        {
+            check("Sampler::sample_n (size)", || p.sample_n(first, 1, Par::rayon(2)), |xs| all_finite(xs.as_slice()))?;
+        }
+        check("KsdTest::with_replicates (size)", || KsdTest::new(Bootstrap::Rademacher, 1).and_then(|t| t.with_replicates(count)), |_| true)?;
+        check("LinearKsdTest::with_replicates (size)", || LinearKsdTest::new(2, 1).and_then(|t| t.with_replicates(count)), |_| true)?;
+        check("ParametricKsdTest::with_replicates (size)", || ParametricKsdTest::new(1).with_replicates(count), |_| true)?;
+        if let Ok(xs) = Samples::new(vec![0.1, -0.4, 1.3, 0.7, -2.0, 0.2], 2)
+            && let Ok(scored) = ScoredSamples::new(xs.clone(), xs.as_slice().iter().map(|v| -v).collect())
+        {
+            check("SteinThinning::thin (size)", || mcmc::SteinThinning::new().thin(&scored, count, Par::Seq), |t| all_finite(&t.ksd_squared()))?;
+        }
+        if let Ok(g) = GaussianFlow::new(0.0, 1.0, 3.0) {
+            check("Elementwise::uniform (size)", || Elementwise::uniform(g, count), |_| true)?;
+        }
     }
 
     #[test]

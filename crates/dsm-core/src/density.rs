@@ -159,17 +159,7 @@ pub trait Sampler: LogDensity {
             return Err(Error::TooFewSamples { needed: 1, got: 0 });
         }
         let d = self.dim();
-        let too_big = || Error::MemoryCap {
-            what: "samples",
-            needed_bytes: 8 * n as u128 * d as u128,
-            cap_bytes: isize::MAX as u128,
-            largest_n: isize::MAX as usize / (8 * d.max(1)),
-            remedy: "the address space limits one allocation: draw in batches",
-        };
-        let len = n.checked_mul(d).ok_or_else(too_big)?;
-        let mut data = Vec::new();
-        data.try_reserve_exact(len).map_err(|_| too_big())?;
-        data.resize(len, 0.0);
+        let mut data = sample_buffer(n, d)?;
         for row in data.chunks_exact_mut(d.max(1)) {
             self.sample_into(rng, row);
         }
@@ -190,7 +180,7 @@ pub trait Sampler: LogDensity {
             return Err(Error::TooFewSamples { needed: 1, got: 0 });
         }
         let d = self.dim();
-        let mut data = vec![0.0; n * d];
+        let mut data = sample_buffer(n, d)?;
         let fill = |(c, block): (usize, &mut [f64])| {
             let mut rng = random_stream(seed, RandomPurpose::Sampling, c as u64);
             for row in block.chunks_exact_mut(d) {
@@ -253,4 +243,21 @@ impl<T: Hessian + ?Sized> Hessian for &T {
     fn score_and_laplacian(&self, x: &[f64], score: &mut [f64], scratch: &mut [f64]) -> f64 {
         (**self).score_and_laplacian(x, score, scratch)
     }
+}
+
+/// A zeroed buffer for n draws of dimension d, or [`Error::MemoryCap`] when n·d·8 bytes
+/// overflow or cannot be allocated (never an allocation abort).
+fn sample_buffer(n: usize, d: usize) -> Result<Vec<f64>> {
+    let too_big = || Error::MemoryCap {
+        what: "samples",
+        needed_bytes: 8 * n as u128 * d as u128,
+        cap_bytes: isize::MAX as u128,
+        largest_n: isize::MAX as usize / (8 * d.max(1)),
+        remedy: "the address space limits one allocation: draw in batches",
+    };
+    let len = n.checked_mul(d).ok_or_else(too_big)?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| too_big())?;
+    data.resize(len, 0.0);
+    Ok(data)
 }

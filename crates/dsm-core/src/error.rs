@@ -305,19 +305,25 @@ pub fn level(owner: &'static str, value: f64) -> Result<f64> {
     }
 }
 
-/// Checks a count of replicates (≥ 1) and returns it; `name` is the parameter's name.
+/// The most bootstrap replicates a test accepts: a p-value from B replicates has Monte Carlo
+/// error below 1/(2√B), 5·10⁻⁵ at this bound, and the replicate statistics alone take 8B
+/// bytes, so larger counts are mistakes that would otherwise fail to allocate.
+pub const MAX_REPLICATES: usize = 100_000_000;
+
+/// Checks a count of replicates (1 ≤ count ≤ [`MAX_REPLICATES`]) and returns it; `name` is
+/// the parameter's name.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] naming `name` of `owner`.
 pub fn replicate_count(owner: &'static str, name: &'static str, count: usize) -> Result<usize> {
-    if count >= 1 {
+    if (1..=MAX_REPLICATES).contains(&count) {
         Ok(count)
     } else {
         Err(Error::InvalidParameter {
             owner,
             name,
-            value: 0.0,
-            constraint: ">= 1",
+            value: count as f64,
+            constraint: "between 1 and 10^8 (MAX_REPLICATES)",
         })
     }
 }

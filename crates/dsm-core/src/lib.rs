@@ -71,7 +71,7 @@ pub use error::{Error, Result};
 
 /// Parameter checks shared by the dsm crates (validated constructors).
 pub mod validate {
-    pub use crate::error::{finite, level, positive, replicate_count, same_dim};
+    pub use crate::error::{MAX_REPLICATES, finite, level, positive, replicate_count, same_dim};
 }
 pub use kernel::{Imq, Kernel, Rbf};
 pub use mc::{Estimate, Par};

@@ -47,6 +47,16 @@ impl From<dsm_core::KsdEstimate> for Estimate {
 
 #[pymethods]
 impl Estimate {
+    /// An estimate from its parts (what pickling stores).
+    #[new]
+    fn new(value: f64, std_err: f64, n: usize) -> Self {
+        Estimate { value, std_err, n }
+    }
+
+    fn __getnewargs__(&self) -> (f64, f64, usize) {
+        (self.value, self.std_err, self.n)
+    }
+
     fn __repr__(&self) -> String {
         let e = CoreEstimate {
             value: self.value,

@@ -54,6 +54,7 @@ impl Model {
         x: &PyReadonlyArray2<'_, f64>,
         width: usize,
         threads: Option<usize>,
+        (quantity, allow_minus_inf): (&'static str, bool),
         f: impl Fn(&ModelKind, &[f64], &mut [f64]) + Sync,
     ) -> PyResult<Vec<f64>> {
         let xs = samples(x, None)?;
@@ -71,9 +72,17 @@ impl Model {
                 width,
                 par(threads),
                 || (),
-                |_, _, x, out| {
+                |_, i, x, out| {
                     f(kind, x, out);
-                    Ok(())
+                    // A log density may round to −∞ far out (the log of an underflowed
+                    // density); anything else not finite is an error naming the sample.
+                    let ok =
+                        |v: &f64| v.is_finite() || (allow_minus_inf && *v == f64::NEG_INFINITY);
+                    if out.iter().all(ok) {
+                        Ok(())
+                    } else {
+                        Err(dsm_core::Error::NonFiniteValue { quantity, index: i })
+                    }
                 },
             )
         })
@@ -98,7 +107,7 @@ impl Model {
         x: PyReadonlyArray2<'py, f64>,
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let v = self.rows(py, &x, 1, threads, |k, x, out| {
+        let v = self.rows(py, &x, 1, threads, ("log density", true), |k, x, out| {
             out[0] = with_model!(k, |p| p.log_density(x))
         })?;
         Ok(v.into_pyarray(py))
@@ -113,7 +122,7 @@ impl Model {
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let d = self.dim();
-        let v = self.rows(py, &x, d, threads, |k, x, out| {
+        let v = self.rows(py, &x, d, threads, ("score", false), |k, x, out| {
             with_model!(k, |p| p.score_into(x, out))
         })?;
         to_matrix(py, v, d)
@@ -128,7 +137,7 @@ impl Model {
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let d = self.dim();
-        let v = self.rows(py, &x, 1, threads, |k, x, out| {
+        let v = self.rows(py, &x, 1, threads, ("Laplacian", false), |k, x, out| {
             let mut h = vec![0.0; d * d];
             out[0] = with_model!(k, |p| p.laplacian(x, &mut h))
         })?;

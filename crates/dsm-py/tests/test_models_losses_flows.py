@@ -241,6 +241,8 @@ def test_partial_states_merge_over_eight_processes_bit_for_bit():
     p = gaussian()
     x = p.sample(10_000, seed=14)
     bounds = sharded_sm_loss.shard_bounds(10_000, 8)
+    # Estimates pickle too (what a worker sends back).
+    assert pickle.loads(pickle.dumps(merged)) == merged
     # Pickle round trip, and the chunk array round trip.
     again = pickle.loads(pickle.dumps(parts[3]))
     assert np.array_equal(again.chunks, parts[3].chunks) and again.first == parts[3].first
@@ -341,3 +343,15 @@ def test_fit_student_t_by_each_method():
         dsm.fit(x, "cauchy")
     with pytest.raises(ValueError, match="scale"):
         dsm.fit(np.c_[x, x], "multivariate_student_t", df=3.0)
+
+
+def test_the_type_stubs_name_exactly_the_module_api():
+    import ast
+    stub = Path(__file__).resolve().parents[1] / "diffusion_score_matching.pyi"
+    tree = ast.parse(stub.read_text())
+    stubbed = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    import types
+    # (maturin packages the extension with its stub as `diffusion_score_matching/`, whose
+    # __init__ re-exports the compiled submodule's names.)
+    public = {k for k in dir(dsm) if not k.startswith("_") and not isinstance(getattr(dsm, k), types.ModuleType)}
+    assert stubbed == public, (sorted(stubbed - public), sorted(public - stubbed))

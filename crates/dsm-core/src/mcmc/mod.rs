@@ -15,5 +15,5 @@ mod stein_weights;
 
 pub use chains::{ChainReport, ChainSummary, diagnose_chains};
 pub use cumulative::{Checkpoint, cumulative_ksd};
-pub use stein_thinning::{Preconditioner, Regularization, SteinThinning, Thinned};
+pub use stein_thinning::{MAX_THINNED, Preconditioner, Regularization, SteinThinning, Thinned};
 pub use stein_weights::{SteinWeights, stein_importance_weights};

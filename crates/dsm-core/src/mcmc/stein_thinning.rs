@@ -331,6 +331,14 @@ fn check_request(scored: &ScoredSamples, m: usize) -> Result<()> {
     if m == 0 {
         return Err(Error::TooFewSamples { needed: 1, got: 0 });
     }
+    if m > MAX_THINNED {
+        return Err(Error::InvalidParameter {
+            owner: "SteinThinning",
+            name: "m",
+            value: m as f64,
+            constraint: "at most 10^8 points (MAX_THINNED; each costs a pass over the draws)",
+        });
+    }
     if scored.samples().weights().is_some() {
         return Err(Error::Unsupported {
             what: "weighted samples in Stein thinning (thin the draws, then weight)",
@@ -338,6 +346,10 @@ fn check_request(scored: &ScoredSamples, m: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// The most points a thinning selects: each is a pass over all n draws, so more is a
+/// mistake, and the caller's m must not reach the allocator unchecked.
+pub const MAX_THINNED: usize = 100_000_000;
 
 /// The greedy search over the candidates 0 … n−1 with the pair function `k0(scratch, i, j)`;
 /// with a regularisation, step t (from 1) ranks by objective + Δ⁺ − λ t log p.
@@ -374,8 +386,18 @@ where
         }
         Ok(())
     };
-    let mut indices = Vec::with_capacity(m);
-    let mut minima = Vec::with_capacity(m);
+    // m is the caller's: reserve fallibly, so that an absurd m is an error, not an abort.
+    let too_big = || Error::MemoryCap {
+        what: "the m chosen indices and objectives",
+        needed_bytes: 16 * m as u128,
+        cap_bytes: isize::MAX as u128,
+        largest_n: isize::MAX as usize / 16,
+        remedy: "ask for fewer points",
+    };
+    let mut indices = Vec::new();
+    indices.try_reserve_exact(m).map_err(|_| too_big())?;
+    let mut minima = Vec::new();
+    minima.try_reserve_exact(m).map_err(|_| too_big())?;
     for t in 0..m {
         update(indices.last().copied(), &mut objective)?;
         if let Some(i) = objective.iter().position(|v| !v.is_finite()) {

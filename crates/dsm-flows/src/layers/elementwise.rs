@@ -179,11 +179,13 @@ impl<M: ScalarMap> Elementwise<M> {
     /// The same map on each of `dim` coordinates.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for `dim == 0`.
+    /// [`Error::InvalidParameter`] for `dim` = 0 or beyond the workspace's largest dimension
+    /// ([`dsm_core::linalg::MAX_DIM`]).
     pub fn uniform(map: M, dim: usize) -> Result<Self>
     where
         M: Clone,
     {
+        dsm_core::linalg::check_dim("Elementwise", "dim", dim)?;
         Self::new(vec![map; dim])
     }
 
