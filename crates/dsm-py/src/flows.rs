@@ -276,3 +276,63 @@ impl Radial {
         Ok((Radial, Flow::of(vec![layer], format!("Radial(dim={d})"))?))
     }
 }
+
+/// The affine coupling layer y_B = x_B ⊙ exp(s(x_A)) + t(x_A) with a one-hidden-layer tanh
+/// conditioner; A is the first ⌊d/2⌋ coordinates (`condition_on_first`) or the last ⌈d/2⌉.
+/// Weights as row-major arrays w1 (hidden × |A|), b1, ws (|B| × hidden), bs, wt, bt; or
+/// `AffineCoupling.seeded(dim, hidden, condition_on_first, scale, seed)` for a reproducible
+/// uniform initialisation.
+#[pyclass(extends = Flow, frozen, module = "diffusion_score_matching")]
+pub struct AffineCoupling;
+
+#[pymethods]
+impl AffineCoupling {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        dim: usize,
+        hidden: usize,
+        condition_on_first: bool,
+        w1: PyReadonlyArray2<'_, f64>,
+        b1: Vec<f64>,
+        ws: PyReadonlyArray2<'_, f64>,
+        bs: Vec<f64>,
+        wt: PyReadonlyArray2<'_, f64>,
+        bt: Vec<f64>,
+    ) -> PyResult<(Self, Flow)> {
+        let weights = dsm_flows::CouplingWeights {
+            w1: flat(&w1),
+            b1,
+            ws: flat(&ws),
+            bs,
+            wt: flat(&wt),
+            bt,
+        };
+        let layer = dsm_flows::AffineCoupling::new(dim, hidden, condition_on_first, weights)
+            .map_err(error)?;
+        let name = format!("AffineCoupling(dim={dim}, hidden={hidden})");
+        Ok((
+            AffineCoupling,
+            Flow::of(vec![Layer::Coupling(layer)], name)?,
+        ))
+    }
+
+    /// A layer with weights uniform on [−scale, scale] from a seeded generator.
+    #[staticmethod]
+    #[pyo3(signature = (dim, hidden, condition_on_first=true, scale=0.5, seed=0))]
+    fn seeded(
+        py: Python<'_>,
+        dim: usize,
+        hidden: usize,
+        condition_on_first: bool,
+        scale: f64,
+        seed: u64,
+    ) -> PyResult<Py<AffineCoupling>> {
+        let layer = dsm_flows::AffineCoupling::seeded(dim, hidden, condition_on_first, scale, seed)
+            .map_err(error)?;
+        let name = format!("AffineCoupling.seeded(dim={dim}, hidden={hidden}, seed={seed})");
+        let init = PyClassInitializer::from(Flow::of(vec![Layer::Coupling(layer)], name)?)
+            .add_subclass(AffineCoupling);
+        Py::new(py, init)
+    }
+}

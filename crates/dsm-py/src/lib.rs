@@ -31,6 +31,9 @@ fn diffusion_score_matching(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(tests::aggregated_ksd_test, module)?)?;
     module.add_function(wrap_pyfunction!(mcmc::stein_thin, module)?)?;
     module.add_function(wrap_pyfunction!(mcmc::stein_weights, module)?)?;
+    module.add_function(wrap_pyfunction!(mcmc::stein_thin_regularized, module)?)?;
+    module.add_function(wrap_pyfunction!(mcmc::cumulative_ksd, module)?)?;
+    module.add_function(wrap_pyfunction!(mcmc::diagnose_chains, module)?)?;
     module.add_function(wrap_pyfunction!(losses::score_matching_loss, module)?)?;
     module.add_function(wrap_pyfunction!(losses::score_matching_partial, module)?)?;
     module.add_function(wrap_pyfunction!(losses::dsm_loss, module)?)?;
@@ -61,5 +64,6 @@ fn diffusion_score_matching(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<flows::Affine>()?;
     module.add_class::<flows::Planar>()?;
     module.add_class::<flows::Radial>()?;
+    module.add_class::<flows::AffineCoupling>()?;
     Ok(())
 }

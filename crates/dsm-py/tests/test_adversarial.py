@@ -101,6 +101,9 @@ def test_discrepancies_and_tests_at_wild_input(outcomes):
         o.call("stein_thin", dsm.stein_thin, x, s, 5)
         o.call("stein_thin med", dsm.stein_thin, x, s, 5, preconditioner="med")
         o.call("stein_weights", dsm.stein_weights, x, s)
+        o.call("stein_thin_regularized", dsm.stein_thin_regularized, x, s, 5, model=p)
+        o.call("cumulative_ksd", dsm.cumulative_ksd, x, s, [1, 2, 40])
+        o.call("diagnose_chains", dsm.diagnose_chains, [(x, s), (x, s)], replicates=9)
     x = np.random.default_rng(1).standard_normal((30, 2))
     for v in WILD:
         o.call("ksd c", dsm.ksd, x, -x, c=v)
@@ -137,10 +140,13 @@ def test_models_losses_partials_flows_and_fit_at_wild_input(outcomes):
         o.call("MultivariateStudentT", dsm.MultivariateStudentT, [a, 0.0], np.eye(2), c)
         o.call("GaussBernoulliRbm", dsm.GaussBernoulliRbm, np.full((2, 1), a), [b, 0.0], [c])
         o.call("Affine", dsm.Affine, np.array([[b, a], [0.0, c]]), [0.0, 0.0])
+        o.call("AffineCoupling.seeded", dsm.AffineCoupling.seeded, 2, 3, True, a, 1)
+        o.call("AffineCoupling", dsm.AffineCoupling, 2, 1, True, np.array([[a]]), [b], np.array([[c]]), [0.0], np.array([[1.0]]), [0.0])
     models = [dsm.Gaussian([0.0, 1.0], np.eye(2)), dsm.MultivariateStudentT([0.0, 0.0], np.eye(2), 3.0),
               dsm.GaussBernoulliRbm(np.ones((2, 1)), [0.0, 0.0], [0.5])]
     flows = [dsm.GaussianFlow(0.0, 1.0, 2.0, dim=2), dsm.SinhArcsinh(0.3, 0.5, dim=2), dsm.Planar([0.5, 0.1], [1.0, 0.0], 0.0),
              dsm.Radial([0.0, 0.0], 1.0, 0.5), dsm.Affine(np.array([[1e-150, 0.0], [0.0, 1e150]]), [0.0, 0.0])]
+    flows.append(dsm.AffineCoupling.seeded(2, 4, True, 3.0, 2))
     flows.append(dsm.chain(flows[:4]))
     for x in wild_arrays():
         for p in models:
@@ -176,6 +182,8 @@ def test_models_losses_partials_flows_and_fit_at_wild_input(outcomes):
         o.call("from_values weights", dsm.PartialEstimate.from_values, np.ones(3), weights=np.array([1.0, v, 1.0]))
         o.call("from_chunks", dsm.PartialEstimate.from_chunks, 0, np.array([[256, 256, 256, v, 0, 0], [3, 3, 3, 0, 0, 0]]))
         o.call("from_chunks count", dsm.PartialEstimate.from_chunks, 0, np.array([[v, 1, 1, 1, 0, 0]]))
+        o.call("cumulative wild checkpoints", dsm.cumulative_ksd, np.zeros((5, 2)) + 0.1, np.zeros((5, 2)), [1, int(abs(v)) if np.isfinite(v) and abs(v) < 2**62 else 2**62])
+        o.call("regularized lam", dsm.stein_thin_regularized, np.eye(3)[:, :2], -np.eye(3)[:, :2], 2, log_density=np.zeros(3), laplacian=np.zeros(3), lam=v)
         o.call("fit start", dsm.fit, np.random.default_rng(2).standard_normal((50, 1)), "student_t", df=3.0, start=[v, 0.0])
     o.call("merge empty", dsm.PartialEstimate.merge, [])
     o.call("chain empty", dsm.chain, [])

@@ -275,8 +275,9 @@ def test_flows_forward_inverse_log_det_and_jacobian():
         dsm.Affine(A, [1.0, -2.0]),
         dsm.Planar([0.5, -0.3], [1.0, 2.0], 0.1),
         dsm.Radial([0.0, 1.0], 1.0, 0.5),
+        dsm.AffineCoupling.seeded(2, 4, True, 0.5, 3),
     ]
-    flows.append(dsm.chain(flows[:4]))
+    flows.append(dsm.chain(flows[:4] + [flows[6], dsm.AffineCoupling.seeded(2, 4, False, 0.5, 4)]))
     for f in flows:
         y, ld = f.forward(x)
         back, ld_inv = f.inverse(y)
@@ -296,10 +297,10 @@ def test_flows_forward_inverse_log_det_and_jacobian():
     np.testing.assert_allclose(y, x @ A.T + [1.0, -2.0], rtol=1e-14)
     chained = flows[-1].forward(x)[0]
     step = x
-    for f in flows[:4]:
+    for f in flows[:4] + [flows[6], dsm.AffineCoupling.seeded(2, 4, False, 0.5, 4)]:
         step = f.forward(step)[0]
     np.testing.assert_allclose(chained, step, rtol=1e-13, atol=1e-13)
-    assert flows[-1].n_layers == 4 and flows[0].then(flows[3]).n_layers == 2
+    assert flows[-1].n_layers == 6 and flows[0].then(flows[3]).n_layers == 2
     # The Gaussian flow maps St(0, 1, ν) to N(0, 1): T(0) = 0, odd, and the t median to 0.
     g = dsm.GaussianFlow(0.0, 1.0, 2.0)
     z, _ = g.forward(np.array([[0.0], [1.5], [-1.5], [1e10]]))
@@ -355,3 +356,64 @@ def test_the_type_stubs_name_exactly_the_module_api():
     # __init__ re-exports the compiled submodule's names.)
     public = {k for k in dir(dsm) if not k.startswith("_") and not isinstance(getattr(dsm, k), types.ModuleType)}
     assert stubbed == public, (sorted(stubbed - public), sorted(public - stubbed))
+
+
+def test_coupling_layer_from_weights_is_the_formula():
+    rng = np.random.default_rng(20)
+    w1, b1 = rng.standard_normal((3, 1)), rng.standard_normal(3)
+    ws, bs = rng.standard_normal((1, 3)) * 0.3, rng.standard_normal(1) * 0.3
+    wt, bt = rng.standard_normal((1, 3)), rng.standard_normal(1)
+    f = dsm.AffineCoupling(2, 3, True, w1, list(b1), ws, list(bs), wt, list(bt))
+    x = rng.standard_normal((25, 2))
+    h = np.tanh(x[:, :1] @ w1.T + b1)
+    s, t = h @ ws.T + bs, h @ wt.T + bt
+    y, ld = f.forward(x)
+    np.testing.assert_allclose(y[:, 0], x[:, 0], rtol=0, atol=0)
+    np.testing.assert_allclose(y[:, 1:], x[:, 1:] * np.exp(s) + t, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(ld, s[:, 0], rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError):
+        dsm.AffineCoupling(2, 3, True, w1[:2], list(b1), ws, list(bs), wt, list(bt))
+
+
+def test_cumulative_ksd_regularised_thinning_and_chain_diagnostics():
+    from test_bindings import gram_imq
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((300, 2))
+    s = -x
+    ks = [10, 50, 120, 300]
+    h = gram_imq(x, s)
+    v = dsm.cumulative_ksd(x, s, ks)
+    u = dsm.cumulative_ksd(x, s, ks, estimator="u", threads=1)
+    for j, k in enumerate(ks):
+        hk = h[:k, :k]
+        assert abs(v[j] - hk.mean()) <= 1e-12 * abs(hk).mean()
+        assert abs(u[j] - (hk.sum() - np.trace(hk)) / (k * (k - 1))) <= 1e-12 * abs(hk).mean()
+    assert np.array_equal(u, dsm.cumulative_ksd(x, s, ks, estimator="u", threads=2))
+    with pytest.raises(ValueError, match="checkpoints"):
+        dsm.cumulative_ksd(x, s, [50, 10])
+    # Regularised thinning with zero terms and λ = 0 is plain thinning; a model's terms equal
+    # the arrays they stand for (log p, and the positive part of the Laplacian: 0 here).
+    zeros = np.zeros(len(x))
+    plain = dsm.stein_thin(x, s, 20)
+    assert np.array_equal(dsm.stein_thin_regularized(x, s, 20, log_density=zeros, laplacian=zeros, lam=0.0), plain)
+    p = dsm.Gaussian([0.0, 0.0], np.eye(2))
+    by_model = dsm.stein_thin_regularized(x, s, 20, model=p)
+    by_arrays = dsm.stein_thin_regularized(x, s, 20, log_density=p.log_density(x), laplacian=zeros)
+    assert np.array_equal(by_model, by_arrays) and len(by_model) == 20
+    with pytest.raises(ValueError, match="either"):
+        dsm.stein_thin_regularized(x, s, 20)
+    # Chains: two AR(1) chains of N(0, 1) and one shifted by 1.5.
+    def ar1(seed, n=600, rho=0.7, shift=0.0):
+        e = np.random.default_rng(seed).standard_normal(n)
+        z = np.empty(n)
+        z[0] = e[0]
+        for t in range(1, n):
+            z[t] = rho * z[t - 1] + np.sqrt(1 - rho * rho) * e[t]
+        return (z + shift)[:, None]
+    chains = [ar1(1), ar1(2), ar1(3, shift=1.5)]
+    report = dsm.diagnose_chains([(c, -c) for c in chains], seed=4, replicates=199, threads=1)
+    again = dsm.diagnose_chains([(c, -c) for c in chains], seed=4, replicates=199, threads=2)
+    assert report["chains"] == again["chains"] and report["pooled"] == again["pooled"]
+    assert [c["reject"] for c in report["chains"]][2] and report["pooled"]["reject"]
+    assert report["chains"][2]["ksd"] > max(report["chains"][0]["ksd"], report["chains"][1]["ksd"])
+    assert report["pooled"]["n"] == 1800 and "chain" in report["report"]
