@@ -404,6 +404,21 @@ def python_binding_refs():
     return {"ksd_v_imq": ksd, "ksd_test_imq": ksd_test, "stein_thin": thin, "sm_gaussian": sm}
 
 
+def measure_optional(out, workload, x, repeats, optional):
+    """Times each installed optional reference on the workload into `out`."""
+    for key, make_refs, missing in optional:
+        refs = make_refs()
+        if refs is None:
+            print(missing, file=sys.stderr)
+            continue
+        g = refs.get(workload)
+        if g is None:
+            continue
+        out[key + "_s"] = median_time(lambda: g(x), repeats)
+        value = g(x)
+        out[key + "_value"] = value if value is None or np.isfinite(value) else None
+
+
 def main():
     workload, path, n, d, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     x = np.fromfile(path, dtype="<f8").reshape(n, d)
@@ -415,6 +430,11 @@ def main():
            "jax_s": None, "jax_value": None, "torch_s": None, "torch_value": None,
            "python_s": None, "python_value": None}
     only_python = os.environ.get("DSM_BENCH_ONLY") == "python"
+    # dsm's own bindings first: numpy's BLAS and JAX's runtime keep worker threads that spin
+    # after their calls, and the bindings timed after them in this process lost 15-27% to
+    # that contention on 2 cores (measured), which is not the bindings' overhead.
+    measure_optional(out, workload, x, repeats, (("python", python_binding_refs,
+        "the Python bindings are not installed: no dsm-from-Python column (cargo xtask bench-compare --setup installs them)"),))
     if f is not None and not only_python:  # the fit has no numpy reference: numpy has no derivatives
         first = f(x)
         if first is None:
@@ -423,24 +443,11 @@ def main():
         else:
             out["numpy_s"], out["numpy_value"] = median_time(lambda: f(x), repeats), float(first)
     optional = (
-        ("python", python_binding_refs,
-         "the Python bindings are not installed: no dsm-from-Python column (cargo xtask bench-compare --setup installs them)"),
         ("jax", jax_refs, "JAX is not installed: no JAX column (cargo xtask bench-compare --setup installs it)"),
         ("torch", torch_refs, "PyTorch is not installed: no PyTorch column (pip install torch into the venv to add it)"),
     )
-    for key, make_refs, missing in optional:
-        if only_python and key != "python":
-            continue
-        refs = make_refs()
-        if refs is None:
-            print(missing, file=sys.stderr)
-            continue
-        g = refs.get(workload)
-        if g is None:
-            continue
-        out[key + "_s"] = median_time(lambda: g(x), repeats)
-        value = g(x)
-        out[key + "_value"] = value if value is None or np.isfinite(value) else None
+    if not only_python:
+        measure_optional(out, workload, x, repeats, optional)
     print(json.dumps(out))
 
 
