@@ -1,9 +1,9 @@
 //! `fit`: the built-in families fitted by SM, DSM, KSD or DKSD, with sandwich standard errors
 //! (docs/math.md §11).
 
+use dsm_core::Samples;
 #[allow(unused_imports)]
 use dsm_core::SteinKernel as _;
-use dsm_core::{IdentityDiffusion, Samples};
 use dsm_fit::{
     DiffusionScoreMatching, ExponentialFamily, GaussianMeanFamily, GaussianStatistic,
     MinimizeOptions, MultivariateStudentTFamily, Objective, ScoreMatching, StudentTFamily,
@@ -14,7 +14,7 @@ use pyo3::types::PyDict;
 
 use crate::convert::{error, flat, par, value_error};
 use crate::losses::Estimate;
-use crate::stein::{DiffusionSpec, ResolvedDiffusion, SteinKernel, with_stein};
+use crate::stein::{DiffusionSpec, SteinKernel, with_diffusion, with_stein};
 
 /// A fitted model: `theta` (the family's parameters), `std_err` and `covariance` (sandwich;
 /// None when the Hessian is singular), the `objective` at θ̂, `converged`, `iterations`, and
@@ -190,19 +190,10 @@ pub fn fit(
     let spec = DiffusionSpec::extract(diffusion.as_ref())?;
     let fitted = match method {
         "sm" => py.allow_threads(|| run(&ScoreMatching, &fam, &start, &xs, p)),
-        "dsm" => py.allow_threads(|| match spec.resolve_plain(&xs)? {
-            ResolvedDiffusion::Identity => run(
-                &DiffusionScoreMatching(&IdentityDiffusion::new(d)),
-                &fam,
-                &start,
-                &xs,
-                p,
-            ),
-            ResolvedDiffusion::Tilted(m) => run(&DiffusionScoreMatching(&m), &fam, &start, &xs, p),
-            ResolvedDiffusion::Constant(m) => {
+        "dsm" => py.allow_threads(|| {
+            with_diffusion!(spec.resolve_plain(&xs)?, d, |m| {
                 run(&DiffusionScoreMatching(&m), &fam, &start, &xs, p)
-            }
-            ResolvedDiffusion::Flow(m) => run(&DiffusionScoreMatching(&m), &fam, &start, &xs, p),
+            })
         }),
         "ksd" => {
             let spec = match stein {

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 
 use crate::convert::{error, expect_shape, flat, par, samples, value_error};
 use crate::models::{Model, with_model};
-use crate::stein::{DiffusionSpec, ResolvedDiffusion};
+use crate::stein::{DiffusionSpec, with_diffusion};
 
 /// A Monte Carlo estimate: `value`, its standard error `std_err` and the sample size `n`.
 /// Unpacks as (value, std_err); `float(e)` is the value.
@@ -338,24 +338,10 @@ fn dsm_values(
         (Some(m), None, None, None, None) => {
             let kind = &m.get().kind;
             let p = par(threads);
-            py.allow_threads(|| match diffusion.resolve_plain(xs)? {
-                ResolvedDiffusion::Identity => with_model!(kind, |q| {
-                    diffusion_score_matching_integrand(
-                        q,
-                        &dsm_core::IdentityDiffusion::new(d),
-                        xs,
-                        p,
-                    )
-                }),
-                ResolvedDiffusion::Tilted(m) => {
+            py.allow_threads(|| {
+                with_diffusion!(diffusion.resolve_plain(xs)?, d, |m| {
                     with_model!(kind, |q| diffusion_score_matching_integrand(q, &m, xs, p))
-                }
-                ResolvedDiffusion::Constant(m) => {
-                    with_model!(kind, |q| diffusion_score_matching_integrand(q, &m, xs, p))
-                }
-                ResolvedDiffusion::Flow(m) => {
-                    with_model!(kind, |q| diffusion_score_matching_integrand(q, &m, xs, p))
-                }
+                })
             })
             .map_err(error)
         }

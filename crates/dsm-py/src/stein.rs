@@ -239,6 +239,23 @@ impl SteinKernel {
     }
 }
 
+/// Evaluates `$body` with `$m` bound to the concrete diffusion of a `ResolvedDiffusion` in
+/// dimension `$d` (the identity as `IdentityDiffusion`).
+macro_rules! with_diffusion {
+    ($resolved:expr, $d:expr, |$m:ident| $body:expr) => {
+        match $resolved {
+            $crate::stein::ResolvedDiffusion::Identity => {
+                let $m = dsm_core::IdentityDiffusion::new($d);
+                $body
+            }
+            $crate::stein::ResolvedDiffusion::Tilted($m) => $body,
+            $crate::stein::ResolvedDiffusion::Constant($m) => $body,
+            $crate::stein::ResolvedDiffusion::Flow($m) => $body,
+        }
+    };
+}
+pub(crate) use with_diffusion;
+
 /// Evaluates `$body` with `$s` bound to the concrete Stein kernel of `$spec` on `$xs`;
 /// `$body` must evaluate to a `PyResult`.
 macro_rules! with_stein {

@@ -38,6 +38,24 @@ impl KsdTestResult {
     }
 }
 
+/// The Python result from a core test result (`KsdTestResult` or `LinearKsdTestResult`,
+/// which share these fields).
+macro_rules! test_result {
+    ($r:expr) => {
+        KsdTestResult {
+            statistic: $r.statistic,
+            p_value: $r.p_value,
+            critical_value: $r.critical_value,
+            reject: $r.reject,
+            level: $r.level,
+            replicates: $r.replicates,
+            n: $r.n,
+            time: $r.elapsed.as_secs_f64(),
+            report: $r.to_string(),
+        }
+    };
+}
+
 fn bootstrap(law: &str, flip_probability: Option<f64>) -> PyResult<Option<Bootstrap>> {
     match (law, flip_probability) {
         ("rademacher", None) => Ok(Some(Bootstrap::Rademacher)),
@@ -120,17 +138,7 @@ pub fn ksd_test(
                 .map_err(error))?
         }
     };
-    Ok(KsdTestResult {
-        statistic: r.statistic,
-        p_value: r.p_value,
-        critical_value: r.critical_value,
-        reject: r.reject,
-        level: r.level,
-        replicates: r.replicates,
-        n: r.n,
-        time: r.elapsed.as_secs_f64(),
-        report: r.to_string(),
-    })
+    Ok(test_result!(r))
 }
 
 /// The linear-time test (incomplete U-statistic over the pairs (i, i + ℓ), ℓ ≤ `offsets`,
@@ -161,17 +169,7 @@ pub fn linear_ksd_test(
     let r = with_stein!(&spec, run.samples(), |s| py
         .allow_threads(|| test.run_scored(&s, &run, par(threads)))
         .map_err(error))?;
-    Ok(KsdTestResult {
-        statistic: r.statistic,
-        p_value: r.p_value,
-        critical_value: r.critical_value,
-        reject: r.reject,
-        level: r.level,
-        replicates: r.replicates,
-        n: r.n,
-        time: r.elapsed.as_secs_f64(),
-        report: r.to_string(),
-    })
+    Ok(test_result!(r))
 }
 
 /// The outcome of `aggregated_ksd_test`: `reject`, the corrected level `u_alpha`, and per

@@ -237,24 +237,7 @@ impl SteinThinning {
     /// the objective overflows.
     pub fn thin(&self, scored: &ScoredSamples, m: usize, par: Par) -> Result<Thinned> {
         check_request(scored, m)?;
-        let samples = scored.samples();
-        let (n, d) = (samples.n(), samples.dim());
-        let mut x = samples.as_slice().to_vec();
-        let mut s = scored.scores().to_vec();
-        if self.standardize {
-            standardize(&mut x, &mut s, n, d)?;
-        }
-        let l = preconditioner_matrix(self.preconditioner, &x, n, d)?;
-        let kernel = PreconditionedImq::new(l, d);
-        let k0 = |i: usize, j: usize| {
-            kernel.value(
-                &x[i * d..(i + 1) * d],
-                &x[j * d..(j + 1) * d],
-                &s[i * d..(i + 1) * d],
-                &s[j * d..(j + 1) * d],
-            )
-        };
-        greedy(n, m, par, None, || (), |_, i, j| k0(i, j))
+        self.preconditioned_greedy(scored, m, par, None)
     }
 
     /// [`SteinThinning::thin`] with the regularisation of Bénard et al. (2023).
@@ -272,6 +255,18 @@ impl SteinThinning {
     ) -> Result<Thinned> {
         check_request(scored, m)?;
         let lambda = regularization.check(scored.samples().n(), m)?;
+        self.preconditioned_greedy(scored, m, par, Some((regularization, lambda)))
+    }
+
+    /// The greedy search with the package's standardisation and preconditioned IMQ, plain or
+    /// regularised (the request already checked).
+    fn preconditioned_greedy(
+        &self,
+        scored: &ScoredSamples,
+        m: usize,
+        par: Par,
+        regularization: Option<(&Regularization, f64)>,
+    ) -> Result<Thinned> {
         let samples = scored.samples();
         let (n, d) = (samples.n(), samples.dim());
         let mut x = samples.as_slice().to_vec();
@@ -289,14 +284,7 @@ impl SteinThinning {
                 &s[j * d..(j + 1) * d],
             )
         };
-        greedy(
-            n,
-            m,
-            par,
-            Some((regularization, lambda)),
-            || (),
-            |_, i, j| k0(i, j),
-        )
+        greedy(n, m, par, regularization, || (), |_, i, j| k0(i, j))
     }
 
     /// Chooses m points with any Stein kernel (a kernel and, for [`DiffusionKsd`](crate::DiffusionKsd),
